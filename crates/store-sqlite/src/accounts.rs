@@ -1,0 +1,182 @@
+//! Users, sessions and client credentials.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use sangam_store::{AccountStore, ApiClient, Role, Session, StoreError, StoreResult, User};
+
+use crate::SqliteStore;
+use crate::sql::{map_err, parse_ts, ts};
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn upsert_user(&self, user: &User) -> StoreResult<()> {
+        let u = user.clone();
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO users (username, password_hash, role, disabled, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO UPDATE SET \
+                     password_hash = excluded.password_hash, role = excluded.role, \
+                     disabled = excluded.disabled",
+                    params![
+                        u.username,
+                        u.password_hash,
+                        u.role.code(),
+                        u.disabled,
+                        ts(&u.created_at)
+                    ],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn user(&self, username: &str) -> StoreResult<Option<User>> {
+        let username = username.to_owned();
+        self.conns
+            .read(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT username, password_hash, role, disabled, created_at FROM users \
+                         WHERE username = ?1",
+                        [&username],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, bool>(3)?,
+                                r.get::<_, String>(4)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                row.map(|(username, password_hash, role, disabled, created)| {
+                    Ok(User {
+                        username,
+                        password_hash,
+                        role: Role::from_code(&role)
+                            .ok_or_else(|| StoreError::corrupt("users.role", &role))?,
+                        disabled,
+                        created_at: parse_ts("users.created_at", &created)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let s = session.clone();
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO sessions (token_hash, username, created_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        &s.token_hash[..],
+                        s.username,
+                        ts(&s.created_at),
+                        ts(&s.expires_at)
+                    ],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Session>> {
+        let hash = *token_hash;
+        self.conns
+            .read(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT username, created_at, expires_at FROM sessions WHERE token_hash = ?1",
+                        [&hash[..]],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                row.map(|(username, created, expires)| {
+                    Ok(Session {
+                        token_hash: hash,
+                        username,
+                        created_at: parse_ts("sessions.created_at", &created)?,
+                        expires_at: parse_ts("sessions.expires_at", &expires)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
+        let hash = *token_hash;
+        self.conns
+            .write(move |c| {
+                c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]])
+                    .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()> {
+        let a = client.clone();
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO api_clients (client_id, name, secret_hash, status, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        a.client_id,
+                        a.name,
+                        a.secret_hash,
+                        a.status,
+                        ts(&a.created_at)
+                    ],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>> {
+        let id = client_id.to_owned();
+        self.conns
+            .read(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT client_id, name, secret_hash, status, created_at FROM api_clients \
+                         WHERE client_id = ?1",
+                        [&id],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, String>(3)?,
+                                r.get::<_, String>(4)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                row.map(|(client_id, name, secret_hash, status, created)| {
+                    Ok(ApiClient {
+                        client_id,
+                        name,
+                        secret_hash,
+                        status,
+                        created_at: parse_ts("api_clients.created_at", &created)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+}

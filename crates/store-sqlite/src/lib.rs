@@ -1,0 +1,71 @@
+//! The embedded SQLite backend of the Sangam store.
+//!
+//! One database file in the hub's data directory, in WAL mode so that readers never wait for
+//! the writer. rusqlite is synchronous, so every operation runs on tokio's blocking pool:
+//! writes through one connection (SQLite has one writer at a time anyway), reads through a
+//! few others.
+
+mod accounts;
+mod audit;
+mod connections;
+mod jobs;
+mod meta;
+mod registry;
+mod sql;
+mod vault;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sangam_store::{Store, StoreError, StoreResult};
+
+use crate::connections::Connections;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The file name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "sangam.db";
+
+/// A Sangam store in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conns: Arc<Connections>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir` and applies pending migrations.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        let path = data_dir.join(DATABASE_FILE);
+        let opened = path.clone();
+        let conns = tokio::task::spawn_blocking(move || -> StoreResult<Connections> {
+            let conns = Connections::open(&opened, 4)?;
+            conns.migrate_blocking(|conn| {
+                embedded::migrations::runner()
+                    .run(conn)
+                    .map(|_| ())
+                    .map_err(|e| StoreError::Migration(e.to_string()))
+            })?;
+            Ok(conns)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database panicked: {e}")))??;
+        Ok(SqliteStore {
+            conns: Arc::new(conns),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,49 @@
+//! Hub-wide settings.
+
+use async_trait::async_trait;
+use rusqlite::OptionalExtension;
+use sangam_store::{MetaStore, StoreResult};
+
+use crate::SqliteStore;
+use crate::sql::{begin, map_err};
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row("SELECT value FROM hub_meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.conns
+            .write(move |c| {
+                let tx = begin(c)?;
+                tx.execute(
+                    "INSERT INTO hub_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                    [&key, &value],
+                )
+                .map_err(map_err)?;
+                let stored: String = tx
+                    .query_row("SELECT value FROM hub_meta WHERE key = ?1", [&key], |r| r.get(0))
+                    .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.conns
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+            .await
+    }
+}

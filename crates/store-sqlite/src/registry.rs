@@ -1,0 +1,409 @@
+//! The base registry: households, residents and their change history.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use sangam_domain::{RationCardNumber, RefKey};
+use sangam_store::raw::{RawHousehold, RawResident};
+use sangam_store::{
+    ChangeContext, EntityKind, FieldChange, HistoryEntry, Household, RegistryCounts, RegistryStore,
+    Resident, StoreError, StoreResult,
+};
+
+use crate::SqliteStore;
+use crate::sql::{begin, map_err, parse_ts, ts};
+
+const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
+     village_code, head_resident_id, created_at, updated_at, version";
+const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
+     relationship, mobile_masked, mobile_blind_index, id_ref_key, ekyc_status, life_status, \
+     created_at, updated_at, version";
+
+/// Reads a row into raw columns; timestamps are parsed afterwards so that a bad one is
+/// reported as corrupt data rather than as a driver error.
+fn household_row(r: &Row<'_>) -> rusqlite::Result<(RawHousehold, String, String)> {
+    let created: String = r.get(8)?;
+    let updated: String = r.get(9)?;
+    Ok((
+        RawHousehold {
+            card_number: r.get(0)?,
+            card_type: r.get(1)?,
+            house_no: r.get(2)?,
+            street: r.get(3)?,
+            locality: r.get(4)?,
+            pincode: r.get(5)?,
+            village_code: r.get(6)?,
+            head_resident_id: r.get(7)?,
+            created_at: Default::default(),
+            updated_at: Default::default(),
+            version: r.get(10)?,
+        },
+        created,
+        updated,
+    ))
+}
+
+fn household(
+    (mut raw, created, updated): (RawHousehold, String, String),
+) -> StoreResult<Household> {
+    raw.created_at = parse_ts("households.created_at", &created)?;
+    raw.updated_at = parse_ts("households.updated_at", &updated)?;
+    raw.into_record()
+}
+
+fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String, String)> {
+    let created: String = r.get(12)?;
+    let updated: String = r.get(13)?;
+    Ok((
+        RawResident {
+            resident_id: r.get(0)?,
+            card_number: r.get(1)?,
+            name: r.get(2)?,
+            relative_name: r.get(3)?,
+            gender: r.get(4)?,
+            dob: r.get(5)?,
+            relationship: r.get(6)?,
+            mobile_masked: r.get(7)?,
+            mobile_blind_index: r.get(8)?,
+            id_ref_key: r.get(9)?,
+            ekyc_status: r.get(10)?,
+            life_status: r.get(11)?,
+            created_at: Default::default(),
+            updated_at: Default::default(),
+            version: r.get(14)?,
+        },
+        created,
+        updated,
+    ))
+}
+
+fn resident((mut raw, created, updated): (RawResident, String, String)) -> StoreResult<Resident> {
+    raw.created_at = parse_ts("residents.created_at", &created)?;
+    raw.updated_at = parse_ts("residents.updated_at", &updated)?;
+    raw.into_record()
+}
+
+fn insert_history(
+    tx: &Transaction<'_>,
+    entity: EntityKind,
+    entity_id: &str,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO registry_history (entity, entity_id, field, old_value, new_value, actor, \
+             reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(map_err)?;
+    for ch in changes {
+        stmt.execute(params![
+            entity.code(),
+            entity_id,
+            ch.field,
+            ch.old_value,
+            ch.new_value,
+            ctx.actor,
+            ctx.reason,
+            ts(&ctx.at)
+        ])
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Turns a constraint failure into a conflict that names the record.
+fn conflict_naming(what: String) -> impl Fn(StoreError) -> StoreError {
+    move |e| match e {
+        StoreError::Conflict(detail) => StoreError::Conflict(format!("{what}: {detail}")),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl RegistryStore for SqliteStore {
+    async fn insert_registry(
+        &self,
+        households: &[Household],
+        residents: &[Resident],
+    ) -> StoreResult<()> {
+        let households: Vec<RawHousehold> =
+            households.iter().map(RawHousehold::from_record).collect();
+        let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
+        self.conns
+            .write(move |c| {
+                let tx = begin(c)?;
+                {
+                    let mut stmt = tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                        ))
+                        .map_err(map_err)?;
+                    for h in &households {
+                        stmt.execute(params![
+                            h.card_number,
+                            h.card_type,
+                            h.house_no,
+                            h.street,
+                            h.locality,
+                            h.pincode,
+                            h.village_code,
+                            h.head_resident_id,
+                            ts(&h.created_at),
+                            ts(&h.updated_at),
+                            h.version
+                        ])
+                        .map_err(map_err)
+                        .map_err(conflict_naming(format!("household {}", h.card_number)))?;
+                    }
+                    let mut stmt = tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
+                             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                        ))
+                        .map_err(map_err)?;
+                    for r in &residents {
+                        stmt.execute(params![
+                            r.resident_id,
+                            r.card_number,
+                            r.name,
+                            r.relative_name,
+                            r.gender,
+                            r.dob,
+                            r.relationship,
+                            r.mobile_masked,
+                            r.mobile_blind_index,
+                            r.id_ref_key,
+                            r.ekyc_status,
+                            r.life_status,
+                            ts(&r.created_at),
+                            ts(&r.updated_at),
+                            r.version
+                        ])
+                        .map_err(map_err)
+                        .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
+                    }
+                }
+                tx.commit().map_err(map_err)
+            })
+            .await
+    }
+
+    async fn household(&self, card: &RationCardNumber) -> StoreResult<Option<Household>> {
+        let card = card.as_str().to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE card_number = ?1"),
+                    [&card],
+                    household_row,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(household)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn residents_of(&self, card: &RationCardNumber) -> StoreResult<Vec<Resident>> {
+        let card = card.as_str().to_owned();
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {RESIDENT_COLUMNS} FROM residents WHERE card_number = ?1 \
+                         ORDER BY created_at, resident_id"
+                    ))
+                    .map_err(map_err)?;
+                let rows = stmt.query_map([&card], resident_row).map_err(map_err)?;
+                rows.map(|r| r.map_err(map_err).and_then(resident))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn resident(&self, resident_id: &str) -> StoreResult<Option<Resident>> {
+        let id = resident_id.to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {RESIDENT_COLUMNS} FROM residents WHERE resident_id = ?1"),
+                    [&id],
+                    resident_row,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(resident)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn resident_by_ref_key(&self, ref_key: &RefKey) -> StoreResult<Option<Resident>> {
+        let key = ref_key.as_str().to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_ref_key = ?1"),
+                    [&key],
+                    resident_row,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(resident)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn update_resident(
+        &self,
+        updated: &Resident,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()> {
+        let r = RawResident::from_record(updated);
+        let (changes, ctx) = (changes.to_vec(), ctx.clone());
+        self.conns
+            .write(move |c| {
+                let tx = begin(c)?;
+                let n = tx
+                    .execute(
+                        "UPDATE residents SET card_number = ?2, name = ?3, relative_name = ?4, \
+                         gender = ?5, dob = ?6, relationship = ?7, mobile_masked = ?8, \
+                         mobile_blind_index = ?9, id_ref_key = ?10, ekyc_status = ?11, \
+                         life_status = ?12, updated_at = ?13, version = ?14 \
+                         WHERE resident_id = ?1 AND version = ?14 - 1",
+                        params![
+                            r.resident_id,
+                            r.card_number,
+                            r.name,
+                            r.relative_name,
+                            r.gender,
+                            r.dob,
+                            r.relationship,
+                            r.mobile_masked,
+                            r.mobile_blind_index,
+                            r.id_ref_key,
+                            r.ekyc_status,
+                            r.life_status,
+                            ts(&r.updated_at),
+                            r.version
+                        ],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "resident {} was changed by someone else, or does not exist",
+                        r.resident_id
+                    )));
+                }
+                insert_history(&tx, EntityKind::Resident, &r.resident_id, &changes, &ctx)?;
+                tx.commit().map_err(map_err)
+            })
+            .await
+    }
+
+    async fn update_household(
+        &self,
+        updated: &Household,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()> {
+        let h = RawHousehold::from_record(updated);
+        let (changes, ctx) = (changes.to_vec(), ctx.clone());
+        self.conns
+            .write(move |c| {
+                let tx = begin(c)?;
+                let n = tx
+                    .execute(
+                        "UPDATE households SET card_type = ?2, house_no = ?3, street = ?4, \
+                         locality = ?5, pincode = ?6, village_code = ?7, head_resident_id = ?8, \
+                         updated_at = ?9, version = ?10 \
+                         WHERE card_number = ?1 AND version = ?10 - 1",
+                        params![
+                            h.card_number,
+                            h.card_type,
+                            h.house_no,
+                            h.street,
+                            h.locality,
+                            h.pincode,
+                            h.village_code,
+                            h.head_resident_id,
+                            ts(&h.updated_at),
+                            h.version
+                        ],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "household {} was changed by someone else, or does not exist",
+                        h.card_number
+                    )));
+                }
+                insert_history(&tx, EntityKind::Household, &h.card_number, &changes, &ctx)?;
+                tx.commit().map_err(map_err)
+            })
+            .await
+    }
+
+    async fn history(&self, entity: EntityKind, entity_id: &str) -> StoreResult<Vec<HistoryEntry>> {
+        let id = entity_id.to_owned();
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT entity, entity_id, field, old_value, new_value, actor, reason, at \
+                         FROM registry_history WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![entity.code(), id], |r| {
+                        Ok((
+                            HistoryEntry {
+                                entity: r.get(0)?,
+                                entity_id: r.get(1)?,
+                                field: r.get(2)?,
+                                old_value: r.get(3)?,
+                                new_value: r.get(4)?,
+                                actor: r.get(5)?,
+                                reason: r.get(6)?,
+                                at: Default::default(),
+                            },
+                            r.get::<_, String>(7)?,
+                        ))
+                    })
+                    .map_err(map_err)?;
+                rows.map(|row| {
+                    let (mut entry, at) = row.map_err(map_err)?;
+                    entry.at = parse_ts("registry_history.at", &at)?;
+                    Ok(entry)
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn registry_counts(&self) -> StoreResult<RegistryCounts> {
+        self.conns
+            .read(|c| {
+                c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM households), (SELECT COUNT(*) FROM residents), \
+                     (SELECT COUNT(*) FROM residents WHERE id_ref_key IS NOT NULL), \
+                     (SELECT COUNT(*) FROM vault_entries)",
+                    [],
+                    |r| {
+                        Ok(RegistryCounts {
+                            households: r.get::<_, i64>(0)?.unsigned_abs(),
+                            residents: r.get::<_, i64>(1)?.unsigned_abs(),
+                            residents_with_id_number: r.get::<_, i64>(2)?.unsigned_abs(),
+                            vault_entries: r.get::<_, i64>(3)?.unsigned_abs(),
+                        })
+                    },
+                )
+                .map_err(map_err)
+            })
+            .await
+    }
+}

@@ -1,0 +1,263 @@
+//! The vault's tables: wrapped data keys and sealed ID numbers.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+use sangam_domain::RefKey;
+use sangam_store::raw::{blind_index_32, ref_key};
+use sangam_store::{
+    KeyStatus, NewVaultEntry, StoreError, StoreResult, StoredDataKey, VaultEntry, VaultStore,
+};
+
+use crate::SqliteStore;
+use crate::sql::{begin, map_err, parse_ts, ts};
+
+const ENTRY_COLUMNS: &str = "ref_key, blind_index, key_version, sealed, consent_ref, created_at";
+
+type RawEntry = (String, Vec<u8>, u32, Vec<u8>, String, String);
+
+fn raw_entry(r: &Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn entry((rk, bi, version, sealed, consent_ref, created): RawEntry) -> StoreResult<VaultEntry> {
+    Ok(VaultEntry {
+        ref_key: ref_key("vault_entries.ref_key", &rk)?,
+        blind_index: blind_index_32("vault_entries.blind_index", bi)?,
+        key_version: version,
+        sealed,
+        consent_ref,
+        created_at: parse_ts("vault_entries.created_at", &created)?,
+    })
+}
+
+#[async_trait]
+impl VaultStore for SqliteStore {
+    async fn vault_keys(&self) -> StoreResult<Vec<StoredDataKey>> {
+        self.conns
+            .read(|c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT version, purpose, wrapped, status, created_at FROM vault_keys \
+                         ORDER BY purpose, version",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, u32>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                        ))
+                    })
+                    .map_err(map_err)?;
+                let mut keys = Vec::new();
+                for row in rows {
+                    let (version, purpose, wrapped, status, created) = row.map_err(map_err)?;
+                    keys.push(StoredDataKey {
+                        version,
+                        purpose,
+                        wrapped,
+                        status: KeyStatus::from_code(&status)
+                            .ok_or_else(|| StoreError::corrupt("vault_keys.status", &status))?,
+                        created_at: parse_ts("vault_keys.created_at", &created)?,
+                    });
+                }
+                Ok(keys)
+            })
+            .await
+    }
+
+    async fn insert_vault_key(&self, key: &StoredDataKey) -> StoreResult<()> {
+        let key = key.clone();
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO vault_keys (purpose, version, wrapped, status, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        key.purpose,
+                        key.version,
+                        key.wrapped,
+                        key.status.code(),
+                        ts(&key.created_at)
+                    ],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_vault_key_status(
+        &self,
+        purpose: &str,
+        version: u32,
+        status: KeyStatus,
+    ) -> StoreResult<()> {
+        let purpose = purpose.to_owned();
+        self.conns
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE vault_keys SET status = ?1 WHERE purpose = ?2 AND version = ?3",
+                        params![status.code(), purpose, version],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound(format!(
+                        "{purpose} key version {version}"
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn vault_put(&self, entries: &[NewVaultEntry]) -> StoreResult<Vec<RefKey>> {
+        let entries = entries.to_vec();
+        self.conns
+            .write(move |c| {
+                let tx = begin(c)?;
+                let mut keys = Vec::with_capacity(entries.len());
+                {
+                    let mut insert = tx
+                        .prepare_cached(
+                            "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, \
+                             consent_ref, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                             ON CONFLICT (blind_index) DO NOTHING",
+                        )
+                        .map_err(map_err)?;
+                    let mut find = tx
+                        .prepare_cached("SELECT ref_key FROM vault_entries WHERE blind_index = ?1")
+                        .map_err(map_err)?;
+                    for e in &entries {
+                        let inserted = insert
+                            .execute(params![
+                                e.ref_key.as_str(),
+                                &e.blind_index[..],
+                                e.key_version,
+                                e.sealed,
+                                e.consent_ref,
+                                ts(&e.created_at)
+                            ])
+                            .map_err(map_err)?;
+                        if inserted == 1 {
+                            keys.push(e.ref_key.clone());
+                        } else {
+                            let existing: String = find
+                                .query_row([&e.blind_index[..]], |r| r.get(0))
+                                .map_err(map_err)?;
+                            keys.push(ref_key("vault_entries.ref_key", &existing)?);
+                        }
+                    }
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(keys)
+            })
+            .await
+    }
+
+    async fn vault_get(&self, key: &RefKey) -> StoreResult<Option<VaultEntry>> {
+        let key = key.as_str().to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE ref_key = ?1"),
+                    [&key],
+                    raw_entry,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(entry)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn vault_find(&self, blind_index: &[u8; 32]) -> StoreResult<Option<VaultEntry>> {
+        let blind_index = *blind_index;
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE blind_index = ?1"),
+                    [&blind_index[..]],
+                    raw_entry,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(entry)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn vault_entries_below_version(
+        &self,
+        version: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<VaultEntry>> {
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE key_version < ?1 LIMIT ?2"
+                    ))
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![version, limit], raw_entry)
+                    .map_err(map_err)?;
+                rows.map(|r| r.map_err(map_err).and_then(entry)).collect()
+            })
+            .await
+    }
+
+    async fn vault_reseal(
+        &self,
+        key: &RefKey,
+        expected_version: u32,
+        new_version: u32,
+        sealed: &[u8],
+    ) -> StoreResult<bool> {
+        let (key, sealed) = (key.as_str().to_owned(), sealed.to_vec());
+        self.conns
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE vault_entries SET key_version = ?1, sealed = ?2 \
+                         WHERE ref_key = ?3 AND key_version = ?4",
+                        params![new_version, sealed, key, expected_version],
+                    )
+                    .map_err(map_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn vault_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {
+        self.conns
+            .read(|c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT key_version, COUNT(*) FROM vault_entries GROUP BY key_version \
+                         ORDER BY key_version",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+                    })
+                    .map_err(map_err)?;
+                rows.map(|r| r.map_err(map_err)).collect()
+            })
+            .await
+    }
+}

@@ -1,0 +1,38 @@
+//! The shared scenario suite, on a fresh SQLite file.
+
+use std::sync::Arc;
+
+use sangam_store_sqlite::SqliteStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_passes_the_store_scenarios() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    sangam_store::scenarios::run_all(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_does_not_rerun_migrations() {
+    use sangam_store::MetaStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    store.init_meta("k", "v").await.expect("write");
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.expect("reopen store");
+    assert_eq!(
+        store.get_meta("k").await.expect("read").as_deref(),
+        Some("v")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_reported_as_unavailable() {
+    let err = SqliteStore::open(std::path::Path::new("/nonexistent/sangam"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sangam_store::StoreError::Unavailable(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/nonexistent/sangam"), "{err}");
+}

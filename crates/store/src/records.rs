@@ -1,0 +1,320 @@
+//! The records the store keeps. Values that came from outside are held as domain types, so a
+//! backend that reads back something that does not parse reports it as corrupt rather than
+//! passing it on.
+
+use chrono::{DateTime, Utc};
+use sangam_domain::{
+    CardType, DateOfBirth, EkycStatus, Gender, LifeStatus, PersonName, RationCardNumber, RefKey,
+    Relationship, VillageCode,
+};
+use serde::Serialize;
+
+/// Keys of the `hub_meta` table.
+pub mod meta_keys {
+    /// The fingerprint of the master key the hub was created with.
+    pub const MASTER_KEY_FINGERPRINT: &str = "master_key_fingerprint";
+    /// When the hub's store was first initialised.
+    pub const CREATED_AT: &str = "created_at";
+}
+
+// ---------------------------------------------------------------- vault
+
+/// Whether a data key may still be used to encrypt or decrypt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Retired,
+}
+
+impl KeyStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Retired => "retired",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "active" => Some(KeyStatus::Active),
+            "retired" => Some(KeyStatus::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A data key as stored: wrapped by the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDataKey {
+    pub version: u32,
+    /// `encryption` or `blind_index` (see `sangam_vault::KeyPurpose`).
+    pub purpose: String,
+    pub wrapped: Vec<u8>,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A vault entry to store: one ID number, sealed and indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVaultEntry {
+    /// The reference key to give the number if it is not in the vault yet.
+    pub ref_key: RefKey,
+    pub blind_index: [u8; 32],
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+    pub consent_ref: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A vault entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultEntry {
+    pub ref_key: RefKey,
+    pub blind_index: [u8; 32],
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+    pub consent_ref: String,
+    pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- registry
+
+/// A household's postal address as the ration card records it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Address {
+    pub house_no: Option<String>,
+    pub street: Option<String>,
+    pub locality: Option<String>,
+    pub pincode: Option<String>,
+}
+
+/// A household: one ration card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Household {
+    pub card_number: RationCardNumber,
+    pub card_type: CardType,
+    pub address: Address,
+    pub village_code: VillageCode,
+    /// The resident id of the head of household, once known.
+    pub head_resident_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; updates state the version they read.
+    pub version: i64,
+}
+
+/// A member of a household.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resident {
+    /// The hub's own identifier of the person.
+    pub resident_id: String,
+    pub card_number: RationCardNumber,
+    pub name: PersonName,
+    /// Father's or husband's name as the card records it.
+    pub relative_name: Option<PersonName>,
+    pub gender: Gender,
+    pub dob: DateOfBirth,
+    pub relationship: Relationship,
+    /// Only the masked form (`XXXXXX1234`) is kept in the registry.
+    pub mobile_masked: Option<String>,
+    /// Keyed blind index of the full mobile number, for exact matching without storing it.
+    pub mobile_blind_index: Option<[u8; 32]>,
+    /// Reference key of the person's ID number in the vault, if one was given.
+    pub id_ref_key: Option<RefKey>,
+    pub ekyc_status: EkycStatus,
+    pub life_status: LifeStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// One changed field of a registry record, with sensitive values already masked or keyed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// Which kind of registry record a history entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Household,
+    Resident,
+}
+
+impl EntityKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            EntityKind::Household => "household",
+            EntityKind::Resident => "resident",
+        }
+    }
+}
+
+/// One field change as kept in the registry history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Who made a change, when and why: stamped on every registry write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeContext {
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Counts for the dashboard and health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RegistryCounts {
+    pub households: u64,
+    pub residents: u64,
+    pub residents_with_id_number: u64,
+    pub vault_entries: u64,
+}
+
+// ---------------------------------------------------------------- audit
+
+/// An audit entry before it is chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditDraft {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// Canonical JSON text; kept as text so that the hashed bytes are the stored bytes.
+    pub details: String,
+}
+
+/// An entry of the append-only, hash-chained audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+// ---------------------------------------------------------------- jobs
+
+/// Where a background job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "queued" => Some(JobStatus::Queued),
+            "running" => Some(JobStatus::Running),
+            "done" => Some(JobStatus::Done),
+            "failed" => Some(JobStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A background job kept in the store, so that a restart loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// What a hub user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Hub administrator: everything.
+    Admin,
+    /// A department's nodal officer (uploads and reports of their organisation).
+    NodalOfficer,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::NodalOfficer => "nodal_officer",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "admin" => Some(Role::Admin),
+            "nodal_officer" => Some(Role::NodalOfficer),
+            _ => None,
+        }
+    }
+}
+
+/// A person who signs in to the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in session. Only the SHA-256 of the bearer token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: [u8; 32],
+    pub username: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A consuming application's client credentials. The onboarding workflow (agreements,
+/// scopes, allow-lists) builds on this record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub client_id: String,
+    pub name: String,
+    /// Keyed hash of the client secret; the secret itself is never stored.
+    pub secret_hash: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,545 @@
+//! The scenario suite every storage backend must pass. Each backend's tests open a fresh store
+//! and call [`run_all`]; a failure names the scenario and the broken expectation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sangam_domain::{
+    CardType, DateOfBirth, EkycStatus, Gender, LifeStatus, PersonName, RationCardNumber, RefKey,
+    Relationship, VillageCode,
+};
+
+use crate::audit::{self, ChainVerifier};
+use crate::records::*;
+use crate::{Store, StoreError};
+
+/// Runs every scenario against `store`, which must be freshly created and empty.
+pub async fn run_all(store: Arc<dyn Store>) {
+    meta(&*store).await;
+    vault_keys(&*store).await;
+    vault_entries(&*store).await;
+    registry(&*store).await;
+    audit_chain(store.clone()).await;
+    jobs(store.clone()).await;
+    accounts(&*store).await;
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+}
+
+/// A household with a given card number, for scenarios.
+pub fn sample_household(card: &str) -> Household {
+    let now = audit::truncate_to_micros(Utc::now());
+    Household {
+        card_number: RationCardNumber::parse(card).unwrap(),
+        card_type: CardType::parse("PHH").unwrap(),
+        address: Address {
+            house_no: Some("12/3".into()),
+            street: Some("Mission Street".into()),
+            locality: Some("Muthialpet".into()),
+            pincode: Some("605003".into()),
+        },
+        village_code: VillageCode::parse("640001").unwrap(),
+        head_resident_id: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// A resident of `card`, for scenarios.
+pub fn sample_resident(card: &str, name: &str, id_ref_key: Option<RefKey>) -> Resident {
+    let now = audit::truncate_to_micros(Utc::now());
+    Resident {
+        resident_id: uuid::Uuid::now_v7().to_string(),
+        card_number: RationCardNumber::parse(card).unwrap(),
+        name: PersonName::parse(name).unwrap(),
+        relative_name: Some(PersonName::parse("K. Subramanian").unwrap()),
+        gender: Gender::parse("F").unwrap(),
+        dob: DateOfBirth::parse("12-04-1981", today()).unwrap(),
+        relationship: Relationship::parse("SPOUSE").unwrap(),
+        mobile_masked: Some("XXXXXX3210".into()),
+        mobile_blind_index: Some([7u8; 32]),
+        id_ref_key,
+        ekyc_status: EkycStatus::default(),
+        life_status: LifeStatus::default(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+fn vault_entry(blind: u8, version: u32) -> NewVaultEntry {
+    NewVaultEntry {
+        ref_key: RefKey::generate(),
+        blind_index: [blind; 32],
+        key_version: version,
+        sealed: vec![blind, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+        consent_ref: format!("FORM-{blind}"),
+        created_at: audit::truncate_to_micros(Utc::now()),
+    }
+}
+
+async fn meta(store: &dyn Store) {
+    store.ping().await.expect("ping");
+    assert_eq!(store.get_meta("color").await.unwrap(), None);
+    assert_eq!(store.init_meta("color", "blue").await.unwrap(), "blue");
+    assert_eq!(
+        store.init_meta("color", "red").await.unwrap(),
+        "blue",
+        "init_meta never overwrites"
+    );
+    assert_eq!(
+        store.get_meta("color").await.unwrap().as_deref(),
+        Some("blue")
+    );
+}
+
+async fn vault_keys(store: &dyn Store) {
+    let key = StoredDataKey {
+        version: 1,
+        purpose: "encryption".into(),
+        wrapped: vec![1; 60],
+        status: KeyStatus::Active,
+        created_at: audit::truncate_to_micros(Utc::now()),
+    };
+    store.insert_vault_key(&key).await.unwrap();
+    let blind = StoredDataKey {
+        purpose: "blind_index".into(),
+        ..key.clone()
+    };
+    store.insert_vault_key(&blind).await.unwrap();
+    assert!(
+        matches!(
+            store.insert_vault_key(&key).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a key version cannot be inserted twice"
+    );
+    let v2 = StoredDataKey {
+        version: 2,
+        wrapped: vec![2; 60],
+        ..key.clone()
+    };
+    store.insert_vault_key(&v2).await.unwrap();
+    store
+        .set_vault_key_status("encryption", 1, KeyStatus::Retired)
+        .await
+        .unwrap();
+    let keys = store.vault_keys().await.unwrap();
+    assert_eq!(keys.len(), 3);
+    let v1 = keys
+        .iter()
+        .find(|k| k.purpose == "encryption" && k.version == 1)
+        .unwrap();
+    assert_eq!(v1.status, KeyStatus::Retired);
+    assert_eq!(keys.iter().find(|k| k.version == 2).unwrap(), &v2);
+    assert!(matches!(
+        store
+            .set_vault_key_status("encryption", 9, KeyStatus::Retired)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn vault_entries(store: &dyn Store) {
+    let a = vault_entry(10, 1);
+    let b = vault_entry(11, 1);
+    let keys = store.vault_put(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!(keys, vec![a.ref_key.clone(), b.ref_key.clone()]);
+
+    // The same number again, offered with a new reference key, keeps its first one; a batch
+    // that holds one number twice gets one key for both.
+    let a_again = vault_entry(10, 1);
+    let c = vault_entry(12, 1);
+    let c_twice = vault_entry(12, 1);
+    let keys = store
+        .vault_put(&[a_again, c.clone(), c_twice])
+        .await
+        .unwrap();
+    assert_eq!(
+        keys,
+        vec![a.ref_key.clone(), c.ref_key.clone(), c.ref_key.clone()]
+    );
+
+    let got = store.vault_get(&a.ref_key).await.unwrap().unwrap();
+    assert_eq!(got.sealed, a.sealed);
+    assert_eq!(got.consent_ref, "FORM-10");
+    assert_eq!(got.blind_index, [10; 32]);
+    assert_eq!(got.created_at, a.created_at);
+    assert_eq!(
+        store.vault_find(&[11; 32]).await.unwrap().unwrap().ref_key,
+        b.ref_key
+    );
+    assert!(store.vault_find(&[99; 32]).await.unwrap().is_none());
+    assert!(
+        store
+            .vault_get(&RefKey::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let old = store.vault_entries_below_version(2, 2).await.unwrap();
+    assert_eq!(old.len(), 2, "limit respected");
+    assert!(
+        store
+            .vault_reseal(&a.ref_key, 1, 2, &[9; 20])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .vault_reseal(&a.ref_key, 1, 2, &[8; 20])
+            .await
+            .unwrap(),
+        "a reseal against a stale version is refused"
+    );
+    let resealed = store.vault_get(&a.ref_key).await.unwrap().unwrap();
+    assert_eq!(
+        (resealed.key_version, resealed.sealed.clone()),
+        (2, vec![9; 20])
+    );
+    assert_eq!(
+        store
+            .vault_entries_below_version(2, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let mut counts = store.vault_count_by_version().await.unwrap();
+    counts.sort();
+    assert_eq!(counts, vec![(1, 2), (2, 1)]);
+}
+
+async fn registry(store: &dyn Store) {
+    let h1 = sample_household("PY0100000001");
+    let h2 = sample_household("TN-33-ABC/123");
+    let rk = store
+        .vault_put(&[vault_entry(20, 1)])
+        .await
+        .unwrap()
+        .remove(0);
+    let r1 = sample_resident("PY0100000001", "Lakshmi", Some(rk.clone()));
+    let mut r2 = sample_resident("PY0100000001", "K. Ramesh", None);
+    r2.gender = Gender::parse("M").unwrap();
+    r2.relationship = Relationship::parse("HEAD").unwrap();
+    r2.mobile_masked = None;
+    r2.mobile_blind_index = None;
+    r2.relative_name = None;
+    r2.dob = DateOfBirth::parse("1975", today()).unwrap();
+    let r3 = sample_resident("TN-33-ABC/123", "Mohammed Iqbal", None);
+    store
+        .insert_registry(
+            &[h1.clone(), h2.clone()],
+            &[r1.clone(), r2.clone(), r3.clone()],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(store.household(&h1.card_number).await.unwrap().unwrap(), h1);
+    assert_eq!(store.household(&h2.card_number).await.unwrap().unwrap(), h2);
+    let members = store.residents_of(&h1.card_number).await.unwrap();
+    assert_eq!(members.len(), 2);
+    assert!(
+        members.contains(&r1) && members.contains(&r2),
+        "residents read back unchanged"
+    );
+    assert_eq!(store.resident(&r3.resident_id).await.unwrap().unwrap(), r3);
+    assert_eq!(store.resident_by_ref_key(&rk).await.unwrap().unwrap(), r1);
+    assert!(store.resident("no-such-id").await.unwrap().is_none());
+    assert!(
+        store
+            .household(&RationCardNumber::parse("XX9999").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A duplicate card in a later batch is refused and nothing of that batch is kept.
+    let h3 = sample_household("PY0100000003");
+    let r4 = sample_resident("PY0100000003", "Anbu", None);
+    let err = store
+        .insert_registry(&[h3.clone(), h1.clone()], &[r4.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(
+        store.household(&h3.card_number).await.unwrap().is_none(),
+        "the batch is atomic"
+    );
+    assert!(store.resident(&r4.resident_id).await.unwrap().is_none());
+
+    // Updates check the version and keep history.
+    let ctx = ChangeContext {
+        actor: "admin".into(),
+        reason: Some("death registered".into()),
+        at: audit::truncate_to_micros(Utc::now()),
+    };
+    let mut updated = r1.clone();
+    updated.life_status = LifeStatus::parse("deceased").unwrap();
+    updated.version = 2;
+    updated.updated_at = ctx.at;
+    let changes = vec![FieldChange {
+        field: "life_status",
+        old_value: Some("alive".into()),
+        new_value: Some("deceased".into()),
+    }];
+    store
+        .update_resident(&updated, &changes, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resident(&r1.resident_id).await.unwrap().unwrap(),
+        updated
+    );
+    let err = store
+        .update_resident(&updated, &changes, &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "a stale version is refused: {err}"
+    );
+    let history = store
+        .history(EntityKind::Resident, &r1.resident_id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].field, "life_status");
+    assert_eq!(history[0].old_value.as_deref(), Some("alive"));
+    assert_eq!(history[0].new_value.as_deref(), Some("deceased"));
+    assert_eq!(history[0].actor, "admin");
+    assert_eq!(history[0].reason.as_deref(), Some("death registered"));
+    assert_eq!(history[0].at, ctx.at);
+
+    let mut household = h1.clone();
+    household.head_resident_id = Some(r2.resident_id.clone());
+    household.version = 2;
+    let changes = vec![FieldChange {
+        field: "head_resident_id",
+        old_value: None,
+        new_value: Some(r2.resident_id.clone()),
+    }];
+    store
+        .update_household(&household, &changes, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.household(&h1.card_number).await.unwrap().unwrap(),
+        household
+    );
+    assert_eq!(
+        store
+            .history(EntityKind::Household, h1.card_number.as_str())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let counts = store.registry_counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.households,
+            counts.residents,
+            counts.residents_with_id_number
+        ),
+        (2, 3, 1)
+    );
+    assert!(counts.vault_entries >= 1);
+}
+
+async fn audit_chain(store: Arc<dyn Store>) {
+    let draft = |i: usize| AuditDraft {
+        at: Utc::now(),
+        actor: format!("actor-{i}"),
+        action: "test.event".into(),
+        target: (i % 2 == 0).then(|| format!("target-{i}")),
+        details: format!("{{\"i\":{i},\"note\":\"ünïcode ✓\"}}"),
+    };
+    let first = store.append_audit(&draft(0)).await.unwrap();
+    assert_eq!(first.seq, 1);
+    assert_eq!(first.prev_hash, audit::GENESIS_HASH);
+
+    // Appends from many tasks at once still form one chain.
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                store.append_audit(&draft(t * 100 + i)).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, 16).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for entry in &page {
+            verifier
+                .check(entry)
+                .unwrap_or_else(|e| panic!("chain broken: {e}"));
+        }
+        after = page.last().unwrap().seq;
+    }
+    assert_eq!(verifier.checked(), 81);
+    let stored_first = store.audit_entries(0, 1).await.unwrap().remove(0);
+    assert_eq!(
+        stored_first, first,
+        "the entry reads back exactly as it was hashed"
+    );
+}
+
+async fn jobs(store: Arc<dyn Store>) {
+    let now = Utc::now();
+    let later = now + Duration::hours(1);
+    let a = store
+        .enqueue_job("kind.a", &serde_json::json!({"n": 1}), now)
+        .await
+        .unwrap();
+    let b = store
+        .enqueue_job("kind.b", &serde_json::json!({"n": 2}), now)
+        .await
+        .unwrap();
+    let future = store
+        .enqueue_job("kind.c", &serde_json::json!({}), later)
+        .await
+        .unwrap();
+
+    let lease = now + Duration::minutes(5);
+    let first = store.claim_job(now, lease).await.unwrap().unwrap();
+    assert_eq!(first.id, a, "the oldest due job comes first");
+    assert_eq!(first.status, JobStatus::Running);
+    assert_eq!(first.attempts, 1);
+    assert_eq!(first.payload, serde_json::json!({"n": 1}));
+    let second = store.claim_job(now, lease).await.unwrap().unwrap();
+    assert_eq!(second.id, b);
+    assert!(
+        store.claim_job(now, lease).await.unwrap().is_none(),
+        "a job not due stays queued"
+    );
+
+    // A lease that runs out lets another worker take the job over.
+    let after_lease = lease + Duration::seconds(1);
+    let retaken = store
+        .claim_job(after_lease, after_lease + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(retaken.map(|j| (j.id, j.attempts)), Some((a, 2)));
+
+    store.complete_job(a, now).await.unwrap();
+    store
+        .requeue_job(
+            b,
+            &serde_json::json!({"cursor": "x"}),
+            now,
+            Some("transient"),
+        )
+        .await
+        .unwrap();
+    let b_again = store.claim_job(now, lease).await.unwrap().unwrap();
+    assert_eq!(b_again.id, b);
+    assert_eq!(b_again.payload, serde_json::json!({"cursor": "x"}));
+    assert_eq!(b_again.last_error.as_deref(), Some("transient"));
+    store.fail_job(b, "gave up", now).await.unwrap();
+    assert_eq!(
+        store.job(b).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+    assert_eq!(store.job(a).await.unwrap().unwrap().status, JobStatus::Done);
+    let pending: Vec<i64> = store
+        .pending_jobs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(pending, vec![b, future]);
+
+    // Concurrent workers never take the same job.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            store
+                .enqueue_job("kind.many", &serde_json::json!({"i": i}), now)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut taken = Vec::new();
+            while let Some(job) = store.claim_job(now, lease).await.unwrap() {
+                taken.push(job.id);
+            }
+            taken
+        }));
+    }
+    let mut seen = HashSet::new();
+    for worker in workers {
+        for id in worker.await.unwrap() {
+            assert!(seen.insert(id), "job {id} was claimed twice");
+        }
+    }
+    assert_eq!(seen, ids.into_iter().collect::<HashSet<_>>());
+}
+
+async fn accounts(store: &dyn Store) {
+    let now = audit::truncate_to_micros(Utc::now());
+    let user = User {
+        username: "admin".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$abc$def".into(),
+        role: Role::Admin,
+        disabled: false,
+        created_at: now,
+    };
+    store.upsert_user(&user).await.unwrap();
+    assert_eq!(store.user("admin").await.unwrap().unwrap(), user);
+    let changed = User {
+        password_hash: "other".into(),
+        disabled: true,
+        ..user.clone()
+    };
+    store.upsert_user(&changed).await.unwrap();
+    assert_eq!(store.user("admin").await.unwrap().unwrap(), changed);
+    assert!(store.user("nobody").await.unwrap().is_none());
+
+    let session = Session {
+        token_hash: [3; 32],
+        username: "admin".into(),
+        created_at: now,
+        expires_at: now + Duration::hours(8),
+    };
+    store.insert_session(&session).await.unwrap();
+    assert_eq!(store.session(&[3; 32]).await.unwrap().unwrap(), session);
+    store.delete_session(&[3; 32]).await.unwrap();
+    assert!(store.session(&[3; 32]).await.unwrap().is_none());
+
+    let client = ApiClient {
+        client_id: "demo-app".into(),
+        name: "Demo application".into(),
+        secret_hash: "hash".into(),
+        status: "approved".into(),
+        created_at: now,
+    };
+    store.insert_api_client(&client).await.unwrap();
+    assert_eq!(store.api_client("demo-app").await.unwrap().unwrap(), client);
+    assert!(matches!(
+        store.insert_api_client(&client).await,
+        Err(StoreError::Conflict(_))
+    ));
+}

@@ -1,0 +1,154 @@
+//! The store's traits, one per concern. A backend implements all of them; the hub holds an
+//! `Arc<dyn Store>`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sangam_domain::{RationCardNumber, RefKey};
+
+use crate::StoreResult;
+use crate::records::*;
+
+/// Everything the hub needs from a storage backend.
+pub trait Store:
+    MetaStore + VaultStore + RegistryStore + AuditStore + JobStore + AccountStore + Send + Sync
+{
+    /// `sqlite` or `postgres`, for logs and health checks.
+    fn backend_name(&self) -> &'static str;
+}
+
+/// Hub-wide settings kept in the store.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` unless it is set already; returns the value the store holds afterwards.
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// Whether the database answers a trivial query (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The vault's tables: wrapped data keys and sealed ID numbers.
+#[async_trait]
+pub trait VaultStore: Send + Sync {
+    async fn vault_keys(&self) -> StoreResult<Vec<StoredDataKey>>;
+    /// Adds a key version; `Conflict` if that (purpose, version) exists.
+    async fn insert_vault_key(&self, key: &StoredDataKey) -> StoreResult<()>;
+    async fn set_vault_key_status(
+        &self,
+        purpose: &str,
+        version: u32,
+        status: KeyStatus,
+    ) -> StoreResult<()>;
+    /// Stores each entry whose blind index is not in the vault yet, and returns, in order, the
+    /// reference key the vault holds for each entry's blind index (the existing one for a
+    /// number stored before, so storing a number twice gives the same reference key).
+    async fn vault_put(&self, entries: &[NewVaultEntry]) -> StoreResult<Vec<RefKey>>;
+    async fn vault_get(&self, ref_key: &RefKey) -> StoreResult<Option<VaultEntry>>;
+    async fn vault_find(&self, blind_index: &[u8; 32]) -> StoreResult<Option<VaultEntry>>;
+    /// Entries sealed with a key version below `version`, at most `limit`, for rotation.
+    async fn vault_entries_below_version(
+        &self,
+        version: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<VaultEntry>>;
+    /// Replaces the sealed value if the entry is still at `expected_version` (so two
+    /// re-encryption workers never overwrite each other). Returns whether it replaced.
+    async fn vault_reseal(
+        &self,
+        ref_key: &RefKey,
+        expected_version: u32,
+        new_version: u32,
+        sealed: &[u8],
+    ) -> StoreResult<bool>;
+    /// How many entries each key version seals.
+    async fn vault_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>>;
+}
+
+/// The base registry: households and residents, with history.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
+    /// Inserts households and their residents in one transaction. `Conflict` names the first
+    /// card number or resident that exists already.
+    async fn insert_registry(
+        &self,
+        households: &[Household],
+        residents: &[Resident],
+    ) -> StoreResult<()>;
+    async fn household(&self, card: &RationCardNumber) -> StoreResult<Option<Household>>;
+    async fn residents_of(&self, card: &RationCardNumber) -> StoreResult<Vec<Resident>>;
+    async fn resident(&self, resident_id: &str) -> StoreResult<Option<Resident>>;
+    async fn resident_by_ref_key(&self, ref_key: &RefKey) -> StoreResult<Option<Resident>>;
+    /// Writes `updated` if the stored version is still `updated.version - 1`, and records
+    /// `changes` in the history, in one transaction. `Conflict` if someone changed it first.
+    async fn update_resident(
+        &self,
+        updated: &Resident,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()>;
+    /// The same for a household.
+    async fn update_household(
+        &self,
+        updated: &Household,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()>;
+    async fn history(&self, entity: EntityKind, entity_id: &str) -> StoreResult<Vec<HistoryEntry>>;
+    async fn registry_counts(&self) -> StoreResult<RegistryCounts>;
+}
+
+/// The append-only, hash-chained audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry, chaining it to the last one atomically even with several hub
+    /// processes writing at once.
+    async fn append_audit(&self, draft: &AuditDraft) -> StoreResult<AuditEntry>;
+    /// Entries with `seq > after`, in order, at most `limit`.
+    async fn audit_entries(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// The queue of background work.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// Takes the next due job (queued and due, or running with an expired lease), marks it
+    /// running until `lease_until`, and returns it. Several workers never get the same job.
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>>;
+    /// Marks a job done.
+    async fn complete_job(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Puts a job back in the queue to run again at `run_at`, with a new payload (a cursor
+    /// for work done in steps) and, after a failure, the error.
+    async fn requeue_job(
+        &self,
+        id: i64,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Marks a job failed for good.
+    async fn fail_job(&self, id: i64, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn job(&self, id: i64) -> StoreResult<Option<Job>>;
+    /// Jobs not done yet (queued, running or failed), oldest first.
+    async fn pending_jobs(&self) -> StoreResult<Vec<Job>>;
+}
+
+/// People who sign in, their sessions, and the client credentials of applications.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the user, or replaces its password hash, role and status.
+    async fn upsert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    async fn session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
+    async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()>;
+    async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
+}

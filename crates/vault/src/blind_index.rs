@@ -1,0 +1,69 @@
+//! The blind index: a keyed HMAC-SHA256 of a sensitive value, so that the hub can find the
+//! record of a number by exact match without decrypting anything, while someone holding a copy
+//! of the database but not the key cannot test guesses (12 digits are few enough to enumerate).
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sangam_domain::IdNumber;
+use sha2::Sha256;
+
+use crate::{DataKey, KeyPurpose, VaultError};
+
+/// The HMAC key of the blind index. Not rotated with the data keys: rotating it means
+/// recomputing every index, which is a separate, deliberate operation.
+#[derive(Clone, Debug)]
+pub struct BlindIndexKey(DataKey);
+
+impl BlindIndexKey {
+    pub fn new(key: DataKey) -> Result<Self, VaultError> {
+        if key.purpose() != KeyPurpose::BlindIndex {
+            return Err(VaultError::Malformed(
+                "an encryption key was given as blind-index key",
+            ));
+        }
+        Ok(BlindIndexKey(key))
+    }
+
+    pub fn data_key(&self) -> &DataKey {
+        &self.0
+    }
+
+    fn index(&self, kind: &[u8], value: &[u8]) -> BlindIndex {
+        #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.bytes()).expect("any key length");
+        // The kind separates domains: an ID number and a phone number with the same digits
+        // must not share an index.
+        mac.update(kind);
+        mac.update(b":");
+        mac.update(value);
+        BlindIndex(mac.finalize().into_bytes().into())
+    }
+
+    pub fn id_number(&self, id: &IdNumber) -> BlindIndex {
+        self.index(b"id_number", id.expose_digits().as_bytes())
+    }
+}
+
+/// The 32-byte output of the blind index.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlindIndex([u8; 32]);
+
+impl BlindIndex {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VaultError> {
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| VaultError::Malformed("blind index is not 32 bytes"))?;
+        Ok(BlindIndex(array))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BlindIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlindIndex({}…)", hex::encode(&self.0[..4]))
+    }
+}
