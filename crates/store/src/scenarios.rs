@@ -265,7 +265,7 @@ async fn registry(store: &dyn Store) {
     let h3 = sample_household("PY0100000003");
     let r4 = sample_resident("PY0100000003", "Anbu", None);
     let err = store
-        .insert_registry(&[h3.clone(), h1.clone()], &[r4.clone()])
+        .insert_registry(&[h3.clone(), h1.clone()], std::slice::from_ref(&r4))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -360,7 +360,7 @@ async fn audit_chain(store: Arc<dyn Store>) {
         at: Utc::now(),
         actor: format!("actor-{i}"),
         action: "test.event".into(),
-        target: (i % 2 == 0).then(|| format!("target-{i}")),
+        target: i.is_multiple_of(2).then(|| format!("target-{i}")),
         details: format!("{{\"i\":{i},\"note\":\"ünïcode ✓\"}}"),
     };
     let first = store.append_audit(&draft(0)).await.unwrap();

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
-use sangam_domain::IdNumber;
+use sangam_domain::{IdNumber, MobileNumber};
 use sha2::Sha256;
 
 use crate::{DataKey, KeyPurpose, VaultError};
@@ -42,6 +42,10 @@ impl BlindIndexKey {
 
     pub fn id_number(&self, id: &IdNumber) -> BlindIndex {
         self.index(b"id_number", id.expose_digits().as_bytes())
+    }
+
+    pub fn mobile(&self, mobile: &MobileNumber) -> BlindIndex {
+        self.index(b"mobile", mobile.expose_digits().as_bytes())
     }
 }
 

@@ -1,0 +1,290 @@
+//! What each subcommand does.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line program reports on standard output"
+)]
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sangam_hub::Hub;
+use sangam_hub::bootstrap::{self, StoreLocation};
+use sangam_hub::clock::SystemClock;
+use sangam_hub::demo::DemoCredentials;
+
+use crate::config::{FlagOverrides, Settings};
+use crate::{AuditCommand, Cli, Command, ConfigCommand, KeysCommand, StoreArgs};
+
+/// The file `sangam demo` writes its sign-in and client credentials to.
+pub const DEMO_CREDENTIALS_FILE: &str = "demo-credentials.json";
+
+fn settings(
+    cli_config: Option<&Path>,
+    store: &StoreArgs,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Settings> {
+    let settings = Settings::load(
+        cli_config,
+        FlagOverrides {
+            data_dir: store.data_dir.clone(),
+            listen,
+            database_url: store.database_url.clone(),
+        },
+    )?;
+    crate::init_logging(&settings.log_level, settings.log_format);
+    Ok(settings)
+}
+
+/// Opens the hub the settings describe: data directory, master key, store, vault.
+pub async fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
+    let location = settings.store_location()?;
+    let key_source = settings.master_key_source()?;
+    let needs_dir = matches!(location, StoreLocation::Sqlite(_))
+        || matches!(
+            &key_source,
+            bootstrap::MasterKeySource::File { create: true, .. }
+        );
+    if needs_dir {
+        bootstrap::prepare_data_dir(&settings.data_dir)?;
+    }
+    let (master_key, created) = bootstrap::load_master_key(&key_source)?;
+    if created {
+        tracing::info!(fingerprint = %master_key.fingerprint(), "created a new master key file; back it up");
+    }
+    let hub = bootstrap::open_hub(&location, &master_key, Arc::new(SystemClock)).await?;
+    tracing::info!(backend = hub.store().backend_name(), "hub opened");
+    Ok(hub)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { store, listen } => {
+            let settings = settings(config, &store, listen)?;
+            let hub = open_hub(&settings).await?;
+            serve(hub, settings.listen).await?;
+        }
+        Command::Demo {
+            store,
+            listen,
+            households,
+            seed,
+            no_serve,
+        } => {
+            let settings = settings(config, &store, listen)?;
+            let hub = open_hub(&settings).await?;
+            let credentials = seed_demo(&hub, &settings.data_dir, households, seed).await?;
+            if no_serve {
+                print_demo_banner(&credentials, None, &settings.data_dir);
+            } else {
+                let server = sangam_server::start(hub, settings.listen, true)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", settings.listen))?;
+                print_demo_banner(&credentials, Some(server.addr), &settings.data_dir);
+                wait_for_signal(server).await?;
+            }
+        }
+        Command::Keys { command } => keys(config, command).await?,
+        Command::Audit {
+            command: AuditCommand::Verify { store },
+        } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings).await?;
+            let report = hub.verify_audit().await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if let Some(broken) = report.broken {
+                eprintln!("the audit log is broken: {broken}");
+                return Ok(ExitCode::FAILURE);
+            }
+            eprintln!(
+                "the audit log is intact: {} entries, head {}",
+                report.entries, report.head
+            );
+        }
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => print!("{}", crate::config::EXAMPLE),
+        Command::Bench { store, n } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings).await?;
+            crate::bench::run(&hub, n).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(config: Option<&Path>, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate { store, wait } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings).await?;
+            let version = hub.rotate_data_key("cli").await?;
+            if wait {
+                let runs = hub.run_jobs_until_idle().await?;
+                eprintln!(
+                    "data key version {version} is active; {} re-encryption steps done",
+                    runs.len()
+                );
+            } else {
+                eprintln!(
+                    "data key version {version} is active; a serving hub re-encrypts the vault in the background \
+                     (or run `sangam keys rotate --wait`)"
+                );
+            }
+            println!("{}", serde_json::to_string(&hub.vault().status().await?)?);
+        }
+        KeysCommand::Retire { store, version } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings).await?;
+            hub.retire_data_key(version, "cli").await?;
+            println!("{}", serde_json::to_string(&hub.vault().status().await?)?);
+        }
+        KeysCommand::Status { store } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings).await?;
+            println!("{}", serde_json::to_string(&hub.vault().status().await?)?);
+        }
+    }
+    Ok(())
+}
+
+async fn serve(hub: Hub, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let server = sangam_server::start(hub, listen, true)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %server.addr, "serving");
+    eprintln!("Sangam is serving on http://{}", server.addr);
+    wait_for_signal(server).await
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
+async fn wait_for_signal(server: sangam_server::RunningServer) -> anyhow::Result<()> {
+    let stop = server.shutdown_sender();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        let _ = stop.send(true);
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    server
+        .wait()
+        .await
+        .context("the server stopped with an error")
+}
+
+/// Seeds an empty hub and writes the demo credentials; an already seeded hub keeps its data
+/// and its credentials file.
+async fn seed_demo(
+    hub: &Hub,
+    data_dir: &Path,
+    households: u64,
+    seed: u64,
+) -> anyhow::Result<DemoCredentials> {
+    let path = data_dir.join(DEMO_CREDENTIALS_FILE);
+    let counts = hub.registry_counts().await?;
+    if counts.households == 0 {
+        let bar = indicatif::ProgressBar::new(households);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} seeding {pos}/{len} households [{bar:40}] {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let started = std::time::Instant::now();
+        let loaded = hub
+            .seed_demo(households, seed, |done| bar.set_position(done))
+            .await?;
+        bar.finish_and_clear();
+        eprintln!(
+            "seeded {} households, {} residents, {} ID numbers in the vault in {:.1}s",
+            loaded.households,
+            loaded.residents,
+            loaded.id_numbers,
+            started.elapsed().as_secs_f64()
+        );
+    } else if let Some(credentials) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| credentials_from_json(&json))
+    {
+        eprintln!(
+            "{} already holds {} households; serving them",
+            data_dir.display(),
+            counts.households
+        );
+        return Ok(credentials);
+    }
+    let credentials = hub.issue_demo_credentials().await?;
+    write_private(&path, &serde_json::to_vec_pretty(&credentials)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(credentials)
+}
+
+fn credentials_from_json(v: &serde_json::Value) -> Option<DemoCredentials> {
+    let field = |k: &str| v.get(k)?.as_str().map(str::to_owned);
+    Some(DemoCredentials {
+        admin_username: field("admin_username")?,
+        admin_password: field("admin_password")?,
+        client_id: field("client_id")?,
+        client_secret: field("client_secret")?,
+    })
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+fn print_demo_banner(c: &DemoCredentials, addr: Option<std::net::SocketAddr>, data_dir: &Path) {
+    let base = addr.map(|a| format!("http://{a}"));
+    println!("Sangam demo hub");
+    if let Some(base) = &base {
+        println!(
+            "  API:          {base}/v1/   (OpenAPI: {base}/openapi.json, health: {base}/healthz)"
+        );
+    }
+    println!(
+        "  Sign in:      user {}  password {}",
+        c.admin_username, c.admin_password
+    );
+    println!(
+        "  Credentials:  {}",
+        data_dir.join(DEMO_CREDENTIALS_FILE).display()
+    );
+    if let Some(base) = &base {
+        println!(
+            "  Try:          curl -s -X POST {base}/v1/session -H 'content-type: application/json' \
+             -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'",
+            c.admin_username, c.admin_password
+        );
+        println!("  Stop with Ctrl-C.");
+    }
+}

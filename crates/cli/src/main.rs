@@ -1,0 +1,163 @@
+//! `sangam`: the hub's one binary. It serves the API, seeds a demo, manages the vault's keys,
+//! verifies the audit log and measures the hub's speed. Errors end the process with one clear
+//! line and a non-zero exit status.
+
+mod bench;
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sangam",
+    version,
+    about = "The unified data hub of a state's welfare schemes"
+)]
+struct Cli {
+    /// A TOML configuration file (`sangam config default` prints an example).
+    #[arg(long, global = true, env = "SANGAM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the hub's data is: shared by every subcommand that touches the store.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory of the embedded store (and of the default master key file).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; the embedded store is used when absent.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and the background worker.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Seed a data directory with synthetic households and serve it.
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Number of synthetic households (about 4.3 residents each).
+        #[arg(long, default_value_t = 1000)]
+        households: u64,
+        /// Seed of the generator: the same seed gives the same people.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Seed and write the credentials, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Manage the vault's data keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Measure vault and registry throughput on this machine and store.
+    Bench {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Operations per measurement.
+        #[arg(long, default_value_t = 100_000)]
+        n: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new data-key version; entries are re-encrypted in the background by a serving hub
+    /// (or here, with --wait).
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Re-encrypt every entry now instead of leaving it to a serving hub.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Retire a data-key version that no entry uses any more.
+    Retire {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        version: u32,
+    },
+    /// Show the data-key versions and how many entries each seals.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first broken link (exit status 1 if broken).
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration file.
+    Default,
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SANGAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

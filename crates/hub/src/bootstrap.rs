@@ -1,0 +1,105 @@
+//! Opening a hub from its location: which store backend, where the master key comes from.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sangam_store::Store;
+use sangam_store_postgres::PostgresStore;
+use sangam_store_sqlite::SqliteStore;
+use sangam_vault::{KeyFileError, MasterKey};
+
+use crate::audit::AuditEvent;
+use crate::clock::Clock;
+use crate::{Hub, HubError, HubResult};
+
+/// The master key's file name in the data directory when no other source is configured.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Where the hub's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store, in this data directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (the URL may hold a password: never print it).
+    Postgres(String),
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// A key file; created with mode 0600 on first run when `create` is set.
+    File { path: PathBuf, create: bool },
+    /// The key itself, from the environment or a secret file already read.
+    Inline { key: MasterKey },
+}
+
+/// Opens the store and applies its migrations.
+pub async fn open_store(location: &StoreLocation) -> HubResult<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Sqlite(dir) => Arc::new(SqliteStore::open(dir).await?),
+        StoreLocation::Postgres(url) => Arc::new(PostgresStore::connect(url).await?),
+    })
+}
+
+/// Reads (or creates) the master key.
+pub fn load_master_key(source: &MasterKeySource) -> Result<(MasterKey, bool), KeyFileError> {
+    match source {
+        MasterKeySource::File { path, create: true } => MasterKey::load_or_create_file(path),
+        MasterKeySource::File {
+            path,
+            create: false,
+        } => Ok((MasterKey::load_file(path)?, false)),
+        MasterKeySource::Inline { key } => Ok((key.clone(), false)),
+    }
+}
+
+/// Makes sure the data directory exists and is writable, with a clear error if not.
+pub fn prepare_data_dir(dir: &Path) -> HubResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        HubError::Internal(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let probe = dir.join(".sangam-write-test");
+    std::fs::write(&probe, b"").map_err(|e| {
+        HubError::Internal(format!(
+            "the data directory {} is not writable: {e}",
+            dir.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Opens the store, unlocks the vault and records the hub's first start in the audit log.
+pub async fn open_hub(
+    location: &StoreLocation,
+    master_key: &MasterKey,
+    clock: Arc<dyn Clock>,
+) -> HubResult<Hub> {
+    let store = open_store(location).await?;
+    let first_start = store
+        .get_meta(sangam_store::meta_keys::CREATED_AT)
+        .await?
+        .is_none();
+    let hub = Hub::open(store, master_key, clock).await?;
+    if first_start {
+        let created = hub.now().to_rfc3339();
+        let stored = hub
+            .store()
+            .init_meta(sangam_store::meta_keys::CREATED_AT, &created)
+            .await?;
+        if stored == created {
+            hub.audit(
+                "system",
+                AuditEvent::HubInitialised {
+                    backend: hub.store().backend_name().into(),
+                    master_key_fingerprint: master_key.fingerprint().to_string(),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(hub)
+}

@@ -1,0 +1,155 @@
+//! Background work from the queue kept in the store: a restart loses nothing, several hub
+//! processes share the work, and tests drive the worker one step at a time.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::audit::AuditEvent;
+use crate::{Hub, HubError, HubResult};
+
+/// Entries re-encrypted per step of a key rotation.
+pub const REENCRYPT_BATCH: u32 = 500;
+/// How long a claimed job is reserved before another worker may take it over.
+const LEASE: Duration = Duration::minutes(5);
+/// Attempts before a failing job is given up.
+const MAX_ATTEMPTS: i32 = 10;
+
+/// The kinds of background work, with their state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Re-encrypt vault entries under data-key `version`, continuing from `resealed` done.
+    ReencryptVault { version: u32, resealed: u64 },
+}
+
+impl JobKind {
+    pub fn code(&self) -> &'static str {
+        match self {
+            JobKind::ReencryptVault { .. } => "vault.reencrypt",
+        }
+    }
+}
+
+/// What one run of the worker did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobRun {
+    pub job_id: i64,
+    pub kind: String,
+    /// `done`, `continues` (more steps queued), `retry` or `failed`.
+    pub outcome: &'static str,
+}
+
+impl Hub {
+    pub(crate) async fn enqueue(&self, job: JobKind) -> HubResult<i64> {
+        let payload = serde_json::to_value(&job).map_err(|e| HubError::Internal(e.to_string()))?;
+        Ok(self
+            .store
+            .enqueue_job(job.code(), &payload, self.now())
+            .await?)
+    }
+
+    /// Claims and runs one due job, if there is one.
+    pub async fn run_next_job(&self) -> HubResult<Option<JobRun>> {
+        let now = self.now();
+        let Some(job) = self.store.claim_job(now, now + LEASE).await? else {
+            return Ok(None);
+        };
+        let kind: JobKind = match serde_json::from_value(job.payload.clone()) {
+            Ok(kind) => kind,
+            Err(e) => {
+                let message = format!("unreadable job payload: {e}");
+                self.store.fail_job(job.id, &message, now).await?;
+                return Ok(Some(JobRun {
+                    job_id: job.id,
+                    kind: job.kind,
+                    outcome: "failed",
+                }));
+            }
+        };
+        let outcome = match self.run_job(&kind).await {
+            Ok(Some(next)) => {
+                let payload =
+                    serde_json::to_value(&next).map_err(|e| HubError::Internal(e.to_string()))?;
+                self.store
+                    .requeue_job(job.id, &payload, self.now(), None)
+                    .await?;
+                "continues"
+            }
+            Ok(None) => {
+                self.store.complete_job(job.id, self.now()).await?;
+                "done"
+            }
+            Err(e) if job.attempts < MAX_ATTEMPTS => {
+                let backoff = Duration::seconds(2_i64.pow(job.attempts.clamp(0, 10) as u32));
+                tracing::warn!(job_id = job.id, kind = %job.kind, error = %e, "job failed; will retry");
+                self.store
+                    .requeue_job(
+                        job.id,
+                        &job.payload,
+                        self.now() + backoff,
+                        Some(&e.to_string()),
+                    )
+                    .await?;
+                "retry"
+            }
+            Err(e) => {
+                tracing::error!(job_id = job.id, kind = %job.kind, error = %e, "job failed for good");
+                self.store
+                    .fail_job(job.id, &e.to_string(), self.now())
+                    .await?;
+                "failed"
+            }
+        };
+        Ok(Some(JobRun {
+            job_id: job.id,
+            kind: job.kind,
+            outcome,
+        }))
+    }
+
+    /// Runs jobs until none is due.
+    pub async fn run_jobs_until_idle(&self) -> HubResult<Vec<JobRun>> {
+        let mut runs = Vec::new();
+        while let Some(run) = self.run_next_job().await? {
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+
+    /// Runs one step of a job; `Some(next)` means more steps follow.
+    async fn run_job(&self, job: &JobKind) -> HubResult<Option<JobKind>> {
+        match *job {
+            JobKind::ReencryptVault { version, resealed } => {
+                let step = self.reencrypt_step(REENCRYPT_BATCH).await?;
+                let resealed = resealed + step.resealed;
+                if step.more {
+                    Ok(Some(JobKind::ReencryptVault { version, resealed }))
+                } else {
+                    self.audit(
+                        "system",
+                        AuditEvent::ReencryptionCompleted { version, resealed },
+                    )
+                    .await?;
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// The worker loop of a serving hub: runs due jobs, then sleeps a little, until shutdown.
+    pub async fn run_worker(&self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.run_jobs_until_idle().await {
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "the job worker could not reach the store"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The vault service: the only way into and out of the ID-number vault.
+//!
+//! It unlocks the stored data keys with the master key (refusing a master key other than the
+//! hub's own), seals numbers under the active key, finds them by blind index, and reveals one
+//! only for a stated purpose, with an audit entry. Key rotation adds a version and re-encrypts
+//! in steps from the job queue while the hub keeps serving.
+
+use std::sync::{Arc, RwLock};
+
+use rayon::prelude::*;
+use sangam_domain::{ConsentRef, IdNumber, MobileNumber, RefKey};
+use sangam_store::{KeyStatus, NewVaultEntry, Store, StoreError, StoredDataKey, meta_keys};
+use sangam_vault::{BlindIndexKey, DataKey, KeyPurpose, KeyRing, MasterKey, Sealed, VaultError};
+use serde::Serialize;
+
+use crate::audit::AuditEvent;
+use crate::clock::Clock;
+use crate::jobs::JobKind;
+use crate::{Hub, HubError, HubResult};
+
+/// Batches at least this large are sealed on all cores.
+const PARALLEL_SEAL_THRESHOLD: usize = 512;
+
+/// The unlocked vault.
+pub struct Vault {
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    ring: RwLock<Arc<KeyRing>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("active_version", &self.ring().active_version())
+            .finish()
+    }
+}
+
+/// One data-key version and how many entries it seals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyVersionStatus {
+    pub version: u32,
+    pub status: KeyStatus,
+    pub entries: u64,
+}
+
+/// The vault's keys at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultStatus {
+    pub active_version: u32,
+    pub master_key_fingerprint: String,
+    pub versions: Vec<KeyVersionStatus>,
+}
+
+fn now_micros(clock: &dyn Clock) -> chrono::DateTime<chrono::Utc> {
+    sangam_store::audit::truncate_to_micros(clock.now())
+}
+
+/// Unwraps every live key in `stored` into a ring.
+fn build_ring(master: &MasterKey, stored: &[StoredDataKey]) -> HubResult<KeyRing> {
+    let mut encryption = Vec::new();
+    let mut blind = None;
+    for key in stored.iter().filter(|k| k.status == KeyStatus::Active) {
+        let purpose = KeyPurpose::from_code(&key.purpose)
+            .ok_or_else(|| StoreError::corrupt("vault_keys.purpose", &key.purpose))?;
+        let unwrapped = DataKey::unwrap(master, key.version, purpose, &key.wrapped)?;
+        match purpose {
+            KeyPurpose::Encryption => encryption.push(unwrapped),
+            KeyPurpose::BlindIndex => blind = Some(unwrapped),
+        }
+    }
+    let blind = blind.ok_or(VaultError::Malformed("the store holds no blind-index key"))?;
+    Ok(KeyRing::new(encryption, BlindIndexKey::new(blind)?)?)
+}
+
+impl Vault {
+    pub(crate) async fn unlock(
+        store: Arc<dyn Store>,
+        master: &MasterKey,
+        clock: Arc<dyn Clock>,
+    ) -> HubResult<Self> {
+        let found = master.fingerprint();
+        let expected = store
+            .init_meta(meta_keys::MASTER_KEY_FINGERPRINT, found.as_str())
+            .await?;
+        if expected != found.as_str() {
+            return Err(HubError::WrongMasterKey {
+                expected,
+                found: found.to_string(),
+            });
+        }
+        let mut stored = store.vault_keys().await?;
+        if stored.is_empty() {
+            let now = now_micros(clock.as_ref());
+            for purpose in [KeyPurpose::BlindIndex, KeyPurpose::Encryption] {
+                let key = DataKey::generate(1, purpose);
+                let record = StoredDataKey {
+                    version: 1,
+                    purpose: purpose.code().to_owned(),
+                    wrapped: key.wrap(master),
+                    status: KeyStatus::Active,
+                    created_at: now,
+                };
+                match store.insert_vault_key(&record).await {
+                    // Another process initialised the vault at the same moment: use its keys.
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            stored = store.vault_keys().await?;
+        }
+        let ring = build_ring(master, &stored)?;
+        Ok(Vault {
+            store,
+            master: master.clone(),
+            clock,
+            ring: RwLock::new(Arc::new(ring)),
+        })
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        self.ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads the keys from the store (another process may have rotated them).
+    pub async fn refresh(&self) -> HubResult<()> {
+        let stored = self.store.vault_keys().await?;
+        let ring = build_ring(&self.master, &stored)?;
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        Ok(())
+    }
+
+    pub fn active_version(&self) -> u32 {
+        self.ring().active_version()
+    }
+
+    /// The blind index of an ID number, for exact lookups.
+    pub fn blind_index(&self, id: &IdNumber) -> [u8; 32] {
+        *self.ring().blind_index(id).as_bytes()
+    }
+
+    /// The blind index of a mobile number: the registry keeps this, never the number.
+    pub fn mobile_blind_index(&self, mobile: &MobileNumber) -> [u8; 32] {
+        *self.ring().blind_index_key().mobile(mobile).as_bytes()
+    }
+
+    /// Stores one ID number and returns its reference key (the existing one if stored before).
+    pub async fn put(&self, id: &IdNumber, consent: &ConsentRef) -> HubResult<RefKey> {
+        let mut keys = self.put_many(vec![(id.clone(), consent.clone())]).await?;
+        keys.pop()
+            .ok_or_else(|| HubError::Internal("the vault returned no reference key".into()))
+    }
+
+    /// Stores many ID numbers in one transaction; the reference keys come back in order.
+    pub async fn put_many(&self, items: Vec<(IdNumber, ConsentRef)>) -> HubResult<Vec<RefKey>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ring = self.ring();
+        let now = now_micros(self.clock.as_ref());
+        let seal = move |(id, consent): &(IdNumber, ConsentRef)| {
+            let ref_key = RefKey::generate();
+            let sealed = ring.seal(&ref_key, id);
+            NewVaultEntry {
+                blind_index: *ring.blind_index(id).as_bytes(),
+                ref_key,
+                key_version: sealed.key_version,
+                sealed: sealed.blob,
+                consent_ref: consent.as_str().to_owned(),
+                created_at: now,
+            }
+        };
+        let entries: Vec<NewVaultEntry> = if items.len() >= PARALLEL_SEAL_THRESHOLD {
+            tokio::task::spawn_blocking(move || items.par_iter().map(seal).collect())
+                .await
+                .map_err(|e| HubError::Internal(format!("sealing failed: {e}")))?
+        } else {
+            items.iter().map(seal).collect()
+        };
+        Ok(self.store.vault_put(&entries).await?)
+    }
+
+    /// The reference key of an ID number, if it is in the vault.
+    pub async fn find(&self, id: &IdNumber) -> HubResult<Option<RefKey>> {
+        Ok(self
+            .store
+            .vault_find(&self.blind_index(id))
+            .await?
+            .map(|e| e.ref_key))
+    }
+
+    /// Decrypts an entry. Only [`Hub::reveal_id_number`] (which audits) and key rotation call it.
+    async fn open(&self, ref_key: &RefKey) -> HubResult<Option<IdNumber>> {
+        let Some(entry) = self.store.vault_get(ref_key).await? else {
+            return Ok(None);
+        };
+        let sealed = Sealed {
+            key_version: entry.key_version,
+            blob: entry.sealed,
+        };
+        match self.ring().open(ref_key, &sealed) {
+            Err(VaultError::UnknownKeyVersion(_)) => {
+                // Sealed by a process that rotated after we loaded our keys.
+                self.refresh().await?;
+                Ok(Some(self.ring().open(ref_key, &sealed)?))
+            }
+            other => Ok(Some(other?)),
+        }
+    }
+
+    pub async fn status(&self) -> HubResult<VaultStatus> {
+        let keys = self.store.vault_keys().await?;
+        let counts = self.store.vault_count_by_version().await?;
+        let versions = keys
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::Encryption.code())
+            .map(|k| KeyVersionStatus {
+                version: k.version,
+                status: k.status,
+                entries: counts
+                    .iter()
+                    .find(|(v, _)| *v == k.version)
+                    .map_or(0, |(_, n)| *n),
+            })
+            .collect();
+        Ok(VaultStatus {
+            active_version: self.active_version(),
+            master_key_fingerprint: self.master.fingerprint().to_string(),
+            versions,
+        })
+    }
+}
+
+/// Purposes are short codes such as `ekyc` or `grievance.redressal`, recorded with each reveal.
+fn check_purpose(purpose: &str) -> HubResult<()> {
+    let ok = (3..=64).contains(&purpose.len())
+        && purpose
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(HubError::Invalid {
+            field: "purpose".into(),
+            code: "purpose.format",
+            message: "a purpose is required: 3 to 64 characters of a-z, 0-9, '.', '_' or '-'"
+                .into(),
+        })
+    }
+}
+
+/// How far one step of re-encryption got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReencryptStep {
+    pub resealed: u64,
+    /// Whether entries under older keys may remain.
+    pub more: bool,
+}
+
+impl Hub {
+    /// Decrypts an ID number for a stated purpose and records who did it and why.
+    pub async fn reveal_id_number(
+        &self,
+        ref_key: &RefKey,
+        purpose: &str,
+        actor: &str,
+    ) -> HubResult<IdNumber> {
+        check_purpose(purpose)?;
+        let id = self
+            .vault
+            .open(ref_key)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("reference key {ref_key}")))?;
+        self.audit(
+            actor,
+            AuditEvent::IdNumberRevealed {
+                ref_key: ref_key.to_string(),
+                purpose: purpose.into(),
+            },
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Adds a new data-key version, makes it active, and queues the re-encryption of every
+    /// entry under older versions. Returns the new version.
+    pub async fn rotate_data_key(&self, actor: &str) -> HubResult<u32> {
+        self.vault.refresh().await?;
+        let stored = self.store.vault_keys().await?;
+        let next = stored
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::Encryption.code())
+            .map(|k| k.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let key = DataKey::generate(next, KeyPurpose::Encryption);
+        self.store
+            .insert_vault_key(&StoredDataKey {
+                version: next,
+                purpose: KeyPurpose::Encryption.code().to_owned(),
+                wrapped: key.wrap(&self.vault.master),
+                status: KeyStatus::Active,
+                created_at: self.now(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    HubError::Conflict("another rotation added this key version first".into())
+                }
+                other => other.into(),
+            })?;
+        self.vault.refresh().await?;
+        self.audit(actor, AuditEvent::DataKeyAdded { version: next })
+            .await?;
+        self.enqueue(JobKind::ReencryptVault {
+            version: next,
+            resealed: 0,
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// Re-encrypts up to `limit` entries sealed under older versions with the active one.
+    pub async fn reencrypt_step(&self, limit: u32) -> HubResult<ReencryptStep> {
+        self.vault.refresh().await?;
+        let ring = self.vault.ring();
+        let active = ring.active_version();
+        let entries = self
+            .store
+            .vault_entries_below_version(active, limit)
+            .await?;
+        let mut resealed = 0;
+        for entry in &entries {
+            let sealed = Sealed {
+                key_version: entry.key_version,
+                blob: entry.sealed.clone(),
+            };
+            if let Some(new) = ring.reseal(&entry.ref_key, &sealed)? {
+                let replaced = self
+                    .store
+                    .vault_reseal(
+                        &entry.ref_key,
+                        entry.key_version,
+                        new.key_version,
+                        &new.blob,
+                    )
+                    .await?;
+                resealed += u64::from(replaced);
+            }
+        }
+        Ok(ReencryptStep {
+            resealed,
+            more: entries.len() as u64 >= u64::from(limit),
+        })
+    }
+
+    /// Retires a data-key version: it can no longer decrypt. Refused while entries still use it
+    /// or while it is the active version.
+    pub async fn retire_data_key(&self, version: u32, actor: &str) -> HubResult<()> {
+        self.vault.refresh().await?;
+        if version == self.vault.active_version() {
+            return Err(HubError::Conflict(format!(
+                "data key version {version} is the active version; rotate first"
+            )));
+        }
+        let counts = self.store.vault_count_by_version().await?;
+        if let Some((_, n)) = counts.iter().find(|(v, n)| *v == version && *n > 0) {
+            return Err(HubError::Conflict(format!(
+                "data key version {version} still seals {n} entries; let re-encryption finish first"
+            )));
+        }
+        self.store
+            .set_vault_key_status(KeyPurpose::Encryption.code(), version, KeyStatus::Retired)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    HubError::NotFound(format!("data key version {version}"))
+                }
+                other => other.into(),
+            })?;
+        self.vault.refresh().await?;
+        self.audit(actor, AuditEvent::DataKeyRetired { version })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! The API's routes, one module per resource.
+
+pub mod audit;
+pub mod health;
+pub mod registry;
+pub mod session;
+pub mod vault;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// Every documented route. `/openapi.json` is generated from exactly these.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(registry::household))
+        .routes(routes!(registry::resident, registry::update_resident))
+        .routes(routes!(registry::resident_by_ref_key))
+        .routes(routes!(registry::resident_history))
+        .routes(routes!(registry::counts))
+        .routes(routes!(vault::status))
+        .routes(routes!(vault::rotate))
+        .routes(routes!(vault::retire))
+        .routes(routes!(vault::reveal))
+        .routes(routes!(audit::entries))
+        .routes(routes!(audit::verify))
+}

@@ -1,0 +1,432 @@
+//! The base registry: households, residents and their change history.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use sangam_domain::{RationCardNumber, RefKey};
+use sangam_store::raw::{RawHousehold, RawResident};
+use sangam_store::{
+    ChangeContext, EntityKind, FieldChange, HistoryEntry, Household, RegistryCounts, RegistryStore,
+    Resident, StoreError, StoreResult,
+};
+use tokio_postgres::Row;
+
+use crate::PostgresStore;
+use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_one, query_opt};
+
+const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
+     village_code, head_resident_id, created_at, updated_at, version";
+const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
+     relationship, mobile_masked, mobile_blind_index, id_ref_key, ekyc_status, life_status, \
+     created_at, updated_at, version";
+
+fn household(row: &Row) -> StoreResult<Household> {
+    const T: &str = "households";
+    RawHousehold {
+        card_number: get(T, row, 0)?,
+        card_type: get(T, row, 1)?,
+        house_no: get(T, row, 2)?,
+        street: get(T, row, 3)?,
+        locality: get(T, row, 4)?,
+        pincode: get(T, row, 5)?,
+        village_code: get(T, row, 6)?,
+        head_resident_id: get(T, row, 7)?,
+        created_at: get(T, row, 8)?,
+        updated_at: get(T, row, 9)?,
+        version: get(T, row, 10)?,
+    }
+    .into_record()
+}
+
+fn resident(row: &Row) -> StoreResult<Resident> {
+    const T: &str = "residents";
+    RawResident {
+        resident_id: get(T, row, 0)?,
+        card_number: get(T, row, 1)?,
+        name: get(T, row, 2)?,
+        relative_name: get(T, row, 3)?,
+        gender: get(T, row, 4)?,
+        dob: get(T, row, 5)?,
+        relationship: get(T, row, 6)?,
+        mobile_masked: get(T, row, 7)?,
+        mobile_blind_index: get(T, row, 8)?,
+        id_ref_key: get(T, row, 9)?,
+        ekyc_status: get(T, row, 10)?,
+        life_status: get(T, row, 11)?,
+        created_at: get(T, row, 12)?,
+        updated_at: get(T, row, 13)?,
+        version: get(T, row, 14)?,
+    }
+    .into_record()
+}
+
+async fn insert_history<C: GenericClient>(
+    tx: &C,
+    entity: EntityKind,
+    entity_id: &str,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    for ch in changes {
+        execute(
+            tx,
+            "INSERT INTO registry_history (entity, entity_id, field, old_value, new_value, actor, \
+             reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &entity.code(),
+                &entity_id,
+                &ch.field,
+                &ch.old_value,
+                &ch.new_value,
+                &ctx.actor,
+                &ctx.reason,
+                &ctx.at,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Column arrays of a batch of households, for one `UNNEST` insert.
+#[derive(Default)]
+struct HouseholdColumns<'a> {
+    card_number: Vec<&'a str>,
+    card_type: Vec<&'a str>,
+    house_no: Vec<Option<&'a str>>,
+    street: Vec<Option<&'a str>>,
+    locality: Vec<Option<&'a str>>,
+    pincode: Vec<Option<&'a str>>,
+    village_code: Vec<i64>,
+    head_resident_id: Vec<Option<&'a str>>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    version: Vec<i64>,
+}
+
+impl<'a> HouseholdColumns<'a> {
+    fn of(rows: &'a [RawHousehold]) -> Self {
+        let mut c = HouseholdColumns::default();
+        for h in rows {
+            c.card_number.push(&h.card_number);
+            c.card_type.push(&h.card_type);
+            c.house_no.push(h.house_no.as_deref());
+            c.street.push(h.street.as_deref());
+            c.locality.push(h.locality.as_deref());
+            c.pincode.push(h.pincode.as_deref());
+            c.village_code.push(h.village_code);
+            c.head_resident_id.push(h.head_resident_id.as_deref());
+            c.created_at.push(h.created_at);
+            c.updated_at.push(h.updated_at);
+            c.version.push(h.version);
+        }
+        c
+    }
+}
+
+/// Column arrays of a batch of residents.
+#[derive(Default)]
+struct ResidentColumns<'a> {
+    resident_id: Vec<&'a str>,
+    card_number: Vec<&'a str>,
+    name: Vec<&'a str>,
+    relative_name: Vec<Option<&'a str>>,
+    gender: Vec<&'a str>,
+    dob: Vec<&'a str>,
+    relationship: Vec<&'a str>,
+    mobile_masked: Vec<Option<&'a str>>,
+    mobile_blind_index: Vec<Option<&'a [u8]>>,
+    id_ref_key: Vec<Option<&'a str>>,
+    ekyc_status: Vec<&'a str>,
+    life_status: Vec<&'a str>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    version: Vec<i64>,
+}
+
+impl<'a> ResidentColumns<'a> {
+    fn of(rows: &'a [RawResident]) -> Self {
+        let mut c = ResidentColumns::default();
+        for r in rows {
+            c.resident_id.push(&r.resident_id);
+            c.card_number.push(&r.card_number);
+            c.name.push(&r.name);
+            c.relative_name.push(r.relative_name.as_deref());
+            c.gender.push(&r.gender);
+            c.dob.push(&r.dob);
+            c.relationship.push(&r.relationship);
+            c.mobile_masked.push(r.mobile_masked.as_deref());
+            c.mobile_blind_index.push(r.mobile_blind_index.as_deref());
+            c.id_ref_key.push(r.id_ref_key.as_deref());
+            c.ekyc_status.push(&r.ekyc_status);
+            c.life_status.push(&r.life_status);
+            c.created_at.push(r.created_at);
+            c.updated_at.push(r.updated_at);
+            c.version.push(r.version);
+        }
+        c
+    }
+}
+
+#[async_trait]
+impl RegistryStore for PostgresStore {
+    async fn insert_registry(
+        &self,
+        households: &[Household],
+        residents: &[Resident],
+    ) -> StoreResult<()> {
+        let households: Vec<RawHousehold> =
+            households.iter().map(RawHousehold::from_record).collect();
+        let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        // One statement per table however large the batch; a duplicate (stored before or
+        // twice in the batch) fails the statement, and the dropped transaction rolls back.
+        if !households.is_empty() {
+            let h = HouseholdColumns::of(&households);
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO households ({HOUSEHOLD_COLUMNS}) SELECT * FROM UNNEST(\
+                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::int8[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int8[])"
+                ))
+                .await
+                .map_err(map_err)?;
+            tx.execute(
+                &stmt,
+                &[
+                    &h.card_number,
+                    &h.card_type,
+                    &h.house_no,
+                    &h.street,
+                    &h.locality,
+                    &h.pincode,
+                    &h.village_code,
+                    &h.head_resident_id,
+                    &h.created_at,
+                    &h.updated_at,
+                    &h.version,
+                ],
+            )
+            .await
+            .map_err(conflict_detail("households"))?;
+        }
+        if !residents.is_empty() {
+            let r = ResidentColumns::of(&residents);
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO residents ({RESIDENT_COLUMNS}) SELECT * FROM UNNEST(\
+                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::text[], \
+                     $13::timestamptz[], $14::timestamptz[], $15::int8[])"
+                ))
+                .await
+                .map_err(map_err)?;
+            tx.execute(
+                &stmt,
+                &[
+                    &r.resident_id,
+                    &r.card_number,
+                    &r.name,
+                    &r.relative_name,
+                    &r.gender,
+                    &r.dob,
+                    &r.relationship,
+                    &r.mobile_masked,
+                    &r.mobile_blind_index,
+                    &r.id_ref_key,
+                    &r.ekyc_status,
+                    &r.life_status,
+                    &r.created_at,
+                    &r.updated_at,
+                    &r.version,
+                ],
+            )
+            .await
+            .map_err(conflict_detail("residents"))?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn household(&self, card: &RationCardNumber) -> StoreResult<Option<Household>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE card_number = $1"),
+            &[&card.as_str()],
+        )
+        .await?
+        .as_ref()
+        .map(household)
+        .transpose()
+    }
+
+    async fn residents_of(&self, card: &RationCardNumber) -> StoreResult<Vec<Resident>> {
+        let c = self.client().await?;
+        query(
+            &c,
+            &format!(
+                "SELECT {RESIDENT_COLUMNS} FROM residents WHERE card_number = $1 \
+                 ORDER BY created_at, resident_id"
+            ),
+            &[&card.as_str()],
+        )
+        .await?
+        .iter()
+        .map(resident)
+        .collect()
+    }
+
+    async fn resident(&self, resident_id: &str) -> StoreResult<Option<Resident>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {RESIDENT_COLUMNS} FROM residents WHERE resident_id = $1"),
+            &[&resident_id],
+        )
+        .await?
+        .as_ref()
+        .map(resident)
+        .transpose()
+    }
+
+    async fn resident_by_ref_key(&self, ref_key: &RefKey) -> StoreResult<Option<Resident>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_ref_key = $1"),
+            &[&ref_key.as_str()],
+        )
+        .await?
+        .as_ref()
+        .map(resident)
+        .transpose()
+    }
+
+    async fn update_resident(
+        &self,
+        updated: &Resident,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()> {
+        let r = RawResident::from_record(updated);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let n = execute(
+            &tx,
+            "UPDATE residents SET card_number = $2, name = $3, relative_name = $4, \
+             gender = $5, dob = $6, relationship = $7, mobile_masked = $8, \
+             mobile_blind_index = $9, id_ref_key = $10, ekyc_status = $11, \
+             life_status = $12, updated_at = $13, version = $14::int8 \
+             WHERE resident_id = $1 AND version = $14::int8 - 1",
+            &[
+                &r.resident_id,
+                &r.card_number,
+                &r.name,
+                &r.relative_name,
+                &r.gender,
+                &r.dob,
+                &r.relationship,
+                &r.mobile_masked,
+                &r.mobile_blind_index,
+                &r.id_ref_key,
+                &r.ekyc_status,
+                &r.life_status,
+                &r.updated_at,
+                &r.version,
+            ],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "resident {} was changed by someone else, or does not exist",
+                r.resident_id
+            )));
+        }
+        insert_history(&tx, EntityKind::Resident, &r.resident_id, changes, ctx).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn update_household(
+        &self,
+        updated: &Household,
+        changes: &[FieldChange],
+        ctx: &ChangeContext,
+    ) -> StoreResult<()> {
+        let h = RawHousehold::from_record(updated);
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let n = execute(
+            &tx,
+            "UPDATE households SET card_type = $2, house_no = $3, street = $4, \
+             locality = $5, pincode = $6, village_code = $7, head_resident_id = $8, \
+             updated_at = $9, version = $10::int8 \
+             WHERE card_number = $1 AND version = $10::int8 - 1",
+            &[
+                &h.card_number,
+                &h.card_type,
+                &h.house_no,
+                &h.street,
+                &h.locality,
+                &h.pincode,
+                &h.village_code,
+                &h.head_resident_id,
+                &h.updated_at,
+                &h.version,
+            ],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "household {} was changed by someone else, or does not exist",
+                h.card_number
+            )));
+        }
+        insert_history(&tx, EntityKind::Household, &h.card_number, changes, ctx).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn history(&self, entity: EntityKind, entity_id: &str) -> StoreResult<Vec<HistoryEntry>> {
+        const T: &str = "registry_history";
+        let c = self.client().await?;
+        query(
+            &c,
+            "SELECT entity, entity_id, field, old_value, new_value, actor, reason, at \
+             FROM registry_history WHERE entity = $1 AND entity_id = $2 ORDER BY id",
+            &[&entity.code(), &entity_id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(HistoryEntry {
+                entity: get(T, row, 0)?,
+                entity_id: get(T, row, 1)?,
+                field: get(T, row, 2)?,
+                old_value: get(T, row, 3)?,
+                new_value: get(T, row, 4)?,
+                actor: get(T, row, 5)?,
+                reason: get(T, row, 6)?,
+                at: get(T, row, 7)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn registry_counts(&self) -> StoreResult<RegistryCounts> {
+        let c = self.client().await?;
+        let row = query_one(
+            &c,
+            "SELECT (SELECT COUNT(*) FROM households), (SELECT COUNT(*) FROM residents), \
+             (SELECT COUNT(*) FROM residents WHERE id_ref_key IS NOT NULL), \
+             (SELECT COUNT(*) FROM vault_entries)",
+            &[],
+        )
+        .await?;
+        Ok(RegistryCounts {
+            households: count(get("registry", &row, 0)?),
+            residents: count(get("registry", &row, 1)?),
+            residents_with_id_number: count(get("registry", &row, 2)?),
+            vault_entries: count(get("registry", &row, 3)?),
+        })
+    }
+}
