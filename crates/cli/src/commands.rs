@@ -16,7 +16,9 @@ use sangam_hub::clock::SystemClock;
 use sangam_hub::demo::DemoCredentials;
 
 use crate::config::{FlagOverrides, Settings};
-use crate::{AuditCommand, Cli, Command, ConfigCommand, KeysCommand, StoreArgs};
+use crate::{
+    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, RoleArg, StoreArgs, UsersCommand,
+};
 
 /// The file `sangam demo` writes its sign-in and client credentials to.
 pub const DEMO_CREDENTIALS_FILE: &str = "demo-credentials.json";
@@ -38,23 +40,52 @@ fn settings(
     Ok(settings)
 }
 
+/// Whether a command may create a hub where there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// `serve`, `demo`, `users set`, `bench`: a new location becomes a new hub.
+    CreateIfMissing,
+    /// Commands that inspect or maintain a hub: a mistyped location is an error.
+    Existing,
+}
+
 /// Opens the hub the settings describe: data directory, master key, store, vault.
-pub async fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
+pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
     let location = settings.store_location()?;
-    let key_source = settings.master_key_source()?;
-    let needs_dir = matches!(location, StoreLocation::Sqlite(_))
-        || matches!(
-            &key_source,
-            bootstrap::MasterKeySource::File { create: true, .. }
-        );
-    if needs_dir {
+    let mut key_source = settings.master_key_source()?;
+    if open == Open::Existing
+        && let bootstrap::MasterKeySource::File { create, .. } = &mut key_source
+    {
+        *create = false;
+    }
+    let creates_key = matches!(
+        &key_source,
+        bootstrap::MasterKeySource::File { create: true, .. }
+    );
+    if open == Open::CreateIfMissing
+        && (matches!(location, StoreLocation::Sqlite(_)) || creates_key)
+    {
         bootstrap::prepare_data_dir(&settings.data_dir)?;
+    }
+    if open == Open::Existing
+        && let StoreLocation::Sqlite(dir) = &location
+        && !dir.join(bootstrap::SQLITE_DATABASE_FILE).exists()
+    {
+        anyhow::bail!(
+            "there is no hub in {}: start one with `sangam serve` or `sangam demo`, or name the \
+             right --data-dir",
+            dir.display()
+        );
     }
     let (master_key, created) = bootstrap::load_master_key(&key_source)?;
     if created {
         tracing::info!(fingerprint = %master_key.fingerprint(), "created a new master key file; back it up");
     }
-    let hub = bootstrap::open_hub(&location, &master_key, Arc::new(SystemClock)).await?;
+    let clock = Arc::new(SystemClock);
+    let hub = match open {
+        Open::CreateIfMissing => bootstrap::open_hub(&location, &master_key, clock).await?,
+        Open::Existing => bootstrap::open_existing_hub(&location, &master_key, clock).await?,
+    };
     tracing::info!(backend = hub.store().backend_name(), "hub opened");
     Ok(hub)
 }
@@ -64,7 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { store, listen } => {
             let settings = settings(config, &store, listen)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             serve(hub, settings.listen).await?;
         }
         Command::Demo {
@@ -75,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_serve,
         } => {
             let settings = settings(config, &store, listen)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             let credentials = seed_demo(&hub, &settings.data_dir, households, seed).await?;
             if no_serve {
                 print_demo_banner(&credentials, None, &settings.data_dir);
@@ -87,12 +118,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 wait_for_signal(server).await?;
             }
         }
+        Command::Users {
+            command:
+                UsersCommand::Set {
+                    store,
+                    username,
+                    role,
+                    password_file,
+                },
+        } => {
+            let settings = settings(config, &store, None)?;
+            let password = read_password(password_file.as_deref())?;
+            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
+            let role = match role {
+                RoleArg::Admin => sangam_store::Role::Admin,
+                RoleArg::NodalOfficer => sangam_store::Role::NodalOfficer,
+            };
+            hub.save_user(&username, &password, role, "cli").await?;
+            eprintln!("user {username} saved with role {}", role.code());
+        }
         Command::Keys { command } => keys(config, command).await?,
         Command::Audit {
             command: AuditCommand::Verify { store },
         } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::Existing).await?;
             let report = hub.verify_audit().await?;
             println!("{}", serde_json::to_string(&report)?);
             if let Some(broken) = report.broken {
@@ -109,7 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => print!("{}", crate::config::EXAMPLE),
         Command::Bench { store, n } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             crate::bench::run(&hub, n).await?;
         }
     }
@@ -120,7 +170,7 @@ async fn keys(config: Option<&Path>, command: KeysCommand) -> anyhow::Result<()>
     match command {
         KeysCommand::Rotate { store, wait } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::Existing).await?;
             let version = hub.rotate_data_key("cli").await?;
             if wait {
                 let runs = hub.run_jobs_until_idle().await?;
@@ -138,13 +188,13 @@ async fn keys(config: Option<&Path>, command: KeysCommand) -> anyhow::Result<()>
         }
         KeysCommand::Retire { store, version } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::Existing).await?;
             hub.retire_data_key(version, "cli").await?;
             println!("{}", serde_json::to_string(&hub.vault().status().await?)?);
         }
         KeysCommand::Status { store } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings).await?;
+            let hub = open_hub(&settings, Open::Existing).await?;
             println!("{}", serde_json::to_string(&hub.vault().status().await?)?);
         }
     }
@@ -287,4 +337,26 @@ fn print_demo_banner(c: &DemoCredentials, addr: Option<std::net::SocketAddr>, da
         );
         println!("  Stop with Ctrl-C.");
     }
+}
+
+/// The first line of the password file, or of standard input.
+fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the password file {}", path.display()))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            line
+        }
+    };
+    let password = text.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password given: put it on the first line of --password-file or of standard input"
+        );
+    }
+    Ok(password)
 }

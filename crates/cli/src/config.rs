@@ -126,11 +126,16 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        let settings: Settings = figment
+        // A flag wins over every other layer, including a secret file set in another layer.
+        let url_flag = flags.database_url.is_some();
+        let mut settings: Settings = figment
             .merge(Env::prefixed("SANGAM_").ignore(&["config", "test_database_url", "log"]))
             .merge(Serialized::globals(flags))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        if url_flag {
+            settings.database_url_file = None;
+        }
         Ok(settings)
     }
 
@@ -206,6 +211,22 @@ mod tests {
             StoreLocation::Postgres(_)
         ));
         assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_database_url_flag_wins_over_a_url_file_from_another_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sangam.toml");
+        std::fs::write(&path, "database_url_file = \"/run/secrets/url\"\n").unwrap();
+        let flags = FlagOverrides {
+            database_url: Some("postgres://postgres@127.0.0.1/flag".into()),
+            ..Default::default()
+        };
+        let settings = Settings::load(Some(&path), flags).unwrap();
+        assert_eq!(
+            settings.store_location().unwrap(),
+            StoreLocation::Postgres("postgres://postgres@127.0.0.1/flag".into())
+        );
     }
 
     #[test]

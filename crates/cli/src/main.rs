@@ -52,6 +52,7 @@ enum Command {
     Demo {
         #[command(flatten)]
         store: StoreArgs,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
         /// Number of synthetic households (about 4.3 residents each).
@@ -63,6 +64,11 @@ enum Command {
         /// Seed and write the credentials, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Manage the people who sign in to the hub.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// Manage the vault's data keys.
     Keys {
@@ -112,6 +118,31 @@ enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user or set its password and role. The password is read from --password-file,
+    /// or else from the first line of standard input, never from a flag (flags show in `ps`).
+    Set {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A file whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    /// Hub administrator.
+    Admin,
+    /// A department's nodal officer.
+    NodalOfficer,
 }
 
 #[derive(Debug, Subcommand)]

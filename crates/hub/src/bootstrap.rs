@@ -12,6 +12,9 @@ use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::{Hub, HubError, HubResult};
 
+/// The embedded store's database file in the data directory.
+pub const SQLITE_DATABASE_FILE: &str = sangam_store_sqlite::DATABASE_FILE;
+
 /// The master key's file name in the data directory when no other source is configured.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -55,7 +58,15 @@ pub fn load_master_key(source: &MasterKeySource) -> Result<(MasterKey, bool), Ke
 
 /// Makes sure the data directory exists and is writable, with a clear error if not.
 pub fn prepare_data_dir(dir: &Path) -> HubResult<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        // The directory holds the master key and the registry: its owner only.
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| {
         HubError::Internal(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
@@ -102,4 +113,34 @@ pub async fn open_hub(
         }
     }
     Ok(hub)
+}
+
+/// Opens a hub that must exist already: for commands that inspect or maintain a hub, so that a
+/// mistyped location is an error instead of a new, empty hub.
+pub async fn open_existing_hub(
+    location: &StoreLocation,
+    master_key: &MasterKey,
+    clock: Arc<dyn Clock>,
+) -> HubResult<Hub> {
+    if let StoreLocation::Sqlite(dir) = location {
+        let file = dir.join(sangam_store_sqlite::DATABASE_FILE);
+        if !file.exists() {
+            return Err(HubError::NotFound(format!(
+                "a hub in {} ({} does not exist; `sangam serve` or `sangam demo` creates one)",
+                dir.display(),
+                file.display()
+            )));
+        }
+    }
+    let store = open_store(location).await?;
+    if store
+        .get_meta(sangam_store::meta_keys::CREATED_AT)
+        .await?
+        .is_none()
+    {
+        return Err(HubError::NotFound(
+            "a hub in this database (it was never started; `sangam serve` creates one)".into(),
+        ));
+    }
+    Hub::open(store, master_key, clock).await
 }

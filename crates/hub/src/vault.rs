@@ -6,10 +6,11 @@
 //! in steps from the job queue while the hub keeps serving.
 
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use sangam_domain::{ConsentRef, IdNumber, MobileNumber, RefKey};
-use sangam_store::{KeyStatus, NewVaultEntry, Store, StoreError, StoredDataKey, meta_keys};
+use sangam_store::{KeyStatus, NewVaultEntry, Reseal, Store, StoreError, StoredDataKey, meta_keys};
 use sangam_vault::{BlindIndexKey, DataKey, KeyPurpose, KeyRing, MasterKey, Sealed, VaultError};
 use serde::Serialize;
 
@@ -21,12 +22,23 @@ use crate::{Hub, HubError, HubResult};
 /// Batches at least this large are sealed on all cores.
 const PARALLEL_SEAL_THRESHOLD: usize = 512;
 
+/// How long a process seals with the keys it loaded before looking for a rotation made by
+/// another process. Entries sealed meanwhile under the older version are caught by the
+/// re-encryption job, which runs until none is left.
+const KEYS_MAX_AGE: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct LoadedRing {
+    ring: Arc<KeyRing>,
+    loaded: Instant,
+}
+
 /// The unlocked vault.
 pub struct Vault {
     store: Arc<dyn Store>,
     master: MasterKey,
     clock: Arc<dyn Clock>,
-    ring: RwLock<Arc<KeyRing>>,
+    ring: RwLock<LoadedRing>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -41,7 +53,8 @@ impl std::fmt::Debug for Vault {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyVersionStatus {
     pub version: u32,
-    pub status: KeyStatus,
+    /// `active` (seals new entries), `decrypt_only` (still opens older entries) or `retired`.
+    pub status: &'static str,
     pub entries: u64,
 }
 
@@ -115,7 +128,10 @@ impl Vault {
             store,
             master: master.clone(),
             clock,
-            ring: RwLock::new(Arc::new(ring)),
+            ring: RwLock::new(LoadedRing {
+                ring: Arc::new(ring),
+                loaded: Instant::now(),
+            }),
         })
     }
 
@@ -123,7 +139,23 @@ impl Vault {
         self.ring
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ring
             .clone()
+    }
+
+    /// The ring to seal with: reloaded first when it may be stale.
+    async fn sealing_ring(&self) -> HubResult<Arc<KeyRing>> {
+        let stale = self
+            .ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .loaded
+            .elapsed()
+            > KEYS_MAX_AGE;
+        if stale {
+            self.refresh().await?;
+        }
+        Ok(self.ring())
     }
 
     /// Reloads the keys from the store (another process may have rotated them).
@@ -133,7 +165,10 @@ impl Vault {
         *self
             .ring
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = LoadedRing {
+            ring: Arc::new(ring),
+            loaded: Instant::now(),
+        };
         Ok(())
     }
 
@@ -163,7 +198,7 @@ impl Vault {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let ring = self.ring();
+        let ring = self.sealing_ring().await?;
         let now = now_micros(self.clock.as_ref());
         let seal = move |(id, consent): &(IdNumber, ConsentRef)| {
             let ref_key = RefKey::generate();
@@ -218,12 +253,17 @@ impl Vault {
     pub async fn status(&self) -> HubResult<VaultStatus> {
         let keys = self.store.vault_keys().await?;
         let counts = self.store.vault_count_by_version().await?;
+        let active = self.active_version();
         let versions = keys
             .iter()
             .filter(|k| k.purpose == KeyPurpose::Encryption.code())
             .map(|k| KeyVersionStatus {
                 version: k.version,
-                status: k.status,
+                status: match k.status {
+                    KeyStatus::Retired => "retired",
+                    KeyStatus::Active if k.version == active => "active",
+                    KeyStatus::Active => "decrypt_only",
+                },
                 entries: counts
                     .iter()
                     .find(|(v, _)| *v == k.version)
@@ -337,25 +377,22 @@ impl Hub {
             .store
             .vault_entries_below_version(active, limit)
             .await?;
-        let mut resealed = 0;
+        let mut updates = Vec::with_capacity(entries.len());
         for entry in &entries {
             let sealed = Sealed {
                 key_version: entry.key_version,
                 blob: entry.sealed.clone(),
             };
             if let Some(new) = ring.reseal(&entry.ref_key, &sealed)? {
-                let replaced = self
-                    .store
-                    .vault_reseal(
-                        &entry.ref_key,
-                        entry.key_version,
-                        new.key_version,
-                        &new.blob,
-                    )
-                    .await?;
-                resealed += u64::from(replaced);
+                updates.push(Reseal {
+                    ref_key: entry.ref_key.clone(),
+                    expected_version: entry.key_version,
+                    new_version: new.key_version,
+                    sealed: new.blob,
+                });
             }
         }
+        let resealed = self.store.vault_reseal(&updates).await?;
         Ok(ReencryptStep {
             resealed,
             more: entries.len() as u64 >= u64::from(limit),
@@ -373,8 +410,17 @@ impl Hub {
         }
         let counts = self.store.vault_count_by_version().await?;
         if let Some((_, n)) = counts.iter().find(|(v, n)| *v == version && *n > 0) {
+            // Entries can be left behind by a process that sealed with keys it loaded before
+            // the rotation: queue another pass so that a retry succeeds.
+            let active = self.vault.active_version();
+            self.enqueue(JobKind::ReencryptVault {
+                version: active,
+                resealed: 0,
+            })
+            .await?;
             return Err(HubError::Conflict(format!(
-                "data key version {version} still seals {n} entries; let re-encryption finish first"
+                "data key version {version} still seals {n} entries; a re-encryption job is queued, \
+                 retry when it has run"
             )));
         }
         self.store

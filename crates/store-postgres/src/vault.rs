@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sangam_domain::RefKey;
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
-    KeyStatus, NewVaultEntry, StoreError, StoreResult, StoredDataKey, VaultEntry, VaultStore,
+    KeyStatus, NewVaultEntry, Reseal, StoreError, StoreResult, StoredDataKey, VaultEntry,
+    VaultStore,
 };
 use tokio_postgres::Row;
 
@@ -190,27 +191,28 @@ impl VaultStore for PostgresStore {
         .collect()
     }
 
-    async fn vault_reseal(
-        &self,
-        key: &RefKey,
-        expected_version: u32,
-        new_version: u32,
-        sealed: &[u8],
-    ) -> StoreResult<bool> {
+    async fn vault_reseal(&self, updates: &[Reseal]) -> StoreResult<u64> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = updates.iter().map(|u| u.ref_key.as_str()).collect();
+        let expected: Vec<i64> = updates
+            .iter()
+            .map(|u| i64::from(u.expected_version))
+            .collect();
+        let new: Vec<i64> = updates.iter().map(|u| i64::from(u.new_version)).collect();
+        let sealed: Vec<&[u8]> = updates.iter().map(|u| u.sealed.as_slice()).collect();
         let c = self.client().await?;
-        let n = execute(
+        // One statement, so the batch is written whole or not at all.
+        execute(
             &c,
-            "UPDATE vault_entries SET key_version = $1, sealed = $2 \
-             WHERE ref_key = $3 AND key_version = $4",
-            &[
-                &i64::from(new_version),
-                &sealed,
-                &key.as_str(),
-                &i64::from(expected_version),
-            ],
+            "UPDATE vault_entries v SET key_version = u.new_version, sealed = u.sealed \
+             FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bytea[]) \
+                  AS u(ref_key, expected, new_version, sealed) \
+             WHERE v.ref_key = u.ref_key AND v.key_version = u.expected",
+            &[&keys, &expected, &new, &sealed],
         )
-        .await?;
-        Ok(n == 1)
+        .await
     }
 
     async fn vault_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {

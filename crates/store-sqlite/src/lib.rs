@@ -52,6 +52,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("opening the database panicked: {e}")))??;
+        restrict_to_owner(&path);
         Ok(SqliteStore {
             conns: Arc::new(conns),
             path,
@@ -62,6 +63,22 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The database and its WAL hold the registry: readable by the hub's user only. SQLite gives
+/// the -wal and -shm files the database file's permissions when it creates them.
+fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 impl Store for SqliteStore {

@@ -5,7 +5,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use sangam_domain::RefKey;
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
-    KeyStatus, NewVaultEntry, StoreError, StoreResult, StoredDataKey, VaultEntry, VaultStore,
+    KeyStatus, NewVaultEntry, Reseal, StoreError, StoreResult, StoredDataKey, VaultEntry,
+    VaultStore,
 };
 
 use crate::SqliteStore;
@@ -220,24 +221,32 @@ impl VaultStore for SqliteStore {
             .await
     }
 
-    async fn vault_reseal(
-        &self,
-        key: &RefKey,
-        expected_version: u32,
-        new_version: u32,
-        sealed: &[u8],
-    ) -> StoreResult<bool> {
-        let (key, sealed) = (key.as_str().to_owned(), sealed.to_vec());
+    async fn vault_reseal(&self, updates: &[Reseal]) -> StoreResult<u64> {
+        let updates = updates.to_vec();
         self.conns
             .write(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE vault_entries SET key_version = ?1, sealed = ?2 \
-                         WHERE ref_key = ?3 AND key_version = ?4",
-                        params![new_version, sealed, key, expected_version],
-                    )
-                    .map_err(map_err)?;
-                Ok(n == 1)
+                let tx = begin(c)?;
+                let mut replaced = 0;
+                {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "UPDATE vault_entries SET key_version = ?1, sealed = ?2 \
+                             WHERE ref_key = ?3 AND key_version = ?4",
+                        )
+                        .map_err(map_err)?;
+                    for u in &updates {
+                        replaced += stmt
+                            .execute(params![
+                                u.new_version,
+                                u.sealed,
+                                u.ref_key.as_str(),
+                                u.expected_version
+                            ])
+                            .map_err(map_err)? as u64;
+                    }
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(replaced)
             })
             .await
     }

@@ -36,3 +36,23 @@ async fn a_missing_directory_is_reported_as_unavailable() {
     );
     assert!(err.to_string().contains("/nonexistent/sangam"), "{err}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    for suffix in ["", "-wal"] {
+        let file = dir
+            .path()
+            .join(format!("{}{suffix}", sangam_store_sqlite::DATABASE_FILE));
+        let mode = std::fs::metadata(&file)
+            .expect("file exists")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    drop(store);
+}

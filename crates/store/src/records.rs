@@ -78,6 +78,16 @@ pub struct VaultEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// A vault entry re-encrypted under a newer key, to be written only if it is still at
+/// `expected_version` (so two re-encryption workers never overwrite each other).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reseal {
+    pub ref_key: RefKey,
+    pub expected_version: u32,
+    pub new_version: u32,
+    pub sealed: Vec<u8>,
+}
+
 // ---------------------------------------------------------------- registry
 
 /// A household's postal address as the ration card records it.

@@ -186,19 +186,19 @@ async fn vault_entries(store: &dyn Store) {
 
     let old = store.vault_entries_below_version(2, 2).await.unwrap();
     assert_eq!(old.len(), 2, "limit respected");
-    assert!(
-        store
-            .vault_reseal(&a.ref_key, 1, 2, &[9; 20])
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .vault_reseal(&a.ref_key, 1, 2, &[8; 20])
-            .await
-            .unwrap(),
+    let reseal = |sealed: u8| Reseal {
+        ref_key: a.ref_key.clone(),
+        expected_version: 1,
+        new_version: 2,
+        sealed: vec![sealed; 20],
+    };
+    assert_eq!(store.vault_reseal(&[reseal(9)]).await.unwrap(), 1);
+    assert_eq!(
+        store.vault_reseal(&[reseal(8)]).await.unwrap(),
+        0,
         "a reseal against a stale version is refused"
     );
+    assert_eq!(store.vault_reseal(&[]).await.unwrap(), 0);
     let resealed = store.vault_get(&a.ref_key).await.unwrap().unwrap();
     assert_eq!(
         (resealed.key_version, resealed.sealed.clone()),

@@ -50,15 +50,9 @@ pub trait VaultStore: Send + Sync {
         version: u32,
         limit: u32,
     ) -> StoreResult<Vec<VaultEntry>>;
-    /// Replaces the sealed value if the entry is still at `expected_version` (so two
-    /// re-encryption workers never overwrite each other). Returns whether it replaced.
-    async fn vault_reseal(
-        &self,
-        ref_key: &RefKey,
-        expected_version: u32,
-        new_version: u32,
-        sealed: &[u8],
-    ) -> StoreResult<bool>;
+    /// Writes re-encrypted entries in one transaction, each only if it is still at its
+    /// expected version. Returns how many were replaced.
+    async fn vault_reseal(&self, updates: &[Reseal]) -> StoreResult<u64>;
     /// How many entries each key version seals.
     async fn vault_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>>;
 }

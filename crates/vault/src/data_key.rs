@@ -1,6 +1,6 @@
 //! Data keys: random keys that do the actual encryption and indexing, stored only wrapped
-//! (AES-256-GCM) under the master key. Rotating the master key rewraps these few keys instead
-//! of re-encrypting every record.
+//! (AES-256-GCM) under the master key. Wrapping keeps a future change of master key cheap
+//! (rewrap these few keys, not every record); that rewrap is not implemented yet.
 
 use std::fmt;
 

@@ -22,15 +22,15 @@ pub enum VaultError {
 /// A failure to read, create or parse the master key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("cannot read the master key file {path}: {source}")]
+    #[error("cannot read the master key file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot create the master key file {path}: {source}")]
+    #[error("cannot create the master key file {path}: {error}")]
     Create {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "the master key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`"

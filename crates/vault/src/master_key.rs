@@ -47,7 +47,7 @@ impl From<String> for KeyFingerprint {
 }
 
 impl MasterKey {
-    /// A fresh random key from the operating system's CSPRNG.
+    /// A fresh random key from the thread-local CSPRNG (ChaCha, seeded from the OS).
     pub fn generate() -> Self {
         MasterKey(crate::random_key())
     }
@@ -103,7 +103,7 @@ impl MasterKey {
             Zeroizing::new(
                 std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
                     path: path.to_owned(),
-                    source,
+                    error: source,
                 })?,
             );
         MasterKey::from_encoded(&text, &format!("in {}", path.display()))
@@ -115,7 +115,7 @@ impl MasterKey {
         let key = MasterKey::generate();
         let create_err = |source| KeyFileError::Create {
             path: path.to_owned(),
-            source,
+            error: source,
         };
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
@@ -136,8 +136,8 @@ impl MasterKey {
     pub fn load_or_create_file(path: &Path) -> Result<(Self, bool), KeyFileError> {
         match MasterKey::create_file(path) {
             Ok(key) => Ok((key, true)),
-            Err(KeyFileError::Create { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            Err(KeyFileError::Create { error, .. })
+                if error.kind() == std::io::ErrorKind::AlreadyExists =>
             {
                 Ok((MasterKey::load_file(path)?, false))
             }
@@ -151,7 +151,7 @@ fn check_permissions(path: &Path) -> Result<(), KeyFileError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Read {
         path: path.to_owned(),
-        source,
+        error: source,
     })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {

@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyVersionView {
     pub version: u32,
-    /// `active` or `retired`.
+    /// `active` (seals new entries), `decrypt_only` (opens older ones) or `retired`.
     pub status: String,
     /// Entries sealed with this version.
     pub entries: u64,
@@ -45,7 +45,7 @@ pub async fn status(
             .into_iter()
             .map(|v| KeyVersionView {
                 version: v.version,
-                status: v.status.code().into(),
+                status: v.status.into(),
                 entries: v.entries,
             })
             .collect(),
