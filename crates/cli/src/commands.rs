@@ -118,6 +118,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 wait_for_signal(server).await?;
             }
         }
+        Command::Ingest {
+            store,
+            dataset,
+            organisation,
+            idempotency_key,
+            report,
+            sheet,
+            file,
+        } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
+            let args = crate::ingest::IngestArgs {
+                dataset,
+                file,
+                organisation,
+                idempotency_key,
+                report,
+                sheet,
+            };
+            crate::ingest::run(&hub, args).await?;
+        }
+        Command::Synth {
+            households,
+            seed,
+            out,
+        } => {
+            let file = std::fs::File::create(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let generator = sangam_synth::Generator::new(sangam_synth::GeneratorConfig {
+                seed,
+                households,
+                ..Default::default()
+            });
+            let rows =
+                sangam_synth::write_base_registry_csv(&generator, std::io::BufWriter::new(file))
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "wrote {rows} member rows of {households} households to {}",
+                out.display()
+            );
+        }
         Command::Users {
             command:
                 UsersCommand::Set {

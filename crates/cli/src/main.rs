@@ -5,6 +5,7 @@
 mod bench;
 mod commands;
 mod config;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,40 @@ enum Command {
         /// Seed and write the credentials, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Load a department's file straight into the store (first-time migration of large files).
+    /// Ends with one JSON line of counts; rejected rows go to the report file it names.
+    Ingest {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The dataset: `base` for the base registry (one row per member).
+        #[arg(long)]
+        dataset: String,
+        /// The organisation the data comes from.
+        #[arg(long, default_value = "civil-supplies")]
+        organisation: String,
+        /// With the file's checksum, makes the same upload load once only.
+        #[arg(long, default_value = "cli")]
+        idempotency_key: String,
+        /// Where to write rejected rows (default: FILE.rejected.csv beside the file).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// The sheet of an XLSX file (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// The file: CSV, XLSX or JSON Lines.
+        file: PathBuf,
+    },
+    /// Write a synthetic base-registry CSV (one row per member), for trials and benchmarks.
+    Synth {
+        /// Number of households (about 4.3 members each).
+        #[arg(long, default_value_t = 1000)]
+        households: u64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Manage the people who sign in to the hub.
     Users {

@@ -44,6 +44,21 @@ pub enum AuditEvent {
         households: u64,
         residents: u64,
     },
+    /// An upload was loaded whole.
+    UploadCommitted {
+        upload_id: String,
+        dataset: String,
+        organisation: String,
+        rows: u64,
+        accepted: u64,
+        rejected: u64,
+    },
+    /// An upload stopped; nothing of it was kept.
+    UploadFailed {
+        upload_id: String,
+        dataset: String,
+        organisation: String,
+    },
     /// Client credentials were issued to an application.
     ApiClientCreated { client_id: String, name: String },
 }
@@ -62,6 +77,8 @@ impl AuditEvent {
             AuditEvent::DataKeyRetired { .. } => "vault.data_key_retired",
             AuditEvent::ResidentUpdated { .. } => "registry.resident_updated",
             AuditEvent::RegistryLoaded { .. } => "registry.loaded",
+            AuditEvent::UploadCommitted { .. } => "upload.committed",
+            AuditEvent::UploadFailed { .. } => "upload.failed",
             AuditEvent::ApiClientCreated { .. } => "client.created",
         }
     }
@@ -80,6 +97,8 @@ impl AuditEvent {
             AuditEvent::DataKeyAdded { version }
             | AuditEvent::ReencryptionCompleted { version, .. }
             | AuditEvent::DataKeyRetired { version } => Some(format!("data_key:{version}")),
+            AuditEvent::UploadCommitted { upload_id, .. }
+            | AuditEvent::UploadFailed { upload_id, .. } => Some(format!("upload:{upload_id}")),
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }
     }

@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod demo;
 mod error;
+pub mod ingest;
 pub mod jobs;
 pub mod registry;
 pub mod vault;

@@ -198,6 +198,16 @@ impl Vault {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let entries = self.seal_entries(items).await?;
+        Ok(self.store.vault_put(&entries).await?)
+    }
+
+    /// Seals ID numbers into vault entries without storing them, on all cores for large
+    /// batches: for callers that store them inside a transaction of their own (uploads).
+    pub async fn seal_entries(
+        &self,
+        items: Vec<(IdNumber, ConsentRef)>,
+    ) -> HubResult<Vec<NewVaultEntry>> {
         let ring = self.sealing_ring().await?;
         let now = now_micros(self.clock.as_ref());
         let seal = move |(id, consent): &(IdNumber, ConsentRef)| {
@@ -212,14 +222,13 @@ impl Vault {
                 created_at: now,
             }
         };
-        let entries: Vec<NewVaultEntry> = if items.len() >= PARALLEL_SEAL_THRESHOLD {
+        if items.len() >= PARALLEL_SEAL_THRESHOLD {
             tokio::task::spawn_blocking(move || items.par_iter().map(seal).collect())
                 .await
-                .map_err(|e| HubError::Internal(format!("sealing failed: {e}")))?
+                .map_err(|e| HubError::Internal(format!("sealing failed: {e}")))
         } else {
-            items.iter().map(seal).collect()
-        };
-        Ok(self.store.vault_put(&entries).await?)
+            Ok(items.iter().map(seal).collect())
+        }
     }
 
     /// The reference key of an ID number, if it is in the vault.

@@ -5,6 +5,8 @@
 //! processes starting together never race to create the schema; audit appends serialise on a
 //! transaction advisory lock, and job claims on `FOR UPDATE SKIP LOCKED`. Bulk writes (the
 //! vault and the registry) send each batch as arrays in one `UNNEST` statement per table.
+//! An upload loads in one transaction on a connection of its own, which holds a session
+//! advisory lock on the upload while it lives (see `uploads`).
 
 mod accounts;
 mod audit;
@@ -12,6 +14,7 @@ mod jobs;
 mod meta;
 mod registry;
 mod sql;
+mod uploads;
 mod url;
 mod vault;
 

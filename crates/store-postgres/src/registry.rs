@@ -168,6 +168,81 @@ impl<'a> ResidentColumns<'a> {
     }
 }
 
+/// Inserts households and residents with one `UNNEST` statement per table. The caller runs
+/// it in a transaction (its own, or an upload's load); a conflict names the record.
+pub(crate) async fn insert_rows<C: GenericClient>(
+    c: &C,
+    households: &[RawHousehold],
+    residents: &[RawResident],
+) -> StoreResult<()> {
+    // One statement per table however large the batch; a duplicate (stored before or
+    // twice in the batch) fails the statement, and the caller's transaction rolls back.
+    if !households.is_empty() {
+        let h = HouseholdColumns::of(households);
+        let stmt = c
+            .prepare_cached(&format!(
+                "INSERT INTO households ({HOUSEHOLD_COLUMNS}) SELECT * FROM UNNEST(\
+                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                 $7::int8[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int8[])"
+            ))
+            .await
+            .map_err(map_err)?;
+        c.execute(
+            &stmt,
+            &[
+                &h.card_number,
+                &h.card_type,
+                &h.house_no,
+                &h.street,
+                &h.locality,
+                &h.pincode,
+                &h.village_code,
+                &h.head_resident_id,
+                &h.created_at,
+                &h.updated_at,
+                &h.version,
+            ],
+        )
+        .await
+        .map_err(conflict_detail("households"))?;
+    }
+    if !residents.is_empty() {
+        let r = ResidentColumns::of(residents);
+        let stmt = c
+            .prepare_cached(&format!(
+                "INSERT INTO residents ({RESIDENT_COLUMNS}) SELECT * FROM UNNEST(\
+                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::text[], \
+                 $13::timestamptz[], $14::timestamptz[], $15::int8[])"
+            ))
+            .await
+            .map_err(map_err)?;
+        c.execute(
+            &stmt,
+            &[
+                &r.resident_id,
+                &r.card_number,
+                &r.name,
+                &r.relative_name,
+                &r.gender,
+                &r.dob,
+                &r.relationship,
+                &r.mobile_masked,
+                &r.mobile_blind_index,
+                &r.id_ref_key,
+                &r.ekyc_status,
+                &r.life_status,
+                &r.created_at,
+                &r.updated_at,
+                &r.version,
+            ],
+        )
+        .await
+        .map_err(conflict_detail("residents"))?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl RegistryStore for PostgresStore {
     async fn insert_registry(
@@ -180,71 +255,7 @@ impl RegistryStore for PostgresStore {
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        // One statement per table however large the batch; a duplicate (stored before or
-        // twice in the batch) fails the statement, and the dropped transaction rolls back.
-        if !households.is_empty() {
-            let h = HouseholdColumns::of(&households);
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO households ({HOUSEHOLD_COLUMNS}) SELECT * FROM UNNEST(\
-                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::int8[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int8[])"
-                ))
-                .await
-                .map_err(map_err)?;
-            tx.execute(
-                &stmt,
-                &[
-                    &h.card_number,
-                    &h.card_type,
-                    &h.house_no,
-                    &h.street,
-                    &h.locality,
-                    &h.pincode,
-                    &h.village_code,
-                    &h.head_resident_id,
-                    &h.created_at,
-                    &h.updated_at,
-                    &h.version,
-                ],
-            )
-            .await
-            .map_err(conflict_detail("households"))?;
-        }
-        if !residents.is_empty() {
-            let r = ResidentColumns::of(&residents);
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO residents ({RESIDENT_COLUMNS}) SELECT * FROM UNNEST(\
-                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::text[], \
-                     $13::timestamptz[], $14::timestamptz[], $15::int8[])"
-                ))
-                .await
-                .map_err(map_err)?;
-            tx.execute(
-                &stmt,
-                &[
-                    &r.resident_id,
-                    &r.card_number,
-                    &r.name,
-                    &r.relative_name,
-                    &r.gender,
-                    &r.dob,
-                    &r.relationship,
-                    &r.mobile_masked,
-                    &r.mobile_blind_index,
-                    &r.id_ref_key,
-                    &r.ekyc_status,
-                    &r.life_status,
-                    &r.created_at,
-                    &r.updated_at,
-                    &r.version,
-                ],
-            )
-            .await
-            .map_err(conflict_detail("residents"))?;
-        }
+        insert_rows(&tx, &households, &residents).await?;
         tx.commit().await.map_err(map_err)
     }
 

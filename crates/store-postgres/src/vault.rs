@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use sangam_domain::RefKey;
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
@@ -27,6 +28,63 @@ fn entry(row: &Row) -> StoreResult<VaultEntry> {
         consent_ref: get("vault_entries", row, 4)?,
         created_at: get("vault_entries", row, 5)?,
     })
+}
+
+/// Stores each entry whose blind index is not in the vault yet and returns, in order, the
+/// reference key the vault holds for each entry's blind index (see [`VaultStore::vault_put`]).
+/// Two statements: the caller runs them in a transaction (its own, or an upload's load).
+pub(crate) async fn put_entries<C: GenericClient>(
+    c: &C,
+    entries: &[NewVaultEntry],
+) -> StoreResult<Vec<RefKey>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One row per blind index, the first offered; sorted, so that two batches that share
+    // numbers lock them in the same order and never deadlock.
+    let mut seen = HashSet::with_capacity(entries.len());
+    let mut fresh: Vec<&NewVaultEntry> = entries
+        .iter()
+        .filter(|e| seen.insert(e.blind_index))
+        .collect();
+    fresh.sort_unstable_by_key(|e| e.blind_index);
+    let ref_keys: Vec<&str> = fresh.iter().map(|e| e.ref_key.as_str()).collect();
+    let blind: Vec<&[u8]> = fresh.iter().map(|e| &e.blind_index[..]).collect();
+    let versions: Vec<i64> = fresh.iter().map(|e| i64::from(e.key_version)).collect();
+    let sealed: Vec<&[u8]> = fresh.iter().map(|e| e.sealed.as_slice()).collect();
+    let consent: Vec<&str> = fresh.iter().map(|e| e.consent_ref.as_str()).collect();
+    let created: Vec<DateTime<Utc>> = fresh.iter().map(|e| e.created_at).collect();
+
+    execute(
+        c,
+        "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, consent_ref, \
+         created_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::bytea[], \
+         $5::text[], $6::timestamptz[]) ON CONFLICT (blind_index) DO NOTHING",
+        &[&ref_keys, &blind, &versions, &sealed, &consent, &created],
+    )
+    .await?;
+    // Every blind index now has a row: ours, or one stored before (or by a concurrent
+    // batch, which the insert waited for).
+    let rows = query(
+        c,
+        "SELECT blind_index, ref_key FROM vault_entries WHERE blind_index = ANY($1::bytea[])",
+        &[&blind],
+    )
+    .await?;
+    let mut stored = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let bi = blind_index_32("vault_entries.blind_index", get("vault_entries", row, 0)?)?;
+        let rk: String = get("vault_entries", row, 1)?;
+        stored.insert(bi, ref_key("vault_entries.ref_key", &rk)?);
+    }
+    entries
+        .iter()
+        .map(|e| {
+            stored.get(&e.blind_index).cloned().ok_or_else(|| {
+                StoreError::Backend("a vault entry just stored cannot be read back".into())
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -98,54 +156,11 @@ impl VaultStore for PostgresStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // One row per blind index, the first offered; sorted, so that two batches that share
-        // numbers lock them in the same order and never deadlock.
-        let mut seen = HashSet::with_capacity(entries.len());
-        let mut fresh: Vec<&NewVaultEntry> = entries
-            .iter()
-            .filter(|e| seen.insert(e.blind_index))
-            .collect();
-        fresh.sort_unstable_by_key(|e| e.blind_index);
-        let ref_keys: Vec<&str> = fresh.iter().map(|e| e.ref_key.as_str()).collect();
-        let blind: Vec<&[u8]> = fresh.iter().map(|e| &e.blind_index[..]).collect();
-        let versions: Vec<i64> = fresh.iter().map(|e| i64::from(e.key_version)).collect();
-        let sealed: Vec<&[u8]> = fresh.iter().map(|e| e.sealed.as_slice()).collect();
-        let consent: Vec<&str> = fresh.iter().map(|e| e.consent_ref.as_str()).collect();
-        let created: Vec<DateTime<Utc>> = fresh.iter().map(|e| e.created_at).collect();
-
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        execute(
-            &tx,
-            "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, consent_ref, \
-             created_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::bytea[], \
-             $5::text[], $6::timestamptz[]) ON CONFLICT (blind_index) DO NOTHING",
-            &[&ref_keys, &blind, &versions, &sealed, &consent, &created],
-        )
-        .await?;
-        // Every blind index now has a row: ours, or one stored before (or by a concurrent
-        // batch, which the insert waited for).
-        let rows = query(
-            &tx,
-            "SELECT blind_index, ref_key FROM vault_entries WHERE blind_index = ANY($1::bytea[])",
-            &[&blind],
-        )
-        .await?;
+        let keys = put_entries(&tx, entries).await?;
         tx.commit().await.map_err(map_err)?;
-        let mut stored = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let bi = blind_index_32("vault_entries.blind_index", get("vault_entries", row, 0)?)?;
-            let rk: String = get("vault_entries", row, 1)?;
-            stored.insert(bi, ref_key("vault_entries.ref_key", &rk)?);
-        }
-        entries
-            .iter()
-            .map(|e| {
-                stored.get(&e.blind_index).cloned().ok_or_else(|| {
-                    StoreError::Backend("a vault entry just stored cannot be read back".into())
-                })
-            })
-            .collect()
+        Ok(keys)
     }
 
     async fn vault_get(&self, key: &RefKey) -> StoreResult<Option<VaultEntry>> {

@@ -102,14 +102,14 @@ async fn reopening_keeps_data_and_does_not_rerun_migrations() {
     );
     drop(store);
 
-    // The migration ran once and is recorded once.
+    // Each migration (V1, V2) ran once and is recorded once.
     let (client, connection) = tokio_postgres_connect(&db.url).await;
     let applied: i64 = client
         .query_one("SELECT COUNT(*) FROM refinery_schema_history", &[])
         .await
         .expect("read history")
         .get(0);
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     drop(client);
     connection
         .await
@@ -278,6 +278,218 @@ async fn a_registry_conflict_names_the_record_and_a_large_batch_is_atomic() {
     assert!(err.to_string().contains(&twice.resident_id), "{err}");
     let counts = store.registry_counts().await.expect("counts");
     assert_eq!((counts.households, counts.residents), (2_000, 8_000));
+    drop(store);
+    db.remove().await;
+}
+
+/// An upload record for the load tests.
+fn upload_record(id: &str) -> sangam_store::UploadRecord {
+    sangam_store::UploadRecord {
+        id: id.into(),
+        dataset: "base".into(),
+        organisation: "civil-supplies".into(),
+        uploaded_by: "officer".into(),
+        file_name: format!("{id}.csv"),
+        file_sha256: format!("sha-{id}"),
+        idempotency_key: "k".into(),
+        mode: "full".into(),
+        status: sangam_store::UploadStatus::Received,
+        counts: sangam_store::UploadCounts::default(),
+        corrects: None,
+        error: None,
+        received_at: sangam_store::audit::truncate_to_micros(chrono::Utc::now()),
+        finished_at: None,
+    }
+}
+
+/// A vault entry whose blind index is `n`, for the load tests.
+fn numbered_vault_entry(n: u64) -> sangam_store::NewVaultEntry {
+    let mut blind_index = [0u8; 32];
+    blind_index[..8].copy_from_slice(&n.to_be_bytes());
+    sangam_store::NewVaultEntry {
+        ref_key: sangam_domain::RefKey::generate(),
+        blind_index,
+        key_version: 1,
+        sealed: vec![7; 48],
+        consent_ref: format!("FORM-{n}"),
+        created_at: sangam_store::audit::truncate_to_micros(chrono::Utc::now()),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_step_of_a_load_names_the_record_and_keeps_nothing() {
+    use sangam_store::scenarios::sample_household;
+    use sangam_store::{RegistryStore, UploadStatus, UploadStore};
+    let Some(db) = FreshDatabase::create().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.expect("connect");
+    store
+        .insert_registry(&[sample_household("PY0500000001")], &[])
+        .await
+        .expect("insert");
+    let upload = upload_record("clash");
+    store.insert_upload(&upload).await.expect("insert upload");
+    assert!(matches!(
+        store.begin_registry_load("missing").await.err(),
+        Some(StoreError::NotFound(_))
+    ));
+
+    let mut load = store.begin_registry_load("clash").await.expect("begin");
+    load.insert(vec![sample_household("PY0500000002")], vec![])
+        .await
+        .expect("first chunk");
+    let err = load
+        .insert(vec![sample_household("PY0500000001")], vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("PY0500000001"), "{err}");
+    // The transaction is aborted: the load refuses to go on, and a commit keeps nothing.
+    assert!(
+        load.existing_cards(vec!["PY0500000002".into()])
+            .await
+            .is_err()
+    );
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    assert!(load.commit(done).await.is_err());
+    assert_eq!(
+        store
+            .upload("clash")
+            .await
+            .expect("read")
+            .expect("upload")
+            .status,
+        UploadStatus::Received
+    );
+    let counts = store.registry_counts().await.expect("counts");
+    assert_eq!(counts.households, 1);
+
+    // The upload can be loaded again at once: its lock went with the failed load.
+    let load = store
+        .begin_registry_load("clash")
+        .await
+        .expect("begin again");
+    let mut done = upload.clone();
+    done.status = UploadStatus::Failed;
+    done.error = Some("tested".into());
+    load.commit(done.clone()).await.expect("commit");
+    assert_eq!(store.upload("clash").await.expect("read"), Some(done));
+    assert_eq!(
+        store
+            .reap_interrupted_uploads(chrono::Utc::now())
+            .await
+            .expect("reap"),
+        0
+    );
+    // The committed load's connection went back to the pool without its lock or an open
+    // transaction.
+    let (client, connection) = tokio_postgres_connect(&db.url).await;
+    let row = client
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = \
+              (SELECT oid FROM pg_database WHERE datname = current_database())), \
+             (SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+              AND state LIKE 'idle in transaction%')",
+            &[],
+        )
+        .await
+        .expect("look");
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 0));
+    drop(client);
+    connection
+        .await
+        .expect("connection task")
+        .expect("connection");
+    drop(store);
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_load_commits_whole() {
+    use sangam_store::scenarios::{sample_household, sample_resident};
+    use sangam_store::{RegistryStore, UploadCounts, UploadStatus, UploadStore};
+    const HOUSEHOLDS: u64 = 20_000;
+    const MEMBERS: u64 = 4;
+    const CHUNK: usize = 5_000;
+    let Some(db) = FreshDatabase::create().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.expect("connect");
+    let upload = upload_record("large");
+    store.insert_upload(&upload).await.expect("insert upload");
+
+    // The records, built before the clock starts: one vault entry per resident.
+    let households: Vec<_> = (0..HOUSEHOLDS)
+        .map(|i| sample_household(&format!("PY01{i:08}")))
+        .collect();
+    let members: Vec<_> = (0..HOUSEHOLDS * MEMBERS)
+        .map(numbered_vault_entry)
+        .collect();
+
+    let started = Instant::now();
+    let mut load = store.begin_registry_load("large").await.expect("begin");
+    for (c, chunk) in households.chunks(CHUNK).enumerate() {
+        let cards: Vec<String> = chunk
+            .iter()
+            .map(|h| h.card_number.as_str().to_owned())
+            .collect();
+        assert!(load.existing_cards(cards).await.expect("cards").is_empty());
+        let first = c * CHUNK * MEMBERS as usize;
+        let entries = members[first..first + chunk.len() * MEMBERS as usize].to_vec();
+        let keys = load.put_vault(entries).await.expect("vault");
+        assert!(
+            load.ref_keys_in_use(keys.clone())
+                .await
+                .expect("keys")
+                .is_empty()
+        );
+        let residents: Vec<_> = chunk
+            .iter()
+            .flat_map(|h| std::iter::repeat_n(h.card_number.as_str(), MEMBERS as usize))
+            .zip(keys)
+            .map(|(card, key)| sample_resident(card, "Lakshmi", Some(key)))
+            .collect();
+        load.insert(chunk.to_vec(), residents)
+            .await
+            .expect("insert");
+    }
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    done.counts = UploadCounts {
+        rows: HOUSEHOLDS,
+        accepted: HOUSEHOLDS,
+        added: HOUSEHOLDS,
+        ..UploadCounts::default()
+    };
+    load.commit(done.clone()).await.expect("commit");
+    let elapsed = started.elapsed();
+    let rows = HOUSEHOLDS * (1 + 2 * MEMBERS);
+    eprintln!(
+        "loaded {rows} rows ({HOUSEHOLDS} households, {} residents, {} vault entries) in \
+         {elapsed:?}: {:.0} rows/s",
+        HOUSEHOLDS * MEMBERS,
+        HOUSEHOLDS * MEMBERS,
+        rows as f64 / elapsed.as_secs_f64()
+    );
+
+    let counts = store.registry_counts().await.expect("counts");
+    assert_eq!(
+        (
+            counts.households,
+            counts.residents,
+            counts.residents_with_id_number,
+            counts.vault_entries
+        ),
+        (
+            HOUSEHOLDS,
+            HOUSEHOLDS * MEMBERS,
+            HOUSEHOLDS * MEMBERS,
+            HOUSEHOLDS * MEMBERS
+        )
+    );
+    assert_eq!(store.upload("large").await.expect("read"), Some(done));
     drop(store);
     db.remove().await;
 }

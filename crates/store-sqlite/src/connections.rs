@@ -24,7 +24,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn configure(conn: &Connection) -> StoreResult<()> {
+pub(crate) fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(map_err)?;
     // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable

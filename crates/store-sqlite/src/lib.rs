@@ -12,6 +12,7 @@ mod jobs;
 mod meta;
 mod registry;
 mod sql;
+mod uploads;
 mod vault;
 
 use std::path::{Path, PathBuf};

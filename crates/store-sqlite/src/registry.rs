@@ -1,7 +1,7 @@
 //! The base registry: households, residents and their change history.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use sangam_domain::{RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
@@ -119,6 +119,67 @@ fn conflict_naming(what: String) -> impl Fn(StoreError) -> StoreError {
     }
 }
 
+/// Inserts households and residents on `conn` (inside the caller's transaction).
+pub(crate) fn insert_rows(
+    tx: &Connection,
+    households: &[RawHousehold],
+    residents: &[RawResident],
+) -> StoreResult<()> {
+    {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ))
+            .map_err(map_err)?;
+        for h in households {
+            stmt.execute(params![
+                h.card_number,
+                h.card_type,
+                h.house_no,
+                h.street,
+                h.locality,
+                h.pincode,
+                h.village_code,
+                h.head_resident_id,
+                ts(&h.created_at),
+                ts(&h.updated_at),
+                h.version
+            ])
+            .map_err(map_err)
+            .map_err(conflict_naming(format!("household {}", h.card_number)))?;
+        }
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))
+            .map_err(map_err)?;
+        for r in residents {
+            stmt.execute(params![
+                r.resident_id,
+                r.card_number,
+                r.name,
+                r.relative_name,
+                r.gender,
+                r.dob,
+                r.relationship,
+                r.mobile_masked,
+                r.mobile_blind_index,
+                r.id_ref_key,
+                r.ekyc_status,
+                r.life_status,
+                ts(&r.created_at),
+                ts(&r.updated_at),
+                r.version
+            ])
+            .map_err(map_err)
+            .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl RegistryStore for SqliteStore {
     async fn insert_registry(
@@ -132,58 +193,7 @@ impl RegistryStore for SqliteStore {
         self.conns
             .write(move |c| {
                 let tx = begin(c)?;
-                {
-                    let mut stmt = tx
-                        .prepare_cached(&format!(
-                            "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                        ))
-                        .map_err(map_err)?;
-                    for h in &households {
-                        stmt.execute(params![
-                            h.card_number,
-                            h.card_type,
-                            h.house_no,
-                            h.street,
-                            h.locality,
-                            h.pincode,
-                            h.village_code,
-                            h.head_resident_id,
-                            ts(&h.created_at),
-                            ts(&h.updated_at),
-                            h.version
-                        ])
-                        .map_err(map_err)
-                        .map_err(conflict_naming(format!("household {}", h.card_number)))?;
-                    }
-                    let mut stmt = tx
-                        .prepare_cached(&format!(
-                            "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
-                             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-                        ))
-                        .map_err(map_err)?;
-                    for r in &residents {
-                        stmt.execute(params![
-                            r.resident_id,
-                            r.card_number,
-                            r.name,
-                            r.relative_name,
-                            r.gender,
-                            r.dob,
-                            r.relationship,
-                            r.mobile_masked,
-                            r.mobile_blind_index,
-                            r.id_ref_key,
-                            r.ekyc_status,
-                            r.life_status,
-                            ts(&r.created_at),
-                            ts(&r.updated_at),
-                            r.version
-                        ])
-                        .map_err(map_err)
-                        .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
-                    }
-                }
+                insert_rows(&tx, &households, &residents)?;
                 tx.commit().map_err(map_err)
             })
             .await

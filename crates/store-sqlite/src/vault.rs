@@ -1,7 +1,7 @@
 //! The vault's tables: wrapped data keys and sealed ID numbers.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::RefKey;
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
@@ -36,6 +36,45 @@ fn entry((rk, bi, version, sealed, consent_ref, created): RawEntry) -> StoreResu
         consent_ref,
         created_at: parse_ts("vault_entries.created_at", &created)?,
     })
+}
+
+/// Stores vault entries on `conn` (inside the caller's transaction) and returns the
+/// reference key held for each entry's blind index, in order.
+pub(crate) fn put_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreResult<Vec<RefKey>> {
+    let mut keys = Vec::with_capacity(entries.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, \
+                 consent_ref, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (blind_index) DO NOTHING",
+            )
+            .map_err(map_err)?;
+        let mut find = tx
+            .prepare_cached("SELECT ref_key FROM vault_entries WHERE blind_index = ?1")
+            .map_err(map_err)?;
+        for e in entries {
+            let inserted = insert
+                .execute(params![
+                    e.ref_key.as_str(),
+                    &e.blind_index[..],
+                    e.key_version,
+                    e.sealed,
+                    e.consent_ref,
+                    ts(&e.created_at)
+                ])
+                .map_err(map_err)?;
+            if inserted == 1 {
+                keys.push(e.ref_key.clone());
+            } else {
+                let existing: String = find
+                    .query_row([&e.blind_index[..]], |r| r.get(0))
+                    .map_err(map_err)?;
+                keys.push(ref_key("vault_entries.ref_key", &existing)?);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 #[async_trait]
@@ -128,39 +167,7 @@ impl VaultStore for SqliteStore {
         self.conns
             .write(move |c| {
                 let tx = begin(c)?;
-                let mut keys = Vec::with_capacity(entries.len());
-                {
-                    let mut insert = tx
-                        .prepare_cached(
-                            "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, \
-                             consent_ref, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                             ON CONFLICT (blind_index) DO NOTHING",
-                        )
-                        .map_err(map_err)?;
-                    let mut find = tx
-                        .prepare_cached("SELECT ref_key FROM vault_entries WHERE blind_index = ?1")
-                        .map_err(map_err)?;
-                    for e in &entries {
-                        let inserted = insert
-                            .execute(params![
-                                e.ref_key.as_str(),
-                                &e.blind_index[..],
-                                e.key_version,
-                                e.sealed,
-                                e.consent_ref,
-                                ts(&e.created_at)
-                            ])
-                            .map_err(map_err)?;
-                        if inserted == 1 {
-                            keys.push(e.ref_key.clone());
-                        } else {
-                            let existing: String = find
-                                .query_row([&e.blind_index[..]], |r| r.get(0))
-                                .map_err(map_err)?;
-                            keys.push(ref_key("vault_entries.ref_key", &existing)?);
-                        }
-                    }
-                }
+                let keys = put_entries(&tx, &entries)?;
                 tx.commit().map_err(map_err)?;
                 Ok(keys)
             })

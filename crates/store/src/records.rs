@@ -328,3 +328,80 @@ pub struct ApiClient {
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
+
+// ---------------------------------------------------------------- uploads
+
+/// Where an upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    /// Recorded, not started.
+    Received,
+    /// Being read, validated and loaded in one transaction.
+    Validating,
+    /// Loaded whole.
+    Committed,
+    /// Stopped by an error; nothing of it was kept.
+    Failed,
+    /// Its process died mid-load; nothing of it was kept, and it can be retried.
+    Interrupted,
+}
+
+impl UploadStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            UploadStatus::Received => "received",
+            UploadStatus::Validating => "validating",
+            UploadStatus::Committed => "committed",
+            UploadStatus::Failed => "failed",
+            UploadStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "received" => Some(UploadStatus::Received),
+            "validating" => Some(UploadStatus::Validating),
+            "committed" => Some(UploadStatus::Committed),
+            "failed" => Some(UploadStatus::Failed),
+            "interrupted" => Some(UploadStatus::Interrupted),
+            _ => None,
+        }
+    }
+}
+
+/// What an upload did, row by row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct UploadCounts {
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub added: u64,
+    pub modified: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+}
+
+/// One upload (batch) of a dataset by an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadRecord {
+    pub id: String,
+    pub dataset: String,
+    pub organisation: String,
+    pub uploaded_by: String,
+    pub file_name: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub file_sha256: String,
+    /// The uploader's key for "the same upload": with the checksum, it never loads twice.
+    pub idempotency_key: String,
+    /// `full` or `incremental`.
+    pub mode: String,
+    pub status: UploadStatus,
+    pub counts: UploadCounts,
+    /// The upload whose rejected rows this one corrects.
+    pub corrects: Option<String>,
+    /// Why it failed, in words without personal data.
+    pub error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}

@@ -25,6 +25,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     audit_chain(store.clone()).await;
     jobs(store.clone()).await;
     accounts(&*store).await;
+    uploads(&*store).await;
 }
 
 fn today() -> NaiveDate {
@@ -542,4 +543,170 @@ async fn accounts(store: &dyn Store) {
         store.insert_api_client(&client).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+fn sample_upload(id: &str, sha: &str) -> UploadRecord {
+    UploadRecord {
+        id: id.into(),
+        dataset: "base".into(),
+        organisation: "civil-supplies".into(),
+        uploaded_by: "officer".into(),
+        file_name: "cards.csv".into(),
+        file_sha256: sha.into(),
+        idempotency_key: "first".into(),
+        mode: "full".into(),
+        status: UploadStatus::Received,
+        counts: UploadCounts::default(),
+        corrects: None,
+        error: None,
+        received_at: audit::truncate_to_micros(Utc::now()),
+        finished_at: None,
+    }
+}
+
+async fn uploads(store: &dyn Store) {
+    let first = sample_upload("u1", "aa");
+    store.insert_upload(&first).await.unwrap();
+    assert!(
+        matches!(
+            store.insert_upload(&sample_upload("u1-again", "aa")).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "the same file with the same idempotency key is one upload"
+    );
+    assert_eq!(store.upload("u1").await.unwrap().unwrap(), first);
+    assert_eq!(
+        store
+            .find_upload("base", "civil-supplies", "aa", "first")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "u1"
+    );
+    assert!(
+        store
+            .find_upload("base", "civil-supplies", "aa", "second")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A load is invisible until it commits, and a live load is never reaped.
+    let mut load = store.begin_registry_load("u1").await.unwrap();
+    let entry = vault_entry(77, 1);
+    let keys = load
+        .put_vault(vec![entry.clone(), vault_entry(78, 1)])
+        .await
+        .unwrap();
+    assert_eq!(keys[0], entry.ref_key);
+    let household = sample_household("PY7700000001");
+    let resident = sample_resident("PY7700000001", "Meena", Some(keys[0].clone()));
+    load.insert(vec![household.clone()], vec![resident.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        load.existing_cards(vec!["PY7700000001".into(), "PY7700000002".into()])
+            .await
+            .unwrap(),
+        vec!["PY7700000001".to_owned()]
+    );
+    assert_eq!(
+        load.ref_keys_in_use(keys.clone()).await.unwrap(),
+        vec![keys[0].clone()]
+    );
+    assert!(
+        store
+            .household(&household.card_number)
+            .await
+            .unwrap()
+            .is_none(),
+        "not visible before commit"
+    );
+    assert!(
+        store.vault_get(&entry.ref_key).await.unwrap().is_none(),
+        "vault entries too"
+    );
+    assert_eq!(
+        store.reap_interrupted_uploads(Utc::now()).await.unwrap(),
+        0,
+        "a live load is not reaped"
+    );
+    let mut done = first.clone();
+    done.status = UploadStatus::Committed;
+    done.counts = UploadCounts {
+        rows: 1,
+        accepted: 1,
+        added: 1,
+        ..UploadCounts::default()
+    };
+    done.finished_at = Some(audit::truncate_to_micros(Utc::now()));
+    load.commit(done.clone()).await.unwrap();
+    assert_eq!(
+        store
+            .household(&household.card_number)
+            .await
+            .unwrap()
+            .unwrap(),
+        household
+    );
+    assert_eq!(
+        store
+            .resident(&resident.resident_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        resident
+    );
+    assert_eq!(store.upload("u1").await.unwrap().unwrap(), done);
+
+    // A load that is dropped leaves nothing, and its upload is reaped as interrupted.
+    let second = sample_upload("u2", "bb");
+    store.insert_upload(&second).await.unwrap();
+    let mut load = store.begin_registry_load("u2").await.unwrap();
+    load.insert(vec![sample_household("PY7700000009")], vec![])
+        .await
+        .unwrap();
+    drop(load);
+    // The status write of a dropped load is rolled back with it; mark it as the loader would
+    // have before beginning, then let the reaper find it.
+    let mut validating = second.clone();
+    validating.status = UploadStatus::Validating;
+    store.update_upload(&validating).await.unwrap();
+    let mut reaped = 0;
+    for _ in 0..50 {
+        reaped = store.reap_interrupted_uploads(Utc::now()).await.unwrap();
+        if reaped > 0 {
+            break;
+        }
+        // The dropped load's connection may take a moment to let go of its locks.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reaped, 1);
+    let reaped = store.upload("u2").await.unwrap().unwrap();
+    assert_eq!(reaped.status, UploadStatus::Interrupted);
+    assert!(reaped.error.is_some());
+    assert!(
+        store
+            .household(&RationCardNumber::parse("PY7700000009").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of a dropped load is kept"
+    );
+    let listed: Vec<String> = store
+        .uploads(Some("civil-supplies"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        store
+            .uploads(Some("other-department"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

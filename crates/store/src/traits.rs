@@ -10,7 +10,15 @@ use crate::records::*;
 
 /// Everything the hub needs from a storage backend.
 pub trait Store:
-    MetaStore + VaultStore + RegistryStore + AuditStore + JobStore + AccountStore + Send + Sync
+    MetaStore
+    + VaultStore
+    + RegistryStore
+    + UploadStore
+    + AuditStore
+    + JobStore
+    + AccountStore
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`, for logs and health checks.
     fn backend_name(&self) -> &'static str;
@@ -88,6 +96,56 @@ pub trait RegistryStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn history(&self, entity: EntityKind, entity_id: &str) -> StoreResult<Vec<HistoryEntry>>;
     async fn registry_counts(&self) -> StoreResult<RegistryCounts>;
+}
+
+/// Uploads (batches) and the transaction that loads one.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// Records a new upload. `Conflict` if one with the same dataset, organisation, checksum
+    /// and idempotency key exists.
+    async fn insert_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
+    /// Rewrites an upload's status, counts, error and finish time (not inside a load).
+    async fn update_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// The upload of this file with this idempotency key, if any.
+    async fn find_upload(
+        &self,
+        dataset: &str,
+        organisation: &str,
+        file_sha256: &str,
+        idempotency_key: &str,
+    ) -> StoreResult<Option<UploadRecord>>;
+    /// Newest first; of one organisation when given.
+    async fn uploads(
+        &self,
+        organisation: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>>;
+    /// Marks `validating` uploads whose loading process is gone as `interrupted`, and returns
+    /// how many. A live load holds a lock this can see, so a running upload is never touched.
+    async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Opens the one transaction an upload of the base registry loads in. Nothing of it is
+    /// visible to anyone until [`RegistryLoad::commit`]; dropping it rolls everything back.
+    async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>>;
+}
+
+/// One upload's loading transaction.
+#[async_trait]
+pub trait RegistryLoad: Send {
+    /// Stores vault entries as [`VaultStore::vault_put`] does, inside the load.
+    async fn put_vault(&mut self, entries: Vec<NewVaultEntry>) -> StoreResult<Vec<RefKey>>;
+    /// Of these card numbers, those that already have a household (loaded before, or by an
+    /// earlier chunk of this load).
+    async fn existing_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<String>>;
+    /// Of these reference keys, those that already belong to a resident.
+    async fn ref_keys_in_use(&mut self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>>;
+    async fn insert(
+        &mut self,
+        households: Vec<Household>,
+        residents: Vec<Resident>,
+    ) -> StoreResult<()>;
+    /// Writes the upload's final record and commits the whole load at once.
+    async fn commit(self: Box<Self>, upload: UploadRecord) -> StoreResult<()>;
 }
 
 /// The append-only, hash-chained audit log.

@@ -1,0 +1,211 @@
+//! `sangam ingest` as a nodal officer's first-time migration meets it, on every backend:
+//! counts, a rejection report that names line and reason, a file that never loads twice, and
+//! an upload killed at any moment that leaves nothing behind and loads whole when retried.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sangam_testkit::{TestBackend, backends};
+use serde_json::Value;
+
+fn sangam() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sangam"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SANGAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("SANGAM_LOG", "warn");
+    cmd
+}
+
+fn with_store<'a>(cmd: &'a mut Command, backend: &TestBackend) -> &'a mut Command {
+    cmd.arg("--data-dir").arg(backend.data_path());
+    if let Some(url) = backend.database_url() {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd
+}
+
+fn synth(households: u64, out: &Path) {
+    let o = sangam()
+        .args([
+            "synth",
+            "--households",
+            &households.to_string(),
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn ingest(backend: &TestBackend, file: &Path) -> Output {
+    with_store(sangam().args(["ingest", "--dataset", "base"]), backend)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(o.stdout.trim_ascii()).unwrap()
+}
+
+/// Households in the store, read directly (not through the hub).
+async fn households(backend: &TestBackend) -> i64 {
+    match backend.database_url() {
+        None => {
+            let conn = rusqlite::Connection::open(backend.data_path().join("sangam.db")).unwrap();
+            conn.query_row("SELECT COUNT(*) FROM households", [], |r| r.get(0))
+                .unwrap()
+        }
+        Some(url) => {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .query_one("SELECT COUNT(*) FROM households", &[])
+                .await
+                .unwrap()
+                .get(0)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_loads_valid_rows_and_reports_the_rest() {
+    for backend in backends("ingest_loads_valid_rows_and_reports_the_rest").await {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cards.csv");
+        synth(50, &file);
+        let original = std::fs::read_to_string(&file).unwrap();
+        let good_rows = original.lines().count() as u64 - 1;
+        let first = original.lines().nth(1).unwrap().to_owned();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        // ration_card_no,card_type,house_no,street,locality,village_code,pincode,member_name,
+        // relative_name,gender,dob,relationship,aadhaar,mobile,life_status
+        let bad = [
+            "PYX000000001,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,1980-01-01,HEAD,234567890120,,alive", // checksum
+            "PYX000000002,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,2090-01-01,HEAD,,,alive", // future dob
+            "PYX000000003,PHH,1,Main St,Ward 1,640001,605001,,Kumar,M,1980-01-01,HEAD,,,alive", // no name
+            "PYX000000004,PHH,1,Main St,Ward 1,640001,605001,=HYPERLINK(\"http://x\"),Kumar,M,1980-01-01,HEAD,,,alive", // formula
+            "PYX000000005,PHH,1,Main St,Ward 1,640001,605001,Meena,Kumar,F,1985-01-01,HEAD,,98765,alive", // mobile
+        ];
+        for line in bad {
+            writeln!(f, "{line}").unwrap();
+        }
+        f.write_all(b"PYX000000006,PHH,1,Main St,Ward 1,640001,605001,R\xffvi,Kumar,M,1980-01-01,HEAD,,,alive\n").unwrap();
+        // The first data row again: a duplicate inside the file.
+        writeln!(f, "{first}").unwrap();
+        drop(f);
+
+        let out = json(&ingest(&backend, &file));
+        assert_eq!(out["rows"].as_u64(), Some(good_rows + 7), "{out}");
+        assert_eq!(out["accepted"].as_u64(), Some(good_rows), "{out}");
+        assert_eq!(out["rejected"].as_u64(), Some(7), "{out}");
+        assert_eq!(out["status"], "committed");
+        assert_eq!(households(&backend).await, 50);
+
+        let report_path = out["report"].as_str().unwrap().to_owned();
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        for code in [
+            "id_number.checksum",
+            "dob.in_future",
+            "field.missing",
+            "name.invalid_character",
+            "mobile.format",
+            "row.invalid_utf8",
+            "row.duplicate_in_file",
+        ] {
+            assert!(report.contains(code), "{code} in the report:\n{report}");
+        }
+        assert!(
+            report.contains("'=HYPERLINK"),
+            "formulas are neutralised:\n{report}"
+        );
+        assert!(
+            !report.contains(",=HYPERLINK"),
+            "no live formula:\n{report}"
+        );
+        assert!(
+            !report.contains("234567890120,") || report.contains("id_number.checksum"),
+            "the officer gets the row back to fix"
+        );
+
+        // The same file again loads nothing and keeps the first report.
+        let again = json(&ingest(&backend, &file));
+        assert_eq!(again["already_loaded"], true);
+        assert_eq!(again["upload_id"], out["upload_id"]);
+        assert_eq!(std::fs::read_to_string(&report_path).unwrap(), report);
+        assert_eq!(households(&backend).await, 50);
+
+        // A file without a mandatory column is refused before any row is read.
+        let no_name = dir.path().join("no-name.csv");
+        std::fs::write(&no_name, "ration_card_no,card_type,village_code,gender,dob,relationship\nPY1,PHH,640001,M,1980,HEAD\n").unwrap();
+        let o = ingest(&backend, &no_name);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("member_name"),
+            "names the missing column: {err}"
+        );
+        assert!(!err.contains("panicked"));
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
+    for backend in backends("an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole").await
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.csv");
+        synth(15_000, &file);
+        let mut killed_upload = None;
+        for delay_ms in [150, 600, 1500] {
+            let mut child = with_store(sangam().args(["ingest", "--dataset", "base"]), &backend)
+                .arg(&file)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            let _ = Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status();
+            let status = child.wait().unwrap();
+            let finished = status.success();
+            let n = households(&backend).await;
+            if finished {
+                assert_eq!(n, 15_000, "a finished upload is whole");
+                break;
+            }
+            assert_eq!(n, 0, "killed after {delay_ms} ms: no half-batch is visible");
+            killed_upload = Some(delay_ms);
+        }
+        assert!(
+            killed_upload.is_some(),
+            "at least one kill landed mid-upload"
+        );
+
+        // A retry reaps the interrupted upload and loads the whole file under the same upload.
+        let out = json(&ingest(&backend, &file));
+        assert!(out["status"] == "committed", "{out}");
+        assert_eq!(households(&backend).await, 15_000);
+        let rows = std::fs::read_to_string(&file).unwrap().lines().count() as u64 - 1;
+        assert_eq!(out["accepted"].as_u64(), Some(rows));
+        backend.cleanup().await;
+    }
+}

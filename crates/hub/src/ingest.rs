@@ -1,0 +1,615 @@
+//! Uploads of department data: the base registry (ration cards and their members).
+//!
+//! A file is read as a stream and handled in chunks, all inside one load transaction of the
+//! store: a crash at any moment leaves nothing of the upload behind, and the upload is then
+//! reported as interrupted and can be run again. Every row is validated; a rejected row goes to
+//! the caller's sink with its line, its original values and its reasons, and the rest loads.
+//! ID numbers go to the vault inside the same transaction; the registry keeps reference keys.
+//!
+//! Memory stays bounded by the chunk, not the file, with one exception kept small on purpose:
+//! the 64-bit hashes of the ration cards this upload has created, so that a card whose members
+//! are spread over several chunks is recognised (8 bytes a household).
+
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use sangam_domain::{ConsentRef, EkycStatus, IdNumber, MobileNumber, RefKey, Relationship};
+use sangam_ingest::read::RecordSource;
+use sangam_ingest::report::{RejectedRow, RowProblem};
+use sangam_ingest::spec::{self, FieldProblem, HeaderError, ValidRow, Validator, Value};
+use sangam_ingest::{RawRecord, RecordError};
+use sangam_store::{
+    Address, Household, RegistryLoad, Resident, UploadCounts, UploadRecord, UploadStatus,
+};
+use serde::Serialize;
+
+use crate::audit::AuditEvent;
+use crate::{Hub, HubError, HubResult};
+
+/// Rows read, validated and loaded per step.
+pub const CHUNK_ROWS: usize = 10_000;
+/// The dataset name of the base registry.
+pub const BASE_DATASET: &str = "base";
+
+/// What the uploader says about an upload.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub dataset: String,
+    pub organisation: String,
+    pub uploaded_by: String,
+    pub file_name: String,
+    /// SHA-256 of the file's bytes, hex: with the idempotency key, the file never loads twice.
+    pub file_sha256: String,
+    pub idempotency_key: String,
+    /// The upload whose rejected rows this one corrects.
+    pub corrects: Option<String>,
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum UploadOutcome {
+    /// Loaded now.
+    Loaded {
+        upload: UploadRecord,
+        unknown_columns: Vec<String>,
+    },
+    /// The same file with the same idempotency key was loaded before: nothing was done.
+    AlreadyLoaded { upload: UploadRecord },
+}
+
+impl UploadOutcome {
+    pub fn upload(&self) -> &UploadRecord {
+        match self {
+            UploadOutcome::Loaded { upload, .. } | UploadOutcome::AlreadyLoaded { upload } => {
+                upload
+            }
+        }
+    }
+}
+
+/// Where rejected rows go (a report file, a stored report).
+pub trait RejectionSink: Send {
+    fn reject(&mut self, row: RejectedRow) -> HubResult<()>;
+}
+
+fn problem(column: Option<&str>, code: &str, message: impl Into<String>) -> RowProblem {
+    RowProblem {
+        column: column.map(str::to_owned),
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn rejected_from_problems(record: RawRecord, problems: Vec<FieldProblem>) -> RejectedRow {
+    RejectedRow {
+        line: record.line,
+        fields: record.fields,
+        errors: problems
+            .into_iter()
+            .map(|p| RowProblem {
+                column: Some(p.column),
+                code: p.code,
+                message: p.message,
+            })
+            .collect(),
+    }
+}
+
+fn rejected_from_read_error(e: &RecordError) -> RejectedRow {
+    RejectedRow {
+        line: e.line(),
+        fields: Vec::new(),
+        errors: vec![problem(None, e.code(), e.to_string())],
+    }
+}
+
+/// One valid member row of the base registry, in domain types.
+struct MemberRow {
+    line: u64,
+    fields: Vec<String>,
+    card: sangam_domain::RationCardNumber,
+    card_type: sangam_domain::CardType,
+    address: Address,
+    village: sangam_domain::VillageCode,
+    name: sangam_domain::PersonName,
+    relative_name: Option<sangam_domain::PersonName>,
+    gender: sangam_domain::Gender,
+    dob: sangam_domain::DateOfBirth,
+    relationship: Relationship,
+    mobile: Option<MobileNumber>,
+    id_number: Option<IdNumber>,
+    consent: Option<ConsentRef>,
+    life_status: sangam_domain::LifeStatus,
+}
+
+fn text(row: &ValidRow, column: &str) -> Option<String> {
+    match row.get(column) {
+        Some(Value::Text(t)) if !t.is_empty() => Some(t.clone()),
+        Some(Value::Pincode(p)) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// Picks the base registry's columns out of a validated row. The spec guarantees the types;
+/// a mismatch here is a bug in the spec, reported as an internal error for that row.
+fn member_row(row: ValidRow, fields: Vec<String>) -> Result<MemberRow, (Vec<String>, u64)> {
+    macro_rules! required {
+        ($column:literal, $variant:ident) => {
+            match row.get($column) {
+                Some(Value::$variant(v)) => v.clone(),
+                _ => return Err((fields, row.line)),
+            }
+        };
+    }
+    macro_rules! optional {
+        ($column:literal, $variant:ident) => {
+            match row.get($column) {
+                Some(Value::$variant(v)) => Some(v.clone()),
+                _ => None,
+            }
+        };
+    }
+    Ok(MemberRow {
+        line: row.line,
+        card: required!("ration_card_no", RationCard),
+        card_type: required!("card_type", CardType),
+        address: Address {
+            house_no: text(&row, "house_no"),
+            street: text(&row, "street"),
+            locality: text(&row, "locality"),
+            pincode: text(&row, "pincode"),
+        },
+        village: required!("village_code", VillageCode),
+        name: required!("member_name", Name),
+        relative_name: optional!("relative_name", Name),
+        gender: required!("gender", Gender),
+        dob: required!("dob", Dob),
+        relationship: required!("relationship", Relationship),
+        mobile: optional!("mobile", Mobile),
+        id_number: optional!("aadhaar", IdNumber),
+        consent: optional!("consent_ref", ConsentRef),
+        life_status: optional!("life_status", LifeStatus).unwrap_or_default(),
+        fields,
+    })
+}
+
+/// What one blocking read of the source produced.
+struct ReadChunk {
+    members: Vec<MemberRow>,
+    rejected: Vec<RejectedRow>,
+    rows: u64,
+    exhausted: bool,
+}
+
+fn read_chunk(source: &mut dyn RecordSource, validator: &Validator) -> ReadChunk {
+    let mut chunk = ReadChunk {
+        members: Vec::new(),
+        rejected: Vec::new(),
+        rows: 0,
+        exhausted: false,
+    };
+    while chunk.rows < CHUNK_ROWS as u64 {
+        let Some(next) = source.next() else {
+            chunk.exhausted = true;
+            break;
+        };
+        chunk.rows += 1;
+        match next {
+            Err(e) => chunk.rejected.push(rejected_from_read_error(&e)),
+            Ok(record) => match validator.validate(&record) {
+                Err(problems) => chunk
+                    .rejected
+                    .push(rejected_from_problems(record, problems)),
+                Ok(valid) => match member_row(valid, record.fields) {
+                    Ok(member) => chunk.members.push(member),
+                    Err((fields, line)) => chunk.rejected.push(RejectedRow {
+                        line,
+                        fields,
+                        errors: vec![problem(
+                            None,
+                            "row.internal",
+                            "the hub could not read this row's values; report it to the hub team",
+                        )],
+                    }),
+                },
+            },
+        }
+    }
+    chunk
+}
+
+/// Per-upload state that spans chunks.
+struct LoadState {
+    upload_id: String,
+    counts: UploadCounts,
+    /// Hashes of the cards this upload created (see the module comment).
+    cards_created: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl LoadState {
+    fn card_hash(&self, card: &str) -> u64 {
+        self.hasher.hash_one(card)
+    }
+}
+
+impl Hub {
+    /// Loads a base-registry file (one row per member) as one upload.
+    pub async fn upload_base_registry(
+        &self,
+        request: UploadRequest,
+        source: Box<dyn RecordSource>,
+        sink: &mut dyn RejectionSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> HubResult<UploadOutcome> {
+        if request.dataset != BASE_DATASET {
+            return Err(HubError::NotFound(format!(
+                "dataset {:?} (only `base` is built in)",
+                request.dataset
+            )));
+        }
+        self.store.reap_interrupted_uploads(self.now()).await?;
+        let upload = match self
+            .store
+            .find_upload(
+                &request.dataset,
+                &request.organisation,
+                &request.file_sha256,
+                &request.idempotency_key,
+            )
+            .await?
+        {
+            Some(existing) if existing.status == UploadStatus::Committed => {
+                return Ok(UploadOutcome::AlreadyLoaded { upload: existing });
+            }
+            Some(existing) if existing.status == UploadStatus::Validating => {
+                return Err(HubError::Conflict(format!(
+                    "this file is being loaded now as upload {}",
+                    existing.id
+                )));
+            }
+            // A failed or interrupted upload of the same file is run again under its own id.
+            Some(mut retry) => {
+                retry.status = UploadStatus::Received;
+                retry.counts = UploadCounts::default();
+                retry.error = None;
+                retry.finished_at = None;
+                self.store.update_upload(&retry).await?;
+                retry
+            }
+            None => {
+                let upload = UploadRecord {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    dataset: request.dataset.clone(),
+                    organisation: request.organisation.clone(),
+                    uploaded_by: request.uploaded_by.clone(),
+                    file_name: request.file_name.clone(),
+                    file_sha256: request.file_sha256.clone(),
+                    idempotency_key: request.idempotency_key.clone(),
+                    mode: "full".into(),
+                    status: UploadStatus::Received,
+                    counts: UploadCounts::default(),
+                    corrects: request.corrects.clone(),
+                    error: None,
+                    received_at: self.now(),
+                    finished_at: None,
+                };
+                self.store.insert_upload(&upload).await?;
+                upload
+            }
+        };
+
+        let spec = spec::base_registry();
+        let header_map = match spec::match_header(&spec, source.header()) {
+            Ok(map) => map,
+            Err(e) => return Err(self.fail_upload(upload, &header_error(&e)).await),
+        };
+        let unknown_columns = header_map
+            .unknown
+            .iter()
+            .map(|u| u.header.clone())
+            .collect();
+        let validator =
+            Validator::new(spec, header_map, self.today(), None, None).map_err(|e| {
+                HubError::Internal(format!("the built-in base registry spec is invalid: {e}"))
+            })?;
+        let validator = Arc::new(validator);
+
+        let mut validating = upload.clone();
+        validating.status = UploadStatus::Validating;
+        self.store.update_upload(&validating).await?;
+        let mut load = self.store.begin_registry_load(&upload.id).await?;
+        let mut state = LoadState {
+            upload_id: upload.id.clone(),
+            counts: UploadCounts::default(),
+            cards_created: HashSet::new(),
+            hasher: Default::default(),
+        };
+        match self
+            .load_chunks(source, validator, &mut *load, &mut state, sink, progress)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                drop(load);
+                return Err(self.fail_upload(validating, &e.to_string()).await);
+            }
+        }
+        let mut done = validating;
+        done.status = UploadStatus::Committed;
+        done.counts = state.counts;
+        done.finished_at = Some(self.now());
+        load.commit(done.clone()).await?;
+        self.audit(
+            &done.uploaded_by,
+            AuditEvent::UploadCommitted {
+                upload_id: done.id.clone(),
+                dataset: done.dataset.clone(),
+                organisation: done.organisation.clone(),
+                rows: done.counts.rows,
+                accepted: done.counts.accepted,
+                rejected: done.counts.rejected,
+            },
+        )
+        .await?;
+        Ok(UploadOutcome::Loaded {
+            upload: done,
+            unknown_columns,
+        })
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// Records an upload as failed (nothing of it kept) and returns the error to report.
+    async fn fail_upload(&self, mut upload: UploadRecord, reason: &str) -> HubError {
+        upload.status = UploadStatus::Failed;
+        upload.error = Some(reason.to_owned());
+        upload.finished_at = Some(self.now());
+        let event = AuditEvent::UploadFailed {
+            upload_id: upload.id.clone(),
+            dataset: upload.dataset.clone(),
+            organisation: upload.organisation.clone(),
+        };
+        if let Err(e) = self.store.update_upload(&upload).await {
+            return e.into();
+        }
+        if let Err(e) = self.audit(&upload.uploaded_by, event).await {
+            return e;
+        }
+        HubError::Invalid {
+            field: "file".into(),
+            code: "upload.failed",
+            message: reason.to_owned(),
+        }
+    }
+
+    async fn load_chunks(
+        &self,
+        mut source: Box<dyn RecordSource>,
+        validator: Arc<Validator>,
+        load: &mut dyn RegistryLoad,
+        state: &mut LoadState,
+        sink: &mut dyn RejectionSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> HubResult<()> {
+        loop {
+            let v = validator.clone();
+            let (back, chunk) = tokio::task::spawn_blocking(move || {
+                let chunk = read_chunk(source.as_mut(), &v);
+                (source, chunk)
+            })
+            .await
+            .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
+            source = back;
+            state.counts.rows += chunk.rows;
+            state.counts.rejected += chunk.rejected.len() as u64;
+            for row in chunk.rejected {
+                sink.reject(row)?;
+            }
+            self.load_members(chunk.members, load, state, sink).await?;
+            progress(state.counts.rows);
+            if chunk.exhausted {
+                // A reader that broke off (an I/O error, an unclosed quote) ends early: the
+                // upload fails whole rather than committing half a file.
+                if let Some(stopped) = source.stopped() {
+                    return Err(HubError::Invalid {
+                        field: "file".into(),
+                        code: "file.unreadable",
+                        message: format!("the file could not be read to its end: {stopped}"),
+                    });
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    async fn load_members(
+        &self,
+        members: Vec<MemberRow>,
+        load: &mut dyn RegistryLoad,
+        state: &mut LoadState,
+        sink: &mut dyn RejectionSink,
+    ) -> HubResult<()> {
+        // Duplicates inside the chunk: the same ID number, or the same member of a card.
+        let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut seen_members: HashMap<(String, String, String), u64> = HashMap::new();
+        let mut kept = Vec::with_capacity(members.len());
+        for m in members {
+            let duplicate_of = match &m.id_number {
+                Some(id) => seen_ids.get(&self.vault.blind_index(id)).copied(),
+                None => None,
+            }
+            .or_else(|| {
+                seen_members
+                    .get(&(
+                        m.card.as_str().to_owned(),
+                        m.name.as_str().to_lowercase(),
+                        m.dob.to_storage(),
+                    ))
+                    .copied()
+            });
+            if let Some(first) = duplicate_of {
+                state.counts.rejected += 1;
+                sink.reject(RejectedRow {
+                    line: m.line,
+                    fields: m.fields,
+                    errors: vec![problem(
+                        None,
+                        "row.duplicate_in_file",
+                        format!("the same person is on line {first} of this file"),
+                    )],
+                })?;
+                continue;
+            }
+            if let Some(id) = &m.id_number {
+                seen_ids.insert(self.vault.blind_index(id), m.line);
+            }
+            seen_members.insert(
+                (
+                    m.card.as_str().to_owned(),
+                    m.name.as_str().to_lowercase(),
+                    m.dob.to_storage(),
+                ),
+                m.line,
+            );
+            kept.push(m);
+        }
+
+        // ID numbers into the vault, inside the load.
+        let default_consent = ConsentRef::parse(&format!(
+            "UPLOAD-{}",
+            &state.upload_id[..state.upload_id.len().min(36)]
+        ))
+        .map_err(|e| HubError::Internal(e.message))?;
+        let to_seal: Vec<(IdNumber, ConsentRef)> = kept
+            .iter()
+            .filter_map(|m| {
+                m.id_number.clone().map(|id| {
+                    (
+                        id,
+                        m.consent.clone().unwrap_or_else(|| default_consent.clone()),
+                    )
+                })
+            })
+            .collect();
+        let entries = self.vault.seal_entries(to_seal).await?;
+        let mut ref_keys = load.put_vault(entries).await?.into_iter();
+        let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(kept.len());
+        for m in kept {
+            let key =
+                if m.id_number.is_some() {
+                    Some(ref_keys.next().ok_or_else(|| {
+                        HubError::Internal("the vault returned too few keys".into())
+                    })?)
+                } else {
+                    None
+                };
+            with_keys.push((m, key));
+        }
+
+        // An ID number already held by a resident (earlier in this file or before) is not
+        // registered twice.
+        let keys: Vec<RefKey> = with_keys.iter().filter_map(|(_, k)| k.clone()).collect();
+        let in_use: HashSet<RefKey> = load.ref_keys_in_use(keys).await?.into_iter().collect();
+        let mut accepted = Vec::with_capacity(with_keys.len());
+        for (m, key) in with_keys {
+            if key.as_ref().is_some_and(|k| in_use.contains(k)) {
+                state.counts.rejected += 1;
+                sink.reject(RejectedRow {
+                    line: m.line,
+                    fields: m.fields,
+                    errors: vec![problem(
+                        Some("aadhaar"),
+                        "id_number.already_registered",
+                        "this ID number is already registered to a resident of the hub",
+                    )],
+                })?;
+            } else {
+                accepted.push((m, key));
+            }
+        }
+
+        // Households: a card loaded by an earlier upload is not loaded again; a card this
+        // upload created in an earlier chunk gets its further members.
+        let mut cards: Vec<String> = accepted
+            .iter()
+            .map(|(m, _)| m.card.as_str().to_owned())
+            .collect();
+        cards.sort_unstable();
+        cards.dedup();
+        let existing: HashSet<String> = load.existing_cards(cards).await?.into_iter().collect();
+        let now = self.now();
+        let mut new_households: HashMap<String, Household> = HashMap::new();
+        let mut residents = Vec::with_capacity(accepted.len());
+        for (m, key) in accepted {
+            let card = m.card.as_str().to_owned();
+            let ours = state.cards_created.contains(&state.card_hash(&card));
+            if existing.contains(&card) && !ours {
+                state.counts.rejected += 1;
+                sink.reject(RejectedRow {
+                    line: m.line,
+                    fields: m.fields,
+                    errors: vec![problem(
+                        Some("ration_card_no"),
+                        "card.already_loaded",
+                        "this ration card was loaded by an earlier upload; send changes as an incremental upload",
+                    )],
+                })?;
+                continue;
+            }
+            let resident_id = uuid::Uuid::now_v7().to_string();
+            if !existing.contains(&card) {
+                let household = new_households
+                    .entry(card.clone())
+                    .or_insert_with(|| Household {
+                        card_number: m.card.clone(),
+                        card_type: m.card_type.clone(),
+                        address: m.address.clone(),
+                        village_code: m.village,
+                        head_resident_id: None,
+                        created_at: now,
+                        updated_at: now,
+                        version: 1,
+                    });
+                if m.relationship == Relationship::Head && household.head_resident_id.is_none() {
+                    household.head_resident_id = Some(resident_id.clone());
+                }
+            }
+            residents.push(Resident {
+                resident_id,
+                card_number: m.card,
+                name: m.name,
+                relative_name: m.relative_name,
+                gender: m.gender,
+                dob: m.dob,
+                relationship: m.relationship,
+                mobile_masked: m.mobile.as_ref().map(MobileNumber::masked),
+                mobile_blind_index: m.mobile.as_ref().map(|n| self.vault.mobile_blind_index(n)),
+                id_ref_key: key,
+                ekyc_status: EkycStatus::default(),
+                life_status: m.life_status,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            });
+        }
+        for card in new_households.keys() {
+            let hash = state.card_hash(card);
+            state.cards_created.insert(hash);
+        }
+        state.counts.accepted += residents.len() as u64;
+        state.counts.added += residents.len() as u64;
+        load.insert(new_households.into_values().collect(), residents)
+            .await?;
+        Ok(())
+    }
+}
+
+fn header_error(e: &HeaderError) -> String {
+    e.to_string()
+}

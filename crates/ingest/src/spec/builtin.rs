@@ -1,0 +1,217 @@
+//! The built-in spec of the base registry, and an example scheme spec for documentation.
+//!
+//! The base registry (Civil Supplies' ration cards and their members) is the hub's mother
+//! data, so its spec ships with the hub rather than being declared by a department. Its file
+//! has one row per member, with the card's columns repeated on each row. The column names are
+//! the ones `sangam-synth` writes; the aliases are the spellings departments' exports use.
+
+use super::model::{CodeListRef, ColumnKind, ColumnSpec, DataSpec};
+
+/// Dataset name of the base registry (part of the `sangam ingest` contract).
+pub const BASE_DATASET: &str = "base";
+
+/// The base registry spec: one row per household member, card columns repeated.
+pub fn base_registry() -> DataSpec {
+    use ColumnKind as K;
+    let col = |name: &str, aliases: &[&str], kind: ColumnKind, required: bool| {
+        ColumnSpec::new(name, kind, required).with_aliases(aliases)
+    };
+    let mut village = col(
+        "village_code",
+        &["lgd_village_code", "village_lgd_code"],
+        K::VillageCode,
+        true,
+    );
+    village.code_list = Some(CodeListRef::Villages);
+    let text = |name: &str, aliases: &[&str]| {
+        let mut c = col(name, aliases, K::Text, false);
+        // Address lines longer than this are a merged-cells or wrong-column accident.
+        c.max_length = Some(200);
+        c
+    };
+    DataSpec {
+        dataset: BASE_DATASET.to_owned(),
+        version: 1,
+        title: "Base registry: ration cards and their members".to_owned(),
+        record_key: None,
+        columns: vec![
+            col(
+                "ration_card_no",
+                &["ration_card", "card_no", "ration_card_number", "rc_no"],
+                K::RationCard,
+                true,
+            ),
+            col(
+                "card_type",
+                &["category", "card_category"],
+                K::CardType,
+                true,
+            ),
+            text("house_no", &["door_no", "house_number"]),
+            text("street", &["street_name", "address_1", "address_line_1"]),
+            text("locality", &["area", "address_2", "address_line_2", "ward"]),
+            village,
+            col(
+                "pincode",
+                &["pin", "pin_code", "postcode"],
+                K::Pincode,
+                false,
+            ),
+            col(
+                "member_name",
+                &["name", "full_name", "beneficiary_name", "member"],
+                K::PersonName,
+                true,
+            ),
+            col(
+                "relative_name",
+                &[
+                    "father_name",
+                    "father_husband_name",
+                    "fathers_name",
+                    "husband_name",
+                    "guardian_name",
+                    "spouse_name",
+                ],
+                K::PersonName,
+                false,
+            ),
+            col("gender", &["sex"], K::Gender, true),
+            col(
+                "dob",
+                &[
+                    "date_of_birth",
+                    "birth_date",
+                    "age",
+                    "year_of_birth",
+                    "birth_year",
+                ],
+                K::Dob,
+                true,
+            ),
+            col(
+                "relationship",
+                &["relation", "relationship_with_hof", "relation_to_head"],
+                K::Relationship,
+                true,
+            ),
+            col(
+                "aadhaar",
+                &["aadhaar_no", "aadhaar_number", "uid", "uid_no", "id_number"],
+                K::IdNumber,
+                false,
+            ),
+            col(
+                "consent_ref",
+                &["consent", "consent_form_no", "econsent_id"],
+                K::ConsentRef,
+                false,
+            ),
+            col(
+                "mobile",
+                &["mobile_no", "phone", "phone_no", "mobile_number"],
+                K::Mobile,
+                false,
+            ),
+            col("life_status", &["status"], K::LifeStatus, false),
+        ],
+        rules: Vec::new(),
+        update_frequency_days: Some(30),
+    }
+}
+
+/// A commented example of a scheme spec (an old-age pension), for documentation, the API's
+/// examples and `sangam` help. It parses and validates.
+pub fn example_scheme_spec_toml() -> &'static str {
+    EXAMPLE_SCHEME_SPEC
+}
+
+const EXAMPLE_SCHEME_SPEC: &str = r#"# Data spec of a welfare scheme: an old-age pension.
+#
+# Headers in the department's file are matched ignoring case, spaces, '_', '-', '.' and '/',
+# so "Beneficiary ID" matches beneficiary_id; aliases list other accepted names.
+
+dataset = "old_age_pension"          # a-z, 0-9 and _, 2 to 64 characters
+version = 1                          # raise it when the columns or rules change
+title = "Indira Gandhi National Old Age Pension: beneficiaries"
+record_key = "beneficiary_id"        # the department's own id for each record
+update_frequency_days = 30           # the dataset is overdue after 30 days without an upload
+
+# Incremental uploads carry an operation per row (add, modify, delete; A/M/D also work).
+# A delete row needs only the record key. Full uploads may leave the column out.
+[[columns]]
+name = "operation"
+aliases = ["op", "action"]
+kind = "operation"
+
+[[columns]]
+name = "beneficiary_id"
+aliases = ["pension_id", "beneficiary_no"]
+kind = "text"                        # text, not integer, so leading zeros are kept
+required = true
+max_length = 32
+
+[[columns]]
+name = "aadhaar"
+aliases = ["aadhaar_no", "uid", "id_number"]
+kind = "id_number"                   # goes to the vault; the hub keeps a reference key
+required = true
+
+[[columns]]
+name = "consent_ref"
+aliases = ["consent_form_no"]
+kind = "consent_ref"
+
+[[columns]]
+name = "name"
+aliases = ["beneficiary_name", "pensioner_name"]
+kind = "person_name"
+required = true
+
+[[columns]]
+name = "dob"
+aliases = ["date_of_birth", "age"]
+kind = "dob"                         # DD-MM-YYYY, DD/MM/YYYY, YYYY-MM-DD, a year, or an age
+required = true
+
+[[columns]]
+name = "gender"
+aliases = ["sex"]
+kind = "gender"
+required = true
+
+[[columns]]
+name = "village_code"
+aliases = ["lgd_village_code"]
+kind = "village_code"
+required = true
+code_list = "villages"               # checked against the LGD directory when one is loaded
+
+[[columns]]
+name = "bank_account"
+aliases = ["account_no", "bank_account_no"]
+kind = "bank_account"                # 9 to 18 digits; never shown in full
+required = true
+
+[[columns]]
+name = "ifsc"
+aliases = ["ifsc_code"]
+kind = "ifsc"
+required = true
+
+[[columns]]
+name = "pension_amount"
+aliases = ["amount", "monthly_amount"]
+kind = "decimal"
+required = true
+min = 0
+max = 100000
+
+# Eligibility: a row that fails is rejected with the code rule.<name> and this message.
+[[rules]]
+name = "old_age"
+check = "age_at_least"               # also: age_at_most, equals, one_of, not_empty
+column = "dob"
+years = 60
+message = "an old-age pension beneficiary must be 60 years old or more"
+"#;

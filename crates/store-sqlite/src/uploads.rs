@@ -1,0 +1,405 @@
+//! Uploads (batches) and the transaction that loads one.
+//!
+//! A load runs on a connection of its own, on a thread of its own, inside one `BEGIN
+//! IMMEDIATE` transaction that lasts from the first chunk to the commit. SQLite's write lock is
+//! therefore the proof that a load is alive: whoever can take the lock knows that no upload
+//! is loading, so any upload still marked `validating` lost its process.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sangam_domain::RefKey;
+use sangam_store::raw::{RawHousehold, RawResident};
+use sangam_store::{
+    Household, NewVaultEntry, RegistryLoad, Resident, StoreError, StoreResult, UploadCounts,
+    UploadRecord, UploadStatus, UploadStore,
+};
+use tokio::sync::oneshot;
+
+use crate::SqliteStore;
+use crate::connections::configure;
+use crate::registry::insert_rows;
+use crate::sql::{begin, map_err, parse_ts, ts};
+use crate::vault::put_entries;
+
+const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
+     idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
+     unchanged, corrects, error, received_at, finished_at";
+
+fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(r.get::<_, i64>(i)?.unsigned_abs())
+}
+
+fn upload_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String, String, Option<String>)> {
+    let status: String = r.get(8)?;
+    let received: String = r.get(18)?;
+    let finished: Option<String> = r.get(19)?;
+    Ok((
+        UploadRecord {
+            id: r.get(0)?,
+            dataset: r.get(1)?,
+            organisation: r.get(2)?,
+            uploaded_by: r.get(3)?,
+            file_name: r.get(4)?,
+            file_sha256: r.get(5)?,
+            idempotency_key: r.get(6)?,
+            mode: r.get(7)?,
+            status: UploadStatus::Received,
+            counts: UploadCounts {
+                rows: count(r, 9)?,
+                accepted: count(r, 10)?,
+                rejected: count(r, 11)?,
+                added: count(r, 12)?,
+                modified: count(r, 13)?,
+                deleted: count(r, 14)?,
+                unchanged: count(r, 15)?,
+            },
+            corrects: r.get(16)?,
+            error: r.get(17)?,
+            received_at: DateTime::<Utc>::default(),
+            finished_at: None,
+        },
+        status,
+        received,
+        finished,
+    ))
+}
+
+fn upload(
+    (mut u, status, received, finished): (UploadRecord, String, String, Option<String>),
+) -> StoreResult<UploadRecord> {
+    u.status = UploadStatus::from_code(&status)
+        .ok_or_else(|| StoreError::corrupt("uploads.status", &status))?;
+    u.received_at = parse_ts("uploads.received_at", &received)?;
+    u.finished_at = finished
+        .map(|f| parse_ts("uploads.finished_at", &f))
+        .transpose()?;
+    Ok(u)
+}
+
+fn write_final(conn: &Connection, u: &UploadRecord) -> StoreResult<()> {
+    let c = &u.counts;
+    let n = conn
+        .execute(
+            "UPDATE uploads SET status = ?2, rows = ?3, accepted = ?4, rejected = ?5, added = ?6, \
+             modified = ?7, deleted = ?8, unchanged = ?9, error = ?10, finished_at = ?11 \
+             WHERE id = ?1",
+            params![
+                u.id,
+                u.status.code(),
+                c.rows as i64,
+                c.accepted as i64,
+                c.rejected as i64,
+                c.added as i64,
+                c.modified as i64,
+                c.deleted as i64,
+                c.unchanged as i64,
+                u.error,
+                u.finished_at.as_ref().map(ts)
+            ],
+        )
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("upload {}", u.id)));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl UploadStore for SqliteStore {
+    async fn insert_upload(&self, u: &UploadRecord) -> StoreResult<()> {
+        let u = u.clone();
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    &format!(
+                        "INSERT INTO uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                         ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                    ),
+                    params![
+                        u.id,
+                        u.dataset,
+                        u.organisation,
+                        u.uploaded_by,
+                        u.file_name,
+                        u.file_sha256,
+                        u.idempotency_key,
+                        u.mode,
+                        u.status.code(),
+                        u.counts.rows as i64,
+                        u.counts.accepted as i64,
+                        u.counts.rejected as i64,
+                        u.counts.added as i64,
+                        u.counts.modified as i64,
+                        u.counts.deleted as i64,
+                        u.counts.unchanged as i64,
+                        u.corrects,
+                        u.error,
+                        ts(&u.received_at),
+                        u.finished_at.as_ref().map(ts)
+                    ],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn update_upload(&self, u: &UploadRecord) -> StoreResult<()> {
+        let u = u.clone();
+        self.conns.write(move |c| write_final(c, &u)).await
+    }
+
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadRecord>> {
+        let id = id.to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"),
+                    [&id],
+                    upload_row,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(upload)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn find_upload(
+        &self,
+        dataset: &str,
+        organisation: &str,
+        file_sha256: &str,
+        idempotency_key: &str,
+    ) -> StoreResult<Option<UploadRecord>> {
+        let args = [dataset, organisation, file_sha256, idempotency_key].map(str::to_owned);
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM uploads WHERE dataset = ?1 AND organisation = ?2 \
+                         AND file_sha256 = ?3 AND idempotency_key = ?4"
+                    ),
+                    params![args[0], args[1], args[2], args[3]],
+                    upload_row,
+                )
+                .optional()
+                .map_err(map_err)?
+                .map(upload)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn uploads(
+        &self,
+        organisation: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>> {
+        let organisation = organisation.map(str::to_owned);
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT {COLUMNS} FROM uploads WHERE (?1 IS NULL OR organisation = ?1) \
+                         ORDER BY received_at DESC, id DESC LIMIT ?2"
+                    ))
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![organisation, limit], upload_row)
+                    .map_err(map_err)?;
+                rows.map(|r| r.map_err(map_err).and_then(upload)).collect()
+            })
+            .await
+    }
+
+    async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.conns
+            .write(move |c| {
+                // A live load holds the write lock for its whole run: if the lock cannot be had
+                // quickly, a load is running and there is nothing to decide now.
+                c.busy_timeout(Duration::from_millis(200))
+                    .map_err(map_err)?;
+                let outcome = (|| {
+                    let tx = match begin(c) {
+                        Ok(tx) => tx,
+                        Err(StoreError::Unavailable(_)) => return Ok(0),
+                        Err(e) => return Err(e),
+                    };
+                    let n = tx
+                        .execute(
+                            "UPDATE uploads SET status = 'interrupted', finished_at = ?1, \
+                             error = 'the process loading it stopped; nothing of it was kept' \
+                             WHERE status = 'validating'",
+                            [ts(&now)],
+                        )
+                        .map_err(map_err)?;
+                    tx.commit().map_err(map_err)?;
+                    Ok(n as u64)
+                })();
+                c.busy_timeout(Duration::from_secs(10)).map_err(map_err)?;
+                outcome
+            })
+            .await
+    }
+
+    async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
+        let (commands, inbox) = mpsc::channel::<Command>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let path = self.path.clone();
+        let upload_id = upload_id.to_owned();
+        std::thread::Builder::new()
+            .name("sangam-load".into())
+            .spawn(move || load_thread(path, upload_id, inbox, ready_tx))
+            .map_err(|e| StoreError::Backend(format!("cannot start the load thread: {e}")))?;
+        ready_rx
+            .await
+            .map_err(|_| StoreError::Backend("the load thread stopped".into()))??;
+        Ok(Box::new(SqliteLoad { commands }))
+    }
+}
+
+type Reply<T> = oneshot::Sender<StoreResult<T>>;
+
+enum Command {
+    PutVault(Vec<NewVaultEntry>, Reply<Vec<RefKey>>),
+    ExistingCards(Vec<String>, Reply<Vec<String>>),
+    RefKeysInUse(Vec<RefKey>, Reply<Vec<RefKey>>),
+    Insert(Vec<RawHousehold>, Vec<RawResident>, Reply<()>),
+    Commit(Box<UploadRecord>, Reply<()>),
+}
+
+/// Owns the load's connection. Leaving without a commit drops the connection, which rolls
+/// the transaction back.
+fn load_thread(
+    path: PathBuf,
+    upload_id: String,
+    inbox: mpsc::Receiver<Command>,
+    ready: oneshot::Sender<StoreResult<()>>,
+) {
+    let opened = (|| {
+        let conn = Connection::open(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        configure(&conn)?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+        let n = conn
+            .execute(
+                "UPDATE uploads SET status = 'validating' WHERE id = ?1",
+                [&upload_id],
+            )
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("upload {upload_id}")));
+        }
+        Ok(conn)
+    })();
+    let conn = match opened {
+        Ok(conn) => {
+            let _ = ready.send(Ok(()));
+            conn
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    while let Ok(command) = inbox.recv() {
+        match command {
+            Command::PutVault(entries, reply) => {
+                let _ = reply.send(put_entries(&conn, &entries));
+            }
+            Command::ExistingCards(cards, reply) => {
+                let _ = reply.send(existing(
+                    &conn,
+                    "SELECT 1 FROM households WHERE card_number = ?1",
+                    cards,
+                ));
+            }
+            Command::RefKeysInUse(keys, reply) => {
+                let texts: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
+                let found = existing(
+                    &conn,
+                    "SELECT 1 FROM residents WHERE id_ref_key = ?1",
+                    texts,
+                )
+                .map(|found| {
+                    keys.into_iter()
+                        .filter(|k| found.iter().any(|f| f == k.as_str()))
+                        .collect()
+                });
+                let _ = reply.send(found);
+            }
+            Command::Insert(households, residents, reply) => {
+                let _ = reply.send(insert_rows(&conn, &households, &residents));
+            }
+            Command::Commit(upload, reply) => {
+                let result = write_final(&conn, &upload)
+                    .and_then(|()| conn.execute_batch("COMMIT").map_err(map_err));
+                let _ = reply.send(result);
+                return;
+            }
+        }
+    }
+}
+
+fn existing(conn: &Connection, sql: &str, candidates: Vec<String>) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let mut found = Vec::new();
+    for c in candidates {
+        if stmt.exists([&c]).map_err(map_err)? {
+            found.push(c);
+        }
+    }
+    Ok(found)
+}
+
+struct SqliteLoad {
+    commands: mpsc::Sender<Command>,
+}
+
+impl SqliteLoad {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .map_err(|_| StoreError::Backend("the load's transaction has ended".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the load's transaction has ended".into()))?
+    }
+}
+
+#[async_trait]
+impl RegistryLoad for SqliteLoad {
+    async fn put_vault(&mut self, entries: Vec<NewVaultEntry>) -> StoreResult<Vec<RefKey>> {
+        self.ask(|r| Command::PutVault(entries, r)).await
+    }
+
+    async fn existing_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<String>> {
+        self.ask(|r| Command::ExistingCards(cards, r)).await
+    }
+
+    async fn ref_keys_in_use(&mut self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
+        self.ask(|r| Command::RefKeysInUse(keys, r)).await
+    }
+
+    async fn insert(
+        &mut self,
+        households: Vec<Household>,
+        residents: Vec<Resident>,
+    ) -> StoreResult<()> {
+        let households = households.iter().map(RawHousehold::from_record).collect();
+        let residents = residents.iter().map(RawResident::from_record).collect();
+        self.ask(|r| Command::Insert(households, residents, r))
+            .await
+    }
+
+    async fn commit(self: Box<Self>, upload: UploadRecord) -> StoreResult<()> {
+        self.ask(|r| Command::Commit(Box::new(upload), r)).await
+    }
+}
