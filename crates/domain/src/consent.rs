@@ -3,11 +3,6 @@
 //! The law requires informed consent before an ID number is collected; the hub does not hold
 //! the consent itself, only the paper form number or e-consent id that proves where it is.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 /// Longest consent reference accepted.
@@ -40,38 +35,7 @@ impl ConsentRef {
     }
 }
 
-impl FromStr for ConsentRef {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Display for ConsentRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ConsentRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ConsentRef({:?})", self.0)
-    }
-}
-
-impl Serialize for ConsentRef {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ConsentRef {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+text_type_impls!(ConsentRef);
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,6 @@
 //! Direct benefit transfers fail when the IFSC is malformed, so the shape is checked at
 //! upload time; whether the branch exists is a code-list question for another layer.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 /// An IFSC in upper case: four letters (the bank), `0`, then six letters or digits (branch).
@@ -49,38 +44,7 @@ impl Ifsc {
     }
 }
 
-impl FromStr for Ifsc {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Display for Ifsc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Ifsc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Ifsc({})", self.0)
-    }
-}
-
-impl Serialize for Ifsc {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Ifsc {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+text_type_impls!(Ifsc);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,9 @@
 //! errors carry a stable code (for example `id_number.checksum`) and a plain message, and never
 //! echo the offending value: callers attach the field name and row. Nothing here does I/O.
 
+#[macro_use]
+mod macros;
+
 pub mod verhoeff;
 
 pub mod code_list;

@@ -4,13 +4,9 @@
 //! holding keys reveals nothing about ID numbers even to someone who can enumerate all
 //! 10^11 valid numbers. The mapping lives only in the vault.
 
-use std::fmt;
-use std::str::FromStr;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ValidationError;
 
@@ -73,38 +69,7 @@ impl RefKey {
     }
 }
 
-impl FromStr for RefKey {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Display for RefKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RefKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RefKey({})", self.0)
-    }
-}
-
-impl Serialize for RefKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for RefKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+text_type_impls!(RefKey);
 
 #[cfg(test)]
 mod tests {
@@ -125,7 +90,7 @@ mod tests {
         assert_eq!(key.as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
         let key = RefKey::from_bytes([0xff; 16]);
         assert_eq!(key.as_str(), "_____________________w");
-        assert_eq!(format!("{key:?}"), "RefKey(_____________________w)");
+        assert_eq!(format!("{key:?}"), "RefKey(\"_____________________w\")");
     }
 
     #[test]

@@ -3,11 +3,6 @@
 //! Sources spell these many ways (`HOF`, `Son-in-law`, `S/O`...); parsing folds the common
 //! spellings onto one closed list so household structure can be compared across schemes.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 /// Relationship to the head of household.
@@ -132,32 +127,7 @@ impl Relationship {
     }
 }
 
-impl FromStr for Relationship {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Display for Relationship {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl Serialize for Relationship {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.code())
-    }
-}
-
-impl<'de> Deserialize<'de> for Relationship {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+code_enum_impls!(Relationship);
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,6 @@
 //! Small status enums kept on each resident: whether they are alive, and whether their ID
 //! number has passed eKYC (electronic know-your-customer) verification.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 /// Lowercases and turns spaces and hyphens into underscores, so `Not Done` equals `not_done`.
@@ -17,38 +12,6 @@ fn key(input: &str) -> String {
         .collect::<Vec<_>>()
         .join("_")
         .to_lowercase()
-}
-
-/// Implements `FromStr`, `Display` and serde (as the code) for an enum with `parse` and `code`.
-macro_rules! code_enum_impls {
-    ($ty:ty) => {
-        impl FromStr for $ty {
-            type Err = ValidationError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::parse(s)
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.code())
-            }
-        }
-
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.code())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(deserializer)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
 }
 
 /// Whether a resident is still part of the household.

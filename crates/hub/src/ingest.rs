@@ -267,7 +267,8 @@ impl Hub {
             }
             Some(existing) if existing.status == UploadStatus::Validating => {
                 return Err(HubError::Conflict(format!(
-                    "this file is being loaded now as upload {}",
+                    "this file is being loaded now as upload {} (if the process loading it has \
+                     stopped, run the upload again in a minute)",
                     existing.id
                 )));
             }
@@ -390,22 +391,35 @@ impl Hub {
 
     async fn load_chunks(
         &self,
-        mut source: Box<dyn RecordSource>,
+        source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
         load: &mut dyn RegistryLoad,
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<()> {
-        loop {
-            let v = validator.clone();
-            let (back, chunk) = tokio::task::spawn_blocking(move || {
+        // The next chunk is read and validated on the blocking pool while this one is
+        // written, so the file and the database work at the same time.
+        let read = |mut source: Box<dyn RecordSource>, v: Arc<Validator>| {
+            tokio::task::spawn_blocking(move || {
                 let chunk = read_chunk(source.as_mut(), &v);
                 (source, chunk)
             })
-            .await
-            .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
-            source = back;
+        };
+        let mut pending = Some(read(source, validator.clone()));
+        while let Some(reading) = pending.take() {
+            let (source, chunk) = reading
+                .await
+                .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
+            let exhausted = chunk.exhausted;
+            let stopped = if exhausted {
+                source.stopped().map(ToString::to_string)
+            } else {
+                None
+            };
+            if !exhausted {
+                pending = Some(read(source, validator.clone()));
+            }
             state.counts.rows += chunk.rows;
             state.counts.rejected += chunk.rejected.len() as u64;
             for row in chunk.rejected {
@@ -413,10 +427,10 @@ impl Hub {
             }
             self.load_members(chunk.members, load, state, sink).await?;
             progress(state.counts.rows);
-            if chunk.exhausted {
+            if exhausted {
                 // A reader that broke off (an I/O error, an unclosed quote) ends early: the
                 // upload fails whole rather than committing half a file.
-                if let Some(stopped) = source.stopped() {
+                if let Some(stopped) = stopped {
                     return Err(HubError::Invalid {
                         field: "file".into(),
                         code: "file.unreadable",
@@ -426,6 +440,7 @@ impl Hub {
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     async fn load_members(
@@ -435,24 +450,44 @@ impl Hub {
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
+        // ID numbers are sealed first (on all cores); their blind indexes then find the same
+        // number twice in the chunk without hashing anything again.
+        let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", state.upload_id))
+            .map_err(|e| HubError::Internal(e.message))?;
+        let to_seal: Vec<(IdNumber, ConsentRef)> = members
+            .iter()
+            .filter_map(|m| {
+                m.id_number.clone().map(|id| {
+                    (
+                        id,
+                        m.consent.clone().unwrap_or_else(|| default_consent.clone()),
+                    )
+                })
+            })
+            .collect();
+        let mut sealed = self.vault.seal_entries(to_seal).await?.into_iter();
+
         // Duplicates inside the chunk: the same ID number, or the same member of a card.
         let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::new();
         let mut seen_members: HashMap<(String, String, String), u64> = HashMap::new();
-        let mut kept = Vec::with_capacity(members.len());
+        let mut kept: Vec<(MemberRow, Option<sangam_store::NewVaultEntry>)> =
+            Vec::with_capacity(members.len());
         for m in members {
-            let duplicate_of = match &m.id_number {
-                Some(id) => seen_ids.get(&self.vault.blind_index(id)).copied(),
+            let entry = match m.id_number {
+                Some(_) => Some(sealed.next().ok_or_else(|| {
+                    HubError::Internal("sealing returned too few entries".into())
+                })?),
                 None => None,
-            }
-            .or_else(|| {
-                seen_members
-                    .get(&(
-                        m.card.as_str().to_owned(),
-                        m.name.as_str().to_lowercase(),
-                        m.dob.to_storage(),
-                    ))
-                    .copied()
-            });
+            };
+            let member_key = (
+                m.card.as_str().to_owned(),
+                m.name.as_str().to_lowercase(),
+                m.dob.to_storage(),
+            );
+            let duplicate_of = entry
+                .as_ref()
+                .and_then(|e| seen_ids.get(&e.blind_index).copied())
+                .or_else(|| seen_members.get(&member_key).copied());
             if let Some(first) = duplicate_of {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {
@@ -466,48 +501,25 @@ impl Hub {
                 })?;
                 continue;
             }
-            if let Some(id) = &m.id_number {
-                seen_ids.insert(self.vault.blind_index(id), m.line);
+            if let Some(e) = &entry {
+                seen_ids.insert(e.blind_index, m.line);
             }
-            seen_members.insert(
-                (
-                    m.card.as_str().to_owned(),
-                    m.name.as_str().to_lowercase(),
-                    m.dob.to_storage(),
-                ),
-                m.line,
-            );
-            kept.push(m);
+            seen_members.insert(member_key, m.line);
+            kept.push((m, entry));
         }
 
-        // ID numbers into the vault, inside the load.
-        let default_consent = ConsentRef::parse(&format!(
-            "UPLOAD-{}",
-            &state.upload_id[..state.upload_id.len().min(36)]
-        ))
-        .map_err(|e| HubError::Internal(e.message))?;
-        let to_seal: Vec<(IdNumber, ConsentRef)> = kept
-            .iter()
-            .filter_map(|m| {
-                m.id_number.clone().map(|id| {
-                    (
-                        id,
-                        m.consent.clone().unwrap_or_else(|| default_consent.clone()),
-                    )
-                })
-            })
-            .collect();
-        let entries = self.vault.seal_entries(to_seal).await?;
+        // Into the vault, inside the load.
+        let entries: Vec<sangam_store::NewVaultEntry> =
+            kept.iter().filter_map(|(_, e)| e.clone()).collect();
         let mut ref_keys = load.put_vault(entries).await?.into_iter();
         let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(kept.len());
-        for m in kept {
+        for (m, entry) in kept {
             let key =
-                if m.id_number.is_some() {
-                    Some(ref_keys.next().ok_or_else(|| {
+                match entry {
+                    Some(_) => Some(ref_keys.next().ok_or_else(|| {
                         HubError::Internal("the vault returned too few keys".into())
-                    })?)
-                } else {
-                    None
+                    })?),
+                    None => None,
                 };
             with_keys.push((m, key));
         }
