@@ -3,40 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{run, sangam, stderr, with_store};
 use sangam_synth::{Generator, GeneratorConfig};
-use sangam_testkit::{TestBackend, backends, files_under, find_any, pg_dump};
+use sangam_testkit::{backends, files_under, find_any, pg_dump};
 use serde_json::Value;
-
-fn sangam() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sangam"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SANGAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("SANGAM_LOG", "warn");
-    cmd
-}
-
-fn with_store(cmd: &mut Command, backend: &TestBackend) {
-    cmd.arg("--data-dir").arg(backend.data_path());
-    if let Some(url) = backend.database_url() {
-        cmd.arg("--database-url").arg(url);
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run sangam")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Exit status 1 and exactly one `error:` line that contains `needle`; no panic.
 fn assert_one_clear_error(o: &Output, needle: &str) -> String {

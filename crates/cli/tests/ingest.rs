@@ -4,32 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::{sangam, with_store};
 use sangam_testkit::{TestBackend, backends};
 use serde_json::Value;
-
-fn sangam() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sangam"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SANGAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("SANGAM_LOG", "warn");
-    cmd
-}
-
-fn with_store<'a>(cmd: &'a mut Command, backend: &TestBackend) -> &'a mut Command {
-    cmd.arg("--data-dir").arg(backend.data_path());
-    if let Some(url) = backend.database_url() {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd
-}
 
 fn synth(households: u64, out: &Path) {
     let o = sangam()

@@ -1,0 +1,36 @@
+//! What the CLI's integration tests share: running the built binary against a test backend.
+
+#![allow(dead_code, reason = "each test file uses part of it")]
+
+use std::process::{Command, Output};
+
+use sangam_testkit::TestBackend;
+
+/// The `sangam` binary, with no `SANGAM_` setting leaking in from the environment.
+pub fn sangam() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sangam"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SANGAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("SANGAM_LOG", "warn");
+    cmd
+}
+
+/// Points a command at the backend's store.
+pub fn with_store<'a>(cmd: &'a mut Command, backend: &TestBackend) -> &'a mut Command {
+    cmd.arg("--data-dir").arg(backend.data_path());
+    if let Some(url) = backend.database_url() {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run sangam")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
