@@ -265,6 +265,9 @@ impl UploadStore for SqliteStore {
     }
 }
 
+/// Page cache of a load's connection, in KiB.
+const LOAD_CACHE_KIB: i64 = 256 * 1024;
+
 type Reply<T> = oneshot::Sender<StoreResult<T>>;
 
 enum Command {
@@ -287,6 +290,11 @@ fn load_thread(
         let conn = Connection::open(&path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;
+        // A load inserts into every index at random places: a cache that holds the indexes
+        // avoids re-reading pages it has just evicted. Bounded, so memory stays flat however
+        // large the file.
+        conn.pragma_update(None, "cache_size", -LOAD_CACHE_KIB)
+            .map_err(map_err)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         let n = conn
             .execute(
