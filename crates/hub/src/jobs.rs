@@ -7,6 +7,8 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use sangam_domain::RefKey;
+
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
@@ -21,8 +23,14 @@ const MAX_ATTEMPTS: i32 = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
-    /// Re-encrypt vault entries under data-key `version`, continuing from `resealed` done.
-    ReencryptVault { version: u32, resealed: u64 },
+    /// Re-encrypt vault entries under data-key `version`: `resealed` done so far, and the
+    /// last reference key passed (the walk goes through the vault once, in key order).
+    ReencryptVault {
+        version: u32,
+        resealed: u64,
+        #[serde(default)]
+        after: Option<String>,
+    },
 }
 
 impl JobKind {
@@ -121,12 +129,27 @@ impl Hub {
 
     /// Runs one step of a job; `Some(next)` means more steps follow.
     async fn run_job(&self, job: &JobKind) -> HubResult<Option<JobKind>> {
-        match *job {
-            JobKind::ReencryptVault { version, resealed } => {
-                let step = self.reencrypt_step(REENCRYPT_BATCH).await?;
+        match job {
+            JobKind::ReencryptVault {
+                version,
+                resealed,
+                after,
+            } => {
+                let (version, after) = (*version, after.as_deref());
+                let after = after.map(RefKey::parse).transpose().map_err(|e| {
+                    HubError::Internal(format!(
+                        "a re-encryption job has a bad cursor: {}",
+                        e.message
+                    ))
+                })?;
+                let step = self.reencrypt_step(REENCRYPT_BATCH, after.as_ref()).await?;
                 let resealed = resealed + step.resealed;
-                if step.more {
-                    Ok(Some(JobKind::ReencryptVault { version, resealed }))
+                if let Some(last) = step.next {
+                    Ok(Some(JobKind::ReencryptVault {
+                        version,
+                        resealed,
+                        after: Some(last),
+                    }))
                 } else {
                     self.audit(
                         "system",

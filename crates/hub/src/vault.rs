@@ -306,11 +306,11 @@ fn check_purpose(purpose: &str) -> HubResult<()> {
 }
 
 /// How far one step of re-encryption got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReencryptStep {
     pub resealed: u64,
-    /// Whether entries under older keys may remain.
-    pub more: bool,
+    /// Where the next step starts, when entries under older keys may remain after it.
+    pub next: Option<String>,
 }
 
 impl Hub {
@@ -372,19 +372,24 @@ impl Hub {
         self.enqueue(JobKind::ReencryptVault {
             version: next,
             resealed: 0,
+            after: None,
         })
         .await?;
         Ok(next)
     }
 
     /// Re-encrypts up to `limit` entries sealed under older versions with the active one.
-    pub async fn reencrypt_step(&self, limit: u32) -> HubResult<ReencryptStep> {
+    pub async fn reencrypt_step(
+        &self,
+        limit: u32,
+        after: Option<&RefKey>,
+    ) -> HubResult<ReencryptStep> {
         self.vault.refresh().await?;
         let ring = self.vault.ring();
         let active = ring.active_version();
         let entries = self
             .store
-            .vault_entries_below_version(active, limit)
+            .vault_entries_below_version(active, after, limit)
             .await?;
         let mut updates = Vec::with_capacity(entries.len());
         for entry in &entries {
@@ -402,9 +407,13 @@ impl Hub {
             }
         }
         let resealed = self.store.vault_reseal(&updates).await?;
+        let full_page = entries.len() as u64 >= u64::from(limit);
         Ok(ReencryptStep {
             resealed,
-            more: entries.len() as u64 >= u64::from(limit),
+            next: entries
+                .last()
+                .filter(|_| full_page)
+                .map(|e| e.ref_key.as_str().to_owned()),
         })
     }
 
@@ -425,6 +434,7 @@ impl Hub {
             self.enqueue(JobKind::ReencryptVault {
                 version: active,
                 resealed: 0,
+                after: None,
             })
             .await?;
             return Err(HubError::Conflict(format!(

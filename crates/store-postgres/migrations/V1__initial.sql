@@ -18,14 +18,15 @@ CREATE TABLE vault_keys (
 );
 
 CREATE TABLE vault_entries (
-    ref_key     TEXT        PRIMARY KEY,
+    -- Byte order, like SQLite's: rotation pages through the vault in this order by index.
+    ref_key     TEXT        COLLATE "C" PRIMARY KEY,
     blind_index BYTEA       NOT NULL UNIQUE,
     key_version BIGINT      NOT NULL CHECK (key_version >= 0),
     sealed      BYTEA       NOT NULL,
     consent_ref TEXT        NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX vault_entries_key_version ON vault_entries (key_version);
+-- No index on key_version: rotation walks the vault once in reference-key order instead.
 
 -- ---------------------------------------------------------------- registry
 CREATE TABLE households (

@@ -192,13 +192,20 @@ impl VaultStore for PostgresStore {
     async fn vault_entries_below_version(
         &self,
         version: u32,
+        after: Option<&RefKey>,
         limit: u32,
     ) -> StoreResult<Vec<VaultEntry>> {
+        // Every reference key sorts after the empty string. The column is COLLATE "C", so the
+        // order is byte order on every server and the primary key's index serves it.
+        let after = after.map_or("", |k| k.as_str());
         let c = self.client().await?;
         query(
             &c,
-            &format!("SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE key_version < $1 LIMIT $2"),
-            &[&i64::from(version), &i64::from(limit)],
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE key_version < $1 \
+                 AND ref_key > $2 ORDER BY ref_key LIMIT $3"
+            ),
+            &[&i64::from(version), &after, &i64::from(limit)],
         )
         .await?
         .iter()

@@ -23,8 +23,10 @@ CREATE TABLE vault_entries (
     sealed      BLOB    NOT NULL,
     consent_ref TEXT    NOT NULL,
     created_at  TEXT    NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX vault_entries_key_version ON vault_entries (key_version);
+);
+-- A rowid table: entries are appended, and only the small index entries (reference key,
+-- blind index) land at random places. No index on key_version: rotation walks the vault once
+-- in reference-key order instead.
 
 -- ---------------------------------------------------------------- registry
 CREATE TABLE households (

@@ -211,17 +211,21 @@ impl VaultStore for SqliteStore {
     async fn vault_entries_below_version(
         &self,
         version: u32,
+        after: Option<&RefKey>,
         limit: u32,
     ) -> StoreResult<Vec<VaultEntry>> {
+        // Every reference key sorts after the empty string.
+        let after = after.map_or_else(String::new, |k| k.as_str().to_owned());
         self.conns
             .read(move |c| {
                 let mut stmt = c
                     .prepare(&format!(
-                        "SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE key_version < ?1 LIMIT ?2"
+                        "SELECT {ENTRY_COLUMNS} FROM vault_entries WHERE key_version < ?1 \
+                         AND ref_key > ?2 ORDER BY ref_key LIMIT ?3"
                     ))
                     .map_err(map_err)?;
                 let rows = stmt
-                    .query_map(params![version, limit], raw_entry)
+                    .query_map(params![version, after, limit], raw_entry)
                     .map_err(map_err)?;
                 rows.map(|r| r.map_err(map_err).and_then(entry)).collect()
             })

@@ -185,8 +185,22 @@ async fn vault_entries(store: &dyn Store) {
             .is_none()
     );
 
-    let old = store.vault_entries_below_version(2, 2).await.unwrap();
+    let old = store.vault_entries_below_version(2, None, 2).await.unwrap();
     assert_eq!(old.len(), 2, "limit respected");
+    assert!(
+        old[0].ref_key.as_str() < old[1].ref_key.as_str(),
+        "in reference-key order"
+    );
+    let rest = store
+        .vault_entries_below_version(2, Some(&old[1].ref_key), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.len(),
+        1,
+        "the cursor continues after the last key seen"
+    );
+    assert!(rest[0].ref_key.as_str() > old[1].ref_key.as_str());
     let reseal = |sealed: u8| Reseal {
         ref_key: a.ref_key.clone(),
         expected_version: 1,
@@ -207,7 +221,7 @@ async fn vault_entries(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .vault_entries_below_version(2, 100)
+            .vault_entries_below_version(2, None, 100)
             .await
             .unwrap()
             .len(),

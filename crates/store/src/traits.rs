@@ -52,10 +52,12 @@ pub trait VaultStore: Send + Sync {
     async fn vault_put(&self, entries: &[NewVaultEntry]) -> StoreResult<Vec<RefKey>>;
     async fn vault_get(&self, ref_key: &RefKey) -> StoreResult<Option<VaultEntry>>;
     async fn vault_find(&self, blind_index: &[u8; 32]) -> StoreResult<Option<VaultEntry>>;
-    /// Entries sealed with a key version below `version`, at most `limit`, for rotation.
+    /// Entries sealed with a key version below `version`, in reference-key order after
+    /// `after`, at most `limit`: rotation walks the vault once with this cursor.
     async fn vault_entries_below_version(
         &self,
         version: u32,
+        after: Option<&RefKey>,
         limit: u32,
     ) -> StoreResult<Vec<VaultEntry>>;
     /// Writes re-encrypted entries in one transaction, each only if it is still at its
