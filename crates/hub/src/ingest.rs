@@ -362,6 +362,31 @@ impl Hub {
         })
     }
 
+    /// Uploads, newest first; of one organisation when given.
+    pub async fn uploads(
+        &self,
+        organisation: Option<&str>,
+        limit: u32,
+    ) -> HubResult<Vec<UploadRecord>> {
+        if !(1..=500).contains(&limit) {
+            return Err(HubError::Invalid {
+                field: "limit".into(),
+                code: "limit.range",
+                message: "must be between 1 and 500".into(),
+            });
+        }
+        // Listing is also when an upload whose process died is seen to be interrupted.
+        self.store.reap_interrupted_uploads(self.now()).await?;
+        Ok(self.store.uploads(organisation, limit).await?)
+    }
+
+    pub async fn upload(&self, id: &str) -> HubResult<UploadRecord> {
+        self.store
+            .upload(id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("upload {id}")))
+    }
+
     fn today(&self) -> NaiveDate {
         self.now().date_naive()
     }

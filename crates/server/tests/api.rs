@@ -456,3 +456,107 @@ async fn openapi_is_3_1_and_every_v1_operation_requires_credentials() {
     assert!(checked >= 12, "checked {checked} operations");
     app.server.shutdown().await.unwrap();
 }
+
+struct NoRejections(u64);
+
+impl sangam_hub::ingest::RejectionSink for NoRejections {
+    fn reject(&mut self, _row: sangam_ingest::report::RejectedRow) -> sangam_hub::HubResult<()> {
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_listed_with_their_counts() {
+    for backend in backends("uploads_are_listed_with_their_counts").await {
+        let app = start(&backend).await;
+        // A small base-registry file of households the demo seed does not hold.
+        let generator = Generator::new(GeneratorConfig {
+            seed: 99,
+            households: 12,
+            ..Default::default()
+        });
+        let mut csv = Vec::new();
+        let rows = sangam_synth::write_base_registry_csv(&generator, &mut csv).unwrap();
+        let source = sangam_ingest::read::csv_source(std::io::Cursor::new(csv)).unwrap();
+        let request = sangam_hub::ingest::UploadRequest {
+            dataset: "base".into(),
+            organisation: "civil-supplies".into(),
+            uploaded_by: "officer".into(),
+            file_name: "cards.csv".into(),
+            file_sha256: "00".repeat(32),
+            idempotency_key: "test".into(),
+            corrects: None,
+        };
+        let mut sink = NoRejections(0);
+        let outcome = app
+            .hub
+            .upload_base_registry(request, source, &mut sink, &|_| {})
+            .await
+            .unwrap();
+        let id = outcome.upload().id.clone();
+
+        let auth = format!("Bearer {}", app.sign_in("admin").await);
+        let list: Value = app
+            .client
+            .get(app.url("/v1/uploads?organisation=civil-supplies"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0]["id"], id.as_str());
+        assert_eq!(list[0]["status"], "committed");
+        assert_eq!(list[0]["counts"]["rows"].as_u64(), Some(rows));
+        assert_eq!(list[0]["counts"]["accepted"].as_u64(), Some(rows - sink.0));
+        let other: Value = app
+            .client
+            .get(app.url("/v1/uploads?organisation=health"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(other.as_array().unwrap().len(), 0);
+
+        let one: Value = app
+            .client
+            .get(app.url(&format!("/v1/uploads/{id}")))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(one["file_name"], "cards.csv");
+        assert_eq!(one["dataset"], "base");
+        let r = app
+            .client
+            .get(app.url("/v1/uploads/no-such-upload"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        problem(r, StatusCode::NOT_FOUND).await;
+        let r = app
+            .client
+            .get(app.url("/v1/uploads?limit=0"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["errors"][0]["code"], "limit.range");
+
+        app.server.shutdown().await.unwrap();
+        drop(app.hub);
+        backend.cleanup().await;
+    }
+}

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod health;
 pub mod registry;
 pub mod session;
+pub mod uploads;
 pub mod vault;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(vault::rotate))
         .routes(routes!(vault::retire))
         .routes(routes!(vault::reveal))
+        .routes(routes!(uploads::list))
+        .routes(routes!(uploads::get))
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
 }
