@@ -153,6 +153,15 @@ async fn ingest_loads_valid_rows_and_reports_the_rest() {
             "names the missing column: {err}"
         );
         assert!(!err.contains("panicked"));
+
+        // An unknown dataset is named, and nothing is written.
+        let o = with_store(sangam().args(["ingest", "--dataset", "pensions"]), &backend)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("dataset.unknown"));
+        assert_eq!(households(&backend).await, 50);
         backend.cleanup().await;
     }
 }

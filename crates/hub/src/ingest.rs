@@ -246,10 +246,15 @@ impl Hub {
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadOutcome> {
         if request.dataset != BASE_DATASET {
-            return Err(HubError::NotFound(format!(
-                "dataset {:?} (only `base` is built in)",
-                request.dataset
-            )));
+            return Err(HubError::Invalid {
+                field: "dataset".into(),
+                code: "dataset.unknown",
+                message: format!(
+                    "there is no dataset {:?}; the built-in base registry is `{BASE_DATASET}` \
+                     (scheme datasets come with their specs)",
+                    request.dataset
+                ),
+            });
         }
         self.store.reap_interrupted_uploads(self.now()).await?;
         let upload = match self
