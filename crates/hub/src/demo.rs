@@ -14,7 +14,7 @@ use sangam_synth::{Dob, Generator, GeneratorConfig};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
-use crate::registry::{LoadCounts, NewHousehold, NewMember};
+use crate::registry::{HouseholdDetails, LoadCounts, MemberDetails, NewHousehold, NewMember};
 use crate::{Hub, HubError, HubResult};
 
 /// Households generated and loaded per transaction.
@@ -70,36 +70,41 @@ fn convert(h: sangam_synth::Household, reference: chrono::NaiveDate) -> HubResul
             None => None,
         };
         members.push(NewMember {
-            name: PersonName::parse(&m.name).map_err(invalid("name", i))?,
-            relative_name: Some(
-                PersonName::parse(&m.relative_name).map_err(invalid("relative", i))?,
-            ),
-            gender: Gender::parse(m.gender.code()).map_err(invalid("gender", i))?,
-            dob,
-            relationship: Relationship::parse(m.relationship.code())
-                .map_err(invalid("relationship", i))?,
-            mobile: m
-                .mobile
-                .as_deref()
-                .map(MobileNumber::parse)
-                .transpose()
-                .map_err(invalid("mobile", i))?,
+            details: MemberDetails {
+                name: PersonName::parse(&m.name).map_err(invalid("name", i))?,
+                relative_name: Some(
+                    PersonName::parse(&m.relative_name).map_err(invalid("relative", i))?,
+                ),
+                gender: Gender::parse(m.gender.code()).map_err(invalid("gender", i))?,
+                dob,
+                relationship: Relationship::parse(m.relationship.code())
+                    .map_err(invalid("relationship", i))?,
+                mobile: m
+                    .mobile
+                    .as_deref()
+                    .map(MobileNumber::parse)
+                    .transpose()
+                    .map_err(invalid("mobile", i))?,
+                life_status: LifeStatus::parse(m.life_status.code())
+                    .map_err(invalid("life status", i))?,
+            },
             id_number,
-            life_status: LifeStatus::parse(m.life_status.code())
-                .map_err(invalid("life status", i))?,
         });
     }
     Ok(NewHousehold {
-        card_number: RationCardNumber::parse(&h.card_number).map_err(invalid("card number", i))?,
-        card_type: CardType::parse(h.card_type.code()).map_err(invalid("card type", i))?,
-        address: Address {
-            house_no: Some(h.address.house_no),
-            street: Some(h.address.street),
-            locality: Some(h.address.locality),
-            pincode: Some(h.address.pincode),
+        details: HouseholdDetails {
+            card_number: RationCardNumber::parse(&h.card_number)
+                .map_err(invalid("card number", i))?,
+            card_type: CardType::parse(h.card_type.code()).map_err(invalid("card type", i))?,
+            address: Address {
+                house_no: Some(h.address.house_no),
+                street: Some(h.address.street),
+                locality: Some(h.address.locality),
+                pincode: Some(h.address.pincode),
+            },
+            village_code: VillageCode::new(h.village.village_code)
+                .map_err(invalid("village code", i))?,
         },
-        village_code: VillageCode::new(h.village.village_code)
-            .map_err(invalid("village code", i))?,
         members,
     })
 }

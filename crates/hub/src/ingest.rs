@@ -15,17 +15,16 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use sangam_domain::{ConsentRef, EkycStatus, IdNumber, MobileNumber, RefKey, Relationship};
+use sangam_domain::{ConsentRef, IdNumber, RefKey, Relationship};
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::{RejectedRow, RowProblem};
-use sangam_ingest::spec::{self, FieldProblem, HeaderError, ValidRow, Validator, Value};
+use sangam_ingest::spec::{self, FieldProblem, ValidRow, Validator, Value};
 use sangam_ingest::{RawRecord, RecordError};
-use sangam_store::{
-    Address, Household, RegistryLoad, Resident, UploadCounts, UploadRecord, UploadStatus,
-};
+use sangam_store::{Address, Household, RegistryLoad, UploadCounts, UploadRecord, UploadStatus};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
+use crate::registry::{HouseholdDetails, MemberDetails, household_record};
 use crate::{Hub, HubError, HubResult};
 
 /// Rows read, validated and loaded per step.
@@ -110,19 +109,10 @@ fn rejected_from_read_error(e: &RecordError) -> RejectedRow {
 struct MemberRow {
     line: u64,
     fields: Vec<String>,
-    card: sangam_domain::RationCardNumber,
-    card_type: sangam_domain::CardType,
-    address: Address,
-    village: sangam_domain::VillageCode,
-    name: sangam_domain::PersonName,
-    relative_name: Option<sangam_domain::PersonName>,
-    gender: sangam_domain::Gender,
-    dob: sangam_domain::DateOfBirth,
-    relationship: Relationship,
-    mobile: Option<MobileNumber>,
+    household: HouseholdDetails,
+    member: MemberDetails,
     id_number: Option<IdNumber>,
     consent: Option<ConsentRef>,
-    life_status: sangam_domain::LifeStatus,
 }
 
 fn text(row: &ValidRow, column: &str) -> Option<String> {
@@ -154,24 +144,28 @@ fn member_row(row: ValidRow, fields: Vec<String>) -> Result<MemberRow, (Vec<Stri
     }
     Ok(MemberRow {
         line: row.line,
-        card: required!("ration_card_no", RationCard),
-        card_type: required!("card_type", CardType),
-        address: Address {
-            house_no: text(&row, "house_no"),
-            street: text(&row, "street"),
-            locality: text(&row, "locality"),
-            pincode: text(&row, "pincode"),
+        household: HouseholdDetails {
+            card_number: required!("ration_card_no", RationCard),
+            card_type: required!("card_type", CardType),
+            address: Address {
+                house_no: text(&row, "house_no"),
+                street: text(&row, "street"),
+                locality: text(&row, "locality"),
+                pincode: text(&row, "pincode"),
+            },
+            village_code: required!("village_code", VillageCode),
         },
-        village: required!("village_code", VillageCode),
-        name: required!("member_name", Name),
-        relative_name: optional!("relative_name", Name),
-        gender: required!("gender", Gender),
-        dob: required!("dob", Dob),
-        relationship: required!("relationship", Relationship),
-        mobile: optional!("mobile", Mobile),
+        member: MemberDetails {
+            name: required!("member_name", Name),
+            relative_name: optional!("relative_name", Name),
+            gender: required!("gender", Gender),
+            dob: required!("dob", Dob),
+            relationship: required!("relationship", Relationship),
+            mobile: optional!("mobile", Mobile),
+            life_status: optional!("life_status", LifeStatus).unwrap_or_default(),
+        },
         id_number: optional!("aadhaar", IdNumber),
         consent: optional!("consent_ref", ConsentRef),
-        life_status: optional!("life_status", LifeStatus).unwrap_or_default(),
         fields,
     })
 }
@@ -311,7 +305,7 @@ impl Hub {
         let spec = spec::base_registry();
         let header_map = match spec::match_header(&spec, source.header()) {
             Ok(map) => map,
-            Err(e) => return Err(self.fail_upload(upload, &header_error(&e)).await),
+            Err(e) => return Err(self.fail_upload(upload, &e.to_string()).await),
         };
         let unknown_columns = header_map
             .unknown
@@ -510,9 +504,9 @@ impl Hub {
                 None => None,
             };
             let member_key = (
-                m.card.as_str().to_owned(),
-                m.name.as_str().to_lowercase(),
-                m.dob.to_storage(),
+                m.household.card_number.as_str().to_owned(),
+                m.member.name.as_str().to_lowercase(),
+                m.member.dob.to_storage(),
             );
             let duplicate_of = entry
                 .as_ref()
@@ -580,7 +574,7 @@ impl Hub {
         // upload created in an earlier chunk gets its further members.
         let mut cards: Vec<String> = accepted
             .iter()
-            .map(|(m, _)| m.card.as_str().to_owned())
+            .map(|(m, _)| m.household.card_number.as_str().to_owned())
             .collect();
         cards.sort_unstable();
         cards.dedup();
@@ -589,7 +583,7 @@ impl Hub {
         let mut new_households: HashMap<String, Household> = HashMap::new();
         let mut residents = Vec::with_capacity(accepted.len());
         for (m, key) in accepted {
-            let card = m.card.as_str().to_owned();
+            let card = m.household.card_number.as_str().to_owned();
             let ours = state.cards_created.contains(&state.card_hash(&card));
             if existing.contains(&card) && !ours {
                 state.counts.rejected += 1;
@@ -605,40 +599,18 @@ impl Hub {
                 continue;
             }
             let resident_id = uuid::Uuid::now_v7().to_string();
+            let card_number = m.household.card_number.clone();
             if !existing.contains(&card) {
                 let household = new_households
-                    .entry(card.clone())
-                    .or_insert_with(|| Household {
-                        card_number: m.card.clone(),
-                        card_type: m.card_type.clone(),
-                        address: m.address.clone(),
-                        village_code: m.village,
-                        head_resident_id: None,
-                        created_at: now,
-                        updated_at: now,
-                        version: 1,
-                    });
-                if m.relationship == Relationship::Head && household.head_resident_id.is_none() {
+                    .entry(card)
+                    .or_insert_with(|| household_record(m.household, None, now));
+                if m.member.relationship == Relationship::Head
+                    && household.head_resident_id.is_none()
+                {
                     household.head_resident_id = Some(resident_id.clone());
                 }
             }
-            residents.push(Resident {
-                resident_id,
-                card_number: m.card,
-                name: m.name,
-                relative_name: m.relative_name,
-                gender: m.gender,
-                dob: m.dob,
-                relationship: m.relationship,
-                mobile_masked: m.mobile.as_ref().map(MobileNumber::masked),
-                mobile_blind_index: m.mobile.as_ref().map(|n| self.vault.mobile_blind_index(n)),
-                id_ref_key: key,
-                ekyc_status: EkycStatus::default(),
-                life_status: m.life_status,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            });
+            residents.push(self.resident_record(resident_id, card_number, m.member, key, now));
         }
         for card in new_households.keys() {
             let hash = state.card_hash(card);
@@ -650,8 +622,4 @@ impl Hub {
             .await?;
         Ok(())
     }
-}
-
-fn header_error(e: &HeaderError) -> String {
-    e.to_string()
 }

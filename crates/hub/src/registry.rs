@@ -1,6 +1,7 @@
 //! The base registry: loading households with their members, reading them, and changing a
 //! resident with a history of every field.
 
+use chrono::{DateTime, Utc};
 use sangam_domain::{
     CardType, ConsentRef, DateOfBirth, EkycStatus, Gender, IdNumber, LifeStatus, MobileNumber,
     PersonName, RationCardNumber, RefKey, Relationship, VillageCode,
@@ -14,27 +15,39 @@ use serde::Serialize;
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
-/// A household to load, with its members, in validated types.
+/// What a ration card says of a household, validated.
 #[derive(Debug, Clone)]
-pub struct NewHousehold {
+pub struct HouseholdDetails {
     pub card_number: RationCardNumber,
     pub card_type: CardType,
     pub address: Address,
     pub village_code: VillageCode,
-    pub members: Vec<NewMember>,
 }
 
-/// A member to load. The ID number goes to the vault; only its reference key is kept.
+/// What the registry keeps of a member as given (the ID number goes to the vault instead).
 #[derive(Debug, Clone)]
-pub struct NewMember {
+pub struct MemberDetails {
     pub name: PersonName,
     pub relative_name: Option<PersonName>,
     pub gender: Gender,
     pub dob: DateOfBirth,
     pub relationship: Relationship,
     pub mobile: Option<MobileNumber>,
-    pub id_number: Option<(IdNumber, ConsentRef)>,
     pub life_status: LifeStatus,
+}
+
+/// A household to load, with its members.
+#[derive(Debug, Clone)]
+pub struct NewHousehold {
+    pub details: HouseholdDetails,
+    pub members: Vec<NewMember>,
+}
+
+/// A member to load. The ID number goes to the vault; only its reference key is kept.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub details: MemberDetails,
+    pub id_number: Option<(IdNumber, ConsentRef)>,
 }
 
 /// A household and its members.
@@ -82,6 +95,24 @@ fn diff<T: PartialEq>(
     }
 }
 
+/// The record of a household added now.
+pub(crate) fn household_record(
+    h: HouseholdDetails,
+    head_resident_id: Option<String>,
+    now: DateTime<Utc>,
+) -> Household {
+    Household {
+        card_number: h.card_number,
+        card_type: h.card_type,
+        address: h.address,
+        village_code: h.village_code,
+        head_resident_id,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
 impl Hub {
     /// Loads households and their members in one transaction: ID numbers into the vault,
     /// everything else into the registry. The caller records the load in the audit log once.
@@ -100,7 +131,7 @@ impl Hub {
             let mut head = None;
             for m in h.members {
                 let resident_id = uuid::Uuid::now_v7().to_string();
-                if m.relationship == Relationship::Head && head.is_none() {
+                if m.details.relationship == Relationship::Head && head.is_none() {
                     head = Some(resident_id.clone());
                 }
                 let id_ref_key = match m.id_number {
@@ -109,34 +140,16 @@ impl Hub {
                     })?),
                     None => None,
                 };
-                resident_rows.push(Resident {
+                let card = h.details.card_number.clone();
+                resident_rows.push(self.resident_record(
                     resident_id,
-                    card_number: h.card_number.clone(),
-                    name: m.name,
-                    relative_name: m.relative_name,
-                    gender: m.gender,
-                    dob: m.dob,
-                    relationship: m.relationship,
-                    mobile_masked: m.mobile.as_ref().map(MobileNumber::masked),
-                    mobile_blind_index: m.mobile.as_ref().map(|n| self.vault.mobile_blind_index(n)),
+                    card,
+                    m.details,
                     id_ref_key,
-                    ekyc_status: EkycStatus::default(),
-                    life_status: m.life_status,
-                    created_at: now,
-                    updated_at: now,
-                    version: 1,
-                });
+                    now,
+                ));
             }
-            household_rows.push(Household {
-                card_number: h.card_number,
-                card_type: h.card_type,
-                address: h.address,
-                village_code: h.village_code,
-                head_resident_id: head,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            });
+            household_rows.push(household_record(h.details, head, now));
         }
         self.store
             .insert_registry(&household_rows, &resident_rows)
@@ -146,6 +159,35 @@ impl Hub {
             residents: resident_rows.len() as u64,
             id_numbers: id_count,
         })
+    }
+
+    /// The record of a member added now: the mobile number kept only masked and as a
+    /// keyed index, the ID number only as its reference key.
+    pub(crate) fn resident_record(
+        &self,
+        resident_id: String,
+        card_number: RationCardNumber,
+        m: MemberDetails,
+        id_ref_key: Option<RefKey>,
+        now: DateTime<Utc>,
+    ) -> Resident {
+        Resident {
+            resident_id,
+            card_number,
+            name: m.name,
+            relative_name: m.relative_name,
+            gender: m.gender,
+            dob: m.dob,
+            relationship: m.relationship,
+            mobile_masked: m.mobile.as_ref().map(MobileNumber::masked),
+            mobile_blind_index: m.mobile.as_ref().map(|n| self.vault.mobile_blind_index(n)),
+            id_ref_key,
+            ekyc_status: EkycStatus::default(),
+            life_status: m.life_status,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
     }
 
     pub async fn household(&self, card: &RationCardNumber) -> HubResult<HouseholdView> {
