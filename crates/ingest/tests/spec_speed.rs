@@ -14,23 +14,7 @@ use sangam_ingest::spec::{Validator, base_registry, match_header};
 
 const ROWS: u64 = 200_000;
 
-const HEADER: [&str; 15] = [
-    "ration_card_no",
-    "card_type",
-    "house_no",
-    "street",
-    "locality",
-    "village_code",
-    "pincode",
-    "member_name",
-    "relative_name",
-    "gender",
-    "dob",
-    "relationship",
-    "aadhaar",
-    "mobile",
-    "life_status",
-];
+use sangam_synth::BASE_REGISTRY_HEADER as HEADER;
 
 const NAMES: [&str; 6] = [
     "Lakshmi Devi",

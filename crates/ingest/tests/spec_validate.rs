@@ -12,23 +12,7 @@ use sangam_ingest::spec::{
     base_registry, example_scheme_spec_toml, match_header,
 };
 
-const HEADER: [&str; 15] = [
-    "ration_card_no",
-    "card_type",
-    "house_no",
-    "street",
-    "locality",
-    "village_code",
-    "pincode",
-    "member_name",
-    "relative_name",
-    "gender",
-    "dob",
-    "relationship",
-    "aadhaar",
-    "mobile",
-    "life_status",
-];
+use sangam_synth::BASE_REGISTRY_HEADER as HEADER;
 
 /// A valid ID number (Verhoeff check digit correct) and a mobile number.
 const ID: &str = "234567890124";
@@ -70,7 +54,7 @@ fn villages() -> Arc<LgdDirectory> {
 
 fn validator_with(villages: Option<Arc<LgdDirectory>>) -> Validator {
     let spec = base_registry();
-    let map = match_header(&spec, &strings(&HEADER)).expect("header");
+    let map = match_header(&spec, &strings(HEADER)).expect("header");
     Validator::new(spec, map, today(), villages, None).expect("validator")
 }
 
@@ -566,7 +550,7 @@ fn other_kinds_and_code_lists() {
 #[test]
 fn validator_refuses_an_invalid_spec_or_a_foreign_header_map() {
     let mut spec = base_registry();
-    let map = match_header(&spec, &strings(&HEADER)).expect("header");
+    let map = match_header(&spec, &strings(HEADER)).expect("header");
     spec.columns[0].aliases.push("Card Type".into());
     let err = Validator::new(spec, map.clone(), today(), None, None).expect_err("invalid");
     assert!(err.to_string().contains("card_type"), "{err}");
