@@ -61,6 +61,16 @@ impl Running {
         format!("{}{path}", self.base)
     }
 
+    /// A GET as the signed-in user whose `Authorization` header value is `auth`.
+    async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn sign_in(&self, user: &str) -> String {
         let r = self
             .client
@@ -142,12 +152,9 @@ async fn the_api_serves_the_registry_over_http() {
 
         // A household by ration card, with its members; ID numbers only as reference keys.
         let expected = app.generator.household(3);
-        let r = c
-            .get(app.url(&format!("/v1/households/{}", expected.card_number)))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .get(&format!("/v1/households/{}", expected.card_number), &auth)
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         let text = r.text().await.unwrap();
         assert_no_id_number(&text, &numbers);
@@ -185,30 +192,15 @@ async fn the_api_serves_the_registry_over_http() {
             format!("/v1/residents/{resident_id}"),
             format!("/v1/residents/by-ref-key/{ref_key}"),
         ] {
-            let r = c
-                .get(app.url(&path))
-                .header("authorization", &auth)
-                .send()
-                .await
-                .unwrap();
+            let r = app.get(&path, &auth).await;
             assert_eq!(r.status(), StatusCode::OK, "{path}");
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["resident_id"], resident_id.as_str());
         }
-        let r = c
-            .get(app.url("/v1/residents/by-ref-key/not-a-key"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/v1/residents/by-ref-key/not-a-key", &auth).await;
         let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(body["errors"][0]["code"], "ref_key.format");
-        let r = c
-            .get(app.url("/v1/households/ZZ0000000000"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/v1/households/ZZ0000000000", &auth).await;
         problem(r, StatusCode::NOT_FOUND).await;
 
         // A change is versioned and every changed field lands in the history, masked.
@@ -230,12 +222,9 @@ async fn the_api_serves_the_registry_over_http() {
             (updated["life_status"].as_str(), updated["version"].as_i64()),
             (Some("deceased"), Some(2))
         );
-        let history: Value = c
-            .get(app.url(&format!("/v1/residents/{resident_id}/history")))
-            .header("authorization", &auth)
-            .send()
+        let history: Value = app
+            .get(&format!("/v1/residents/{resident_id}/history"), &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -311,12 +300,9 @@ async fn the_api_serves_the_registry_over_http() {
             revealed["id_number"].as_str(),
             expected.members[with_id].id_number.as_deref()
         );
-        let audit: Value = c
-            .get(app.url("/v1/audit?limit=1000"))
-            .header("authorization", &auth)
-            .send()
+        let audit: Value = app
+            .get("/v1/audit?limit=1000", &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -329,12 +315,9 @@ async fn the_api_serves_the_registry_over_http() {
                 .iter()
                 .any(|e| e["action"] == "vault.id_number_revealed" && e["actor"] == "admin")
         );
-        let verify: Value = c
-            .get(app.url("/v1/audit/verify"))
-            .header("authorization", &auth)
-            .send()
+        let verify: Value = app
+            .get("/v1/audit/verify", &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -386,12 +369,7 @@ async fn the_api_serves_the_registry_over_http() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let r = c
-            .get(app.url("/v1/registry/counts"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/v1/registry/counts", &auth).await;
         problem(r, StatusCode::UNAUTHORIZED).await;
 
         app.server.shutdown().await.unwrap();
@@ -498,12 +476,8 @@ async fn uploads_are_listed_with_their_counts() {
 
         let auth = format!("Bearer {}", app.sign_in("admin").await);
         let list: Value = app
-            .client
-            .get(app.url("/v1/uploads?organisation=civil-supplies"))
-            .header("authorization", &auth)
-            .send()
+            .get("/v1/uploads?organisation=civil-supplies", &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -514,44 +488,24 @@ async fn uploads_are_listed_with_their_counts() {
         assert_eq!(list[0]["counts"]["rows"].as_u64(), Some(rows));
         assert_eq!(list[0]["counts"]["accepted"].as_u64(), Some(rows - sink.0));
         let other: Value = app
-            .client
-            .get(app.url("/v1/uploads?organisation=health"))
-            .header("authorization", &auth)
-            .send()
+            .get("/v1/uploads?organisation=health", &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
         assert_eq!(other.as_array().unwrap().len(), 0);
 
         let one: Value = app
-            .client
-            .get(app.url(&format!("/v1/uploads/{id}")))
-            .header("authorization", &auth)
-            .send()
+            .get(&format!("/v1/uploads/{id}"), &auth)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
         assert_eq!(one["file_name"], "cards.csv");
         assert_eq!(one["dataset"], "base");
-        let r = app
-            .client
-            .get(app.url("/v1/uploads/no-such-upload"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/v1/uploads/no-such-upload", &auth).await;
         problem(r, StatusCode::NOT_FOUND).await;
-        let r = app
-            .client
-            .get(app.url("/v1/uploads?limit=0"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get("/v1/uploads?limit=0", &auth).await;
         let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(body["errors"][0]["code"], "limit.range");
 
