@@ -12,16 +12,17 @@ impl AccountStore for PostgresStore {
         let c = self.client().await?;
         execute(
             &c,
-            "INSERT INTO users (username, password_hash, role, disabled, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET \
-             password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, \
-             disabled = EXCLUDED.disabled",
+            "INSERT INTO users (username, password_hash, role, disabled, created_at, \
+             organisation) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO UPDATE \
+             SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, \
+             disabled = EXCLUDED.disabled, organisation = EXCLUDED.organisation",
             &[
                 &user.username,
                 &user.password_hash,
                 &user.role.code(),
                 &user.disabled,
                 &user.created_at,
+                &user.organisation,
             ],
         )
         .await?;
@@ -33,8 +34,8 @@ impl AccountStore for PostgresStore {
         let c = self.client().await?;
         let row = query_opt(
             &c,
-            "SELECT username, password_hash, role, disabled, created_at FROM users \
-             WHERE username = $1",
+            "SELECT username, password_hash, role, disabled, created_at, organisation \
+             FROM users WHERE username = $1",
             &[&username],
         )
         .await?;
@@ -47,6 +48,7 @@ impl AccountStore for PostgresStore {
                     .ok_or_else(|| StoreError::corrupt("users.role", &role))?,
                 disabled: get(T, &row, 3)?,
                 created_at: get(T, &row, 4)?,
+                organisation: get(T, &row, 5)?,
             })
         })
         .transpose()

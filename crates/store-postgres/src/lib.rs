@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod datasets;
 mod jobs;
 mod meta;
 mod registry;

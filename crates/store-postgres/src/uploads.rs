@@ -18,12 +18,14 @@ use deadpool_postgres::{GenericClient, Object};
 use sangam_domain::RefKey;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
-    Household, NewVaultEntry, RegistryLoad, Resident, StoreError, StoreResult, UploadCounts,
-    UploadRecord, UploadStatus, UploadStore,
+    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
+    StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus,
+    UploadStore,
 };
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
+use crate::datasets;
 use crate::registry::insert_rows;
 use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_opt};
 use crate::vault::put_entries;
@@ -249,6 +251,28 @@ impl UploadStore for PostgresStore {
         Ok(reaped)
     }
 
+    async fn upload_header(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>> {
+        datasets::upload_header(&self.client().await?, upload_id).await
+    }
+
+    async fn upload_rejections(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredRejection>> {
+        datasets::upload_rejections(&self.client().await?, upload_id, after, limit).await
+    }
+
+    async fn upload_mapping(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MappingEntry>> {
+        datasets::upload_mapping(&self.client().await?, upload_id, after, limit).await
+    }
+
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
         let load = PgLoad {
             client: DetachOnDrop(Some(self.client().await?)),
@@ -419,6 +443,87 @@ impl RegistryLoad for PgLoad {
             households.iter().map(RawHousehold::from_record).collect();
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
         let result = insert_rows(self.start_step()?, &households, &residents).await;
+        self.end_step(result)
+    }
+
+    async fn put_header(&mut self, header: Vec<String>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        let result = datasets::put_header(self.start_step()?, &id, &header).await;
+        self.end_step(result)
+    }
+
+    async fn put_rejections(&mut self, rows: Vec<StoredRejection>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        let result = datasets::put_rejections(self.start_step()?, &id, &rows).await;
+        self.end_step(result)
+    }
+
+    async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        let result = datasets::put_mapping(self.start_step()?, &id, &rows).await;
+        self.end_step(result)
+    }
+
+    async fn residents_by_ref_keys(
+        &mut self,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<(RefKey, String)>> {
+        let result = datasets::residents_by_ref_keys(self.start_step()?, &keys).await;
+        self.end_step(result)
+    }
+
+    async fn enrolment_states(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<Vec<EnrolmentState>> {
+        let result = datasets::enrolment_states(self.start_step()?, dataset, &keys).await;
+        self.end_step(result)
+    }
+
+    async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()> {
+        let result = datasets::upsert_enrolments(self.start_step()?, &rows).await;
+        self.end_step(result)
+    }
+
+    async fn touch_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+    ) -> StoreResult<()> {
+        let result =
+            datasets::touch_enrolments(self.start_step()?, dataset, &keys, upload_id).await;
+        self.end_step(result)
+    }
+
+    async fn remove_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        let result =
+            datasets::remove_enrolments(self.start_step()?, dataset, &keys, upload_id, now).await;
+        self.end_step(result)
+    }
+
+    async fn remove_enrolments_not_seen(
+        &mut self,
+        dataset: &str,
+        upload_id: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        let result = datasets::remove_enrolments_not_seen(
+            self.start_step()?,
+            dataset,
+            upload_id,
+            now,
+            limit,
+        )
+        .await;
         self.end_step(result)
     }
 

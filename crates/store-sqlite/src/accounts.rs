@@ -14,16 +14,17 @@ impl AccountStore for SqliteStore {
         self.conns
             .write(move |c| {
                 c.execute(
-                    "INSERT INTO users (username, password_hash, role, disabled, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO UPDATE SET \
-                     password_hash = excluded.password_hash, role = excluded.role, \
-                     disabled = excluded.disabled",
+                    "INSERT INTO users (username, password_hash, role, disabled, created_at, \
+                     organisation) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (username) DO \
+                     UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+                     disabled = excluded.disabled, organisation = excluded.organisation",
                     params![
                         u.username,
                         u.password_hash,
                         u.role.code(),
                         u.disabled,
-                        ts(&u.created_at)
+                        ts(&u.created_at),
+                        u.organisation
                     ],
                 )
                 .map_err(map_err)?;
@@ -38,8 +39,8 @@ impl AccountStore for SqliteStore {
             .read(move |c| {
                 let row = c
                     .query_row(
-                        "SELECT username, password_hash, role, disabled, created_at FROM users \
-                         WHERE username = ?1",
+                        "SELECT username, password_hash, role, disabled, created_at, \
+                         organisation FROM users WHERE username = ?1",
                         [&username],
                         |r| {
                             Ok((
@@ -48,21 +49,25 @@ impl AccountStore for SqliteStore {
                                 r.get::<_, String>(2)?,
                                 r.get::<_, bool>(3)?,
                                 r.get::<_, String>(4)?,
+                                r.get::<_, Option<String>>(5)?,
                             ))
                         },
                     )
                     .optional()
                     .map_err(map_err)?;
-                row.map(|(username, password_hash, role, disabled, created)| {
-                    Ok(User {
-                        username,
-                        password_hash,
-                        role: Role::from_code(&role)
-                            .ok_or_else(|| StoreError::corrupt("users.role", &role))?,
-                        disabled,
-                        created_at: parse_ts("users.created_at", &created)?,
-                    })
-                })
+                row.map(
+                    |(username, password_hash, role, disabled, created, organisation)| {
+                        Ok(User {
+                            username,
+                            password_hash,
+                            organisation,
+                            role: Role::from_code(&role)
+                                .ok_or_else(|| StoreError::corrupt("users.role", &role))?,
+                            disabled,
+                            created_at: parse_ts("users.created_at", &created)?,
+                        })
+                    },
+                )
                 .transpose()
             })
             .await

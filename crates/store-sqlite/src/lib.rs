@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 mod connections;
+mod datasets;
 mod jobs;
 mod meta;
 mod registry;

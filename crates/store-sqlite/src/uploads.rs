@@ -15,13 +15,15 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::RefKey;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
-    Household, NewVaultEntry, RegistryLoad, Resident, StoreError, StoreResult, UploadCounts,
-    UploadRecord, UploadStatus, UploadStore,
+    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
+    StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus,
+    UploadStore,
 };
 use tokio::sync::oneshot;
 
 use crate::SqliteStore;
 use crate::connections::configure;
+use crate::datasets;
 use crate::registry::insert_rows;
 use crate::sql::{begin, map_err, parse_ts, ts};
 use crate::vault::put_entries;
@@ -249,11 +251,43 @@ impl UploadStore for SqliteStore {
             .await
     }
 
+    async fn upload_header(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let id = upload_id.to_owned();
+        self.conns
+            .read(move |c| datasets::upload_header(c, &id))
+            .await
+    }
+
+    async fn upload_rejections(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredRejection>> {
+        let id = upload_id.to_owned();
+        self.conns
+            .read(move |c| datasets::upload_rejections(c, &id, after, limit))
+            .await
+    }
+
+    async fn upload_mapping(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MappingEntry>> {
+        let id = upload_id.to_owned();
+        self.conns
+            .read(move |c| datasets::upload_mapping(c, &id, after, limit))
+            .await
+    }
+
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
         let (commands, inbox) = mpsc::channel::<Command>();
         let (ready_tx, ready_rx) = oneshot::channel();
         let path = self.path.clone();
         let upload_id = upload_id.to_owned();
+        let upload_id_for_load = upload_id.clone();
         std::thread::Builder::new()
             .name("sangam-load".into())
             .spawn(move || load_thread(path, upload_id, inbox, ready_tx))
@@ -261,7 +295,10 @@ impl UploadStore for SqliteStore {
         ready_rx
             .await
             .map_err(|_| StoreError::Backend("the load thread stopped".into()))??;
-        Ok(Box::new(SqliteLoad { commands }))
+        Ok(Box::new(SqliteLoad {
+            commands,
+            upload_id: upload_id_for_load,
+        }))
     }
 }
 
@@ -276,6 +313,8 @@ enum Command {
     RefKeysInUse(Vec<RefKey>, Reply<Vec<RefKey>>),
     Insert(Vec<RawHousehold>, Vec<RawResident>, Reply<()>),
     Commit(Box<UploadRecord>, Reply<()>),
+    /// Any other step of the load, run on its connection.
+    Run(Box<dyn FnOnce(&Connection) + Send>),
 }
 
 /// Owns the load's connection. Leaving without a commit drops the connection, which rolls
@@ -346,6 +385,7 @@ fn load_thread(
             Command::Insert(households, residents, reply) => {
                 let _ = reply.send(insert_rows(&conn, &households, &residents));
             }
+            Command::Run(step) => step(&conn),
             Command::Commit(upload, reply) => {
                 let result = write_final(&conn, &upload)
                     .and_then(|()| conn.execute_batch("COMMIT").map_err(map_err));
@@ -369,6 +409,7 @@ fn existing(conn: &Connection, sql: &str, candidates: Vec<String>) -> StoreResul
 
 struct SqliteLoad {
     commands: mpsc::Sender<Command>,
+    upload_id: String,
 }
 
 impl SqliteLoad {
@@ -379,6 +420,19 @@ impl SqliteLoad {
             .map_err(|_| StoreError::Backend("the load's transaction has ended".into()))?;
         rx.await
             .map_err(|_| StoreError::Backend("the load's transaction has ended".into()))?
+    }
+
+    /// Runs `step` on the load's connection, inside its transaction.
+    async fn run<T: Send + 'static>(
+        &self,
+        step: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.ask(|reply| {
+            Command::Run(Box::new(move |conn| {
+                let _ = reply.send(step(conn));
+            }))
+        })
+        .await
     }
 }
 
@@ -404,6 +458,82 @@ impl RegistryLoad for SqliteLoad {
         let households = households.iter().map(RawHousehold::from_record).collect();
         let residents = residents.iter().map(RawResident::from_record).collect();
         self.ask(|r| Command::Insert(households, residents, r))
+            .await
+    }
+
+    async fn put_header(&mut self, header: Vec<String>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        self.run(move |c| datasets::put_header(c, &id, &header))
+            .await
+    }
+
+    async fn put_rejections(&mut self, rows: Vec<StoredRejection>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        self.run(move |c| datasets::put_rejections(c, &id, &rows))
+            .await
+    }
+
+    async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()> {
+        let id = self.upload_id.clone();
+        self.run(move |c| datasets::put_mapping(c, &id, &rows))
+            .await
+    }
+
+    async fn residents_by_ref_keys(
+        &mut self,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<(RefKey, String)>> {
+        self.run(move |c| datasets::residents_by_ref_keys(c, &keys))
+            .await
+    }
+
+    async fn enrolment_states(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<Vec<EnrolmentState>> {
+        let dataset = dataset.to_owned();
+        self.run(move |c| datasets::enrolment_states(c, &dataset, &keys))
+            .await
+    }
+
+    async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()> {
+        self.run(move |c| datasets::upsert_enrolments(c, &rows))
+            .await
+    }
+
+    async fn touch_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+    ) -> StoreResult<()> {
+        let (dataset, upload_id) = (dataset.to_owned(), upload_id.to_owned());
+        self.run(move |c| datasets::touch_enrolments(c, &dataset, &keys, &upload_id))
+            .await
+    }
+
+    async fn remove_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        let (dataset, upload_id) = (dataset.to_owned(), upload_id.to_owned());
+        self.run(move |c| datasets::remove_enrolments(c, &dataset, &keys, &upload_id, now))
+            .await
+    }
+
+    async fn remove_enrolments_not_seen(
+        &mut self,
+        dataset: &str,
+        upload_id: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        let (dataset, upload_id) = (dataset.to_owned(), upload_id.to_owned());
+        self.run(move |c| datasets::remove_enrolments_not_seen(c, &dataset, &upload_id, now, limit))
             .await
     }
 

@@ -304,6 +304,8 @@ pub struct User {
     /// PHC string (argon2id).
     pub password_hash: String,
     pub role: Role,
+    /// The organisation a nodal officer acts for (administrators have none).
+    pub organisation: Option<String>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -404,4 +406,143 @@ pub struct UploadRecord {
     pub error: Option<String>,
     pub received_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl UploadRecord {
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.status,
+            UploadStatus::Committed | UploadStatus::Failed | UploadStatus::Interrupted
+        )
+    }
+}
+
+/// A rejected row as stored: sealed, because it holds what the officer typed, ID and bank
+/// numbers included. Opened only to hand the report to the uploading organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRejection {
+    /// The row's line in the uploaded file (unique within an upload).
+    pub line: u64,
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// One accepted row's entry in the reference-key mapping handed back to the uploader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingEntry {
+    /// Order within the upload.
+    pub seq: u64,
+    /// The department's record key (for the base registry, the ration card number).
+    pub record_key: String,
+    /// The reference key of the row's ID number, if it had one.
+    pub ref_key: Option<RefKey>,
+    /// The ID number masked (`XXXX XXXX 1234`).
+    pub id_masked: Option<String>,
+    /// The resident the row is linked to, if any.
+    pub resident_id: Option<String>,
+    /// `added`, `modified`, `unchanged` or `deleted`.
+    pub outcome: String,
+}
+
+// ---------------------------------------------------------------- datasets
+
+/// A dataset the hub accepts uploads of: a welfare scheme's beneficiary list, owned by an
+/// organisation, with versioned data specs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dataset {
+    /// `[a-z0-9_]{2,64}`, the spec's `dataset`.
+    pub name: String,
+    pub title: String,
+    /// The organisation whose nodal officers upload it.
+    pub organisation: String,
+    /// The spec version uploads are validated against now.
+    pub current_version: u32,
+    /// Expected days between uploads, for the overdue list.
+    pub update_frequency_days: Option<u32>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One version of a dataset's data spec, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetSpecVersion {
+    pub dataset: String,
+    pub version: u32,
+    pub spec_json: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// When a dataset last had an upload committed, per organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUpload {
+    pub dataset: String,
+    pub organisation: String,
+    pub upload_id: String,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Whether an enrolment is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentStatus {
+    Active,
+    /// Deleted by an incremental upload, or absent from a later full upload. Kept, so the
+    /// record's history and its reference key stay answerable.
+    Removed,
+}
+
+impl EnrolmentStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            EnrolmentStatus::Active => "active",
+            EnrolmentStatus::Removed => "removed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "active" => Some(EnrolmentStatus::Active),
+            "removed" => Some(EnrolmentStatus::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// One scheme's record of one person (a beneficiary), keyed by the department's record key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub dataset: String,
+    pub record_key: String,
+    /// The reference key of the record's ID number, if it had one.
+    pub ref_key: Option<RefKey>,
+    /// The resident the record is linked to; `None` is "unlinked" (no resolvable ID number;
+    /// the matching engine links those).
+    pub resident_id: Option<String>,
+    /// The record's non-sensitive fields, by spec column name, as JSON.
+    pub fields: serde_json::Value,
+    /// The sensitive fields (mobile, bank account), sealed as one JSON object.
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+    /// Keyed digest of the whole record, to tell changed from unchanged without opening it.
+    pub digest: [u8; 32],
+    pub status: EnrolmentStatus,
+    /// The spec version the record was validated against.
+    pub spec_version: u32,
+    /// The upload that last wrote it.
+    pub upload_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// What an upload needs to know of an enrolment it may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentState {
+    pub record_key: String,
+    pub digest: [u8; 32],
+    pub status: EnrolmentStatus,
+    pub ref_key: Option<RefKey>,
+    pub version: i64,
 }

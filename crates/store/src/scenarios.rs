@@ -26,6 +26,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     jobs(store.clone()).await;
     accounts(&*store).await;
     uploads(&*store).await;
+    datasets(&*store).await;
+    upload_outputs_and_enrolments(&*store).await;
 }
 
 fn today() -> NaiveDate {
@@ -519,6 +521,7 @@ async fn accounts(store: &dyn Store) {
         username: "admin".into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$abc$def".into(),
         role: Role::Admin,
+        organisation: None,
         disabled: false,
         created_at: now,
     };
@@ -526,6 +529,8 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.user("admin").await.unwrap().unwrap(), user);
     let changed = User {
         password_hash: "other".into(),
+        role: Role::NodalOfficer,
+        organisation: Some("social-welfare".into()),
         disabled: true,
         ..user.clone()
     };
@@ -722,5 +727,324 @@ async fn uploads(store: &dyn Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+fn sample_dataset(name: &str, version: u32) -> (Dataset, DatasetSpecVersion) {
+    let now = audit::truncate_to_micros(Utc::now());
+    (
+        Dataset {
+            name: name.into(),
+            title: format!("{name} beneficiaries"),
+            organisation: "social-welfare".into(),
+            current_version: version,
+            update_frequency_days: Some(30),
+            created_by: "admin".into(),
+            created_at: now,
+            updated_at: now,
+        },
+        DatasetSpecVersion {
+            dataset: name.into(),
+            version,
+            spec_json: format!("{{\"dataset\":\"{name}\",\"version\":{version}}}"),
+            created_by: "admin".into(),
+            created_at: now,
+        },
+    )
+}
+
+async fn datasets(store: &dyn Store) {
+    let (d, spec) = sample_dataset("old_age_pension", 1);
+    store.insert_dataset(&d, &spec).await.unwrap();
+    assert!(matches!(
+        store.insert_dataset(&d, &spec).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.dataset("old_age_pension").await.unwrap().unwrap(), d);
+    assert!(store.dataset("nothing").await.unwrap().is_none());
+
+    let (mut d2, spec2) = sample_dataset("old_age_pension", 2);
+    d2.created_at = d.created_at;
+    d2.update_frequency_days = None;
+    store.add_spec_version(&d2, &spec2).await.unwrap();
+    assert!(
+        matches!(
+            store.add_spec_version(&d2, &spec2).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a spec version is written once"
+    );
+    let (other, other_spec) = sample_dataset("missing", 2);
+    assert!(matches!(
+        store.add_spec_version(&other, &other_spec).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let now_current = store.dataset("old_age_pension").await.unwrap().unwrap();
+    assert_eq!(now_current.current_version, 2);
+    assert_eq!(now_current.update_frequency_days, None);
+    assert_eq!(
+        store
+            .spec_version("old_age_pension", 1)
+            .await
+            .unwrap()
+            .unwrap(),
+        spec,
+        "earlier versions stay readable"
+    );
+    assert!(
+        store
+            .spec_version("old_age_pension", 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (widow, widow_spec) = sample_dataset("widow_pension", 1);
+    store.insert_dataset(&widow, &widow_spec).await.unwrap();
+    let names: Vec<String> = store
+        .datasets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["old_age_pension", "widow_pension"]);
+}
+
+fn sample_enrolment(key: &str, upload: &str, ref_key: Option<RefKey>) -> Enrolment {
+    let now = audit::truncate_to_micros(Utc::now());
+    Enrolment {
+        dataset: "old_age_pension".into(),
+        record_key: key.into(),
+        ref_key,
+        resident_id: None,
+        fields: serde_json::json!({"name": "Lakshmi", "pension_amount": 1500.0}),
+        key_version: 1,
+        sealed: vec![9; 40],
+        digest: [key.len() as u8; 32],
+        status: EnrolmentStatus::Active,
+        spec_version: 1,
+        upload_id: upload.into(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+async fn upload_outputs_and_enrolments(store: &dyn Store) {
+    let mut first = sample_upload("s1", "cc");
+    first.dataset = "old_age_pension".into();
+    first.organisation = "social-welfare".into();
+    store.insert_upload(&first).await.unwrap();
+
+    // The registry the enrolments link to.
+    let entry = vault_entry(91, 1);
+    store.vault_put(std::slice::from_ref(&entry)).await.unwrap();
+    let resident = sample_resident("PY9100000001", "Lakshmi", Some(entry.ref_key.clone()));
+    store
+        .insert_registry(
+            &[sample_household("PY9100000001")],
+            std::slice::from_ref(&resident),
+        )
+        .await
+        .unwrap();
+
+    let mut load = store.begin_registry_load("s1").await.unwrap();
+    load.put_header(vec!["beneficiary_id".into(), "name".into()])
+        .await
+        .unwrap();
+    load.put_rejections(vec![
+        StoredRejection {
+            line: 3,
+            key_version: 1,
+            sealed: vec![1, 2, 3],
+        },
+        StoredRejection {
+            line: 9,
+            key_version: 1,
+            sealed: vec![4, 5],
+        },
+    ])
+    .await
+    .unwrap();
+    let unknown = RefKey::generate();
+    assert_eq!(
+        load.residents_by_ref_keys(vec![entry.ref_key.clone(), unknown])
+            .await
+            .unwrap(),
+        vec![(entry.ref_key.clone(), resident.resident_id.clone())]
+    );
+    let mut linked = sample_enrolment("OAP-1", "s1", Some(entry.ref_key.clone()));
+    linked.resident_id = Some(resident.resident_id.clone());
+    let enrolments = vec![
+        linked.clone(),
+        sample_enrolment("OAP-2", "s1", None),
+        sample_enrolment("OAP-33", "s1", None),
+    ];
+    load.upsert_enrolments(enrolments.clone()).await.unwrap();
+    load.put_mapping(
+        enrolments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| MappingEntry {
+                seq: i as u64 + 1,
+                record_key: e.record_key.clone(),
+                ref_key: e.ref_key.clone(),
+                id_masked: e.ref_key.as_ref().map(|_| "XXXX XXXX 1234".into()),
+                resident_id: e.resident_id.clone(),
+                outcome: "added".into(),
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        store
+            .enrolment("old_age_pension", "OAP-1")
+            .await
+            .unwrap()
+            .is_none(),
+        "enrolments are invisible until the load commits"
+    );
+    assert!(
+        store
+            .upload_rejections("s1", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut done = first.clone();
+    done.status = UploadStatus::Committed;
+    done.finished_at = Some(audit::truncate_to_micros(Utc::now()));
+    load.commit(done.clone()).await.unwrap();
+
+    assert_eq!(
+        store.upload_header("s1").await.unwrap().unwrap(),
+        ["beneficiary_id", "name"]
+    );
+    assert!(store.upload_header("u2").await.unwrap().is_none());
+    let rejections = store.upload_rejections("s1", 0, 10).await.unwrap();
+    assert_eq!(
+        rejections.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [3, 9]
+    );
+    assert_eq!(rejections[1].sealed, [4, 5]);
+    assert_eq!(store.upload_rejections("s1", 3, 10).await.unwrap().len(), 1);
+    let mapping = store.upload_mapping("s1", 0, 2).await.unwrap();
+    assert_eq!(mapping.len(), 2, "paged");
+    assert_eq!(mapping[0].record_key, "OAP-1");
+    assert_eq!(mapping[0].ref_key.as_ref(), Some(&entry.ref_key));
+    assert_eq!(
+        mapping[0].resident_id.as_deref(),
+        Some(resident.resident_id.as_str())
+    );
+    assert_eq!(store.upload_mapping("s1", 2, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .enrolment("old_age_pension", "OAP-1")
+            .await
+            .unwrap()
+            .unwrap(),
+        linked
+    );
+    assert_eq!(
+        store
+            .count_active_enrolments("old_age_pension")
+            .await
+            .unwrap(),
+        3
+    );
+    let page: Vec<String> = store
+        .enrolments("old_age_pension", Some("OAP-1"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record_key)
+        .collect();
+    assert_eq!(page, ["OAP-2", "OAP-33"]);
+    let last = store.last_uploads().await.unwrap();
+    let oap = last
+        .iter()
+        .find(|l| l.dataset == "old_age_pension")
+        .expect("the committed upload is the dataset's last");
+    assert_eq!(oap.upload_id, "s1");
+    assert_eq!(Some(oap.finished_at), done.finished_at);
+
+    // A second, full upload: one record changes, one is unchanged, one is absent.
+    let mut second = sample_upload("s2", "dd");
+    second.dataset = "old_age_pension".into();
+    second.organisation = "social-welfare".into();
+    store.insert_upload(&second).await.unwrap();
+    let mut load = store.begin_registry_load("s2").await.unwrap();
+    let states = load
+        .enrolment_states(
+            "old_age_pension",
+            vec!["OAP-1".into(), "OAP-2".into(), "OAP-new".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(states.len(), 2);
+    let one = states.iter().find(|s| s.record_key == "OAP-1").unwrap();
+    assert_eq!(one.digest, linked.digest);
+    assert_eq!(one.status, EnrolmentStatus::Active);
+    assert_eq!(one.ref_key.as_ref(), Some(&entry.ref_key));
+    let mut changed = sample_enrolment("OAP-1", "s2", Some(entry.ref_key.clone()));
+    changed.fields = serde_json::json!({"name": "Lakshmi", "pension_amount": 2000.0});
+    changed.version = 2;
+    changed.created_at = linked.created_at;
+    load.upsert_enrolments(vec![changed.clone()]).await.unwrap();
+    load.touch_enrolments("old_age_pension", vec!["OAP-2".into()], "s2")
+        .await
+        .unwrap();
+    let now = audit::truncate_to_micros(Utc::now());
+    let removed = load
+        .remove_enrolments_not_seen("old_age_pension", "s2", now, 1000)
+        .await
+        .unwrap();
+    assert_eq!(removed, ["OAP-33"]);
+    assert!(
+        load.remove_enrolments_not_seen("old_age_pension", "s2", now, 1000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a removed record is not removed twice"
+    );
+    assert_eq!(
+        load.remove_enrolments(
+            "old_age_pension",
+            vec!["OAP-2".into(), "OAP-33".into()],
+            "s2",
+            now
+        )
+        .await
+        .unwrap(),
+        ["OAP-2"],
+        "only active records are removed"
+    );
+    let mut done = second.clone();
+    done.status = UploadStatus::Committed;
+    done.finished_at = Some(now);
+    load.commit(done).await.unwrap();
+    assert_eq!(
+        store
+            .enrolment("old_age_pension", "OAP-1")
+            .await
+            .unwrap()
+            .unwrap(),
+        changed
+    );
+    let gone = store
+        .enrolment("old_age_pension", "OAP-33")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.status, EnrolmentStatus::Removed);
+    assert_eq!(gone.upload_id, "s2");
+    assert_eq!(gone.version, 2);
+    assert_eq!(
+        store
+            .count_active_enrolments("old_age_pension")
+            .await
+            .unwrap(),
+        1
     );
 }

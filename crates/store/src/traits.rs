@@ -14,6 +14,7 @@ pub trait Store:
     + VaultStore
     + RegistryStore
     + UploadStore
+    + DatasetStore
     + AuditStore
     + JobStore
     + AccountStore
@@ -126,9 +127,60 @@ pub trait UploadStore: Send + Sync {
     /// Marks `validating` uploads whose loading process is gone as `interrupted`, and returns
     /// how many. A live load holds a lock this can see, so a running upload is never touched.
     async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Opens the one transaction an upload of the base registry loads in. Nothing of it is
-    /// visible to anyone until [`RegistryLoad::commit`]; dropping it rolls everything back.
+    /// Opens the one transaction an upload loads in. Nothing of it is visible to anyone
+    /// until [`RegistryLoad::commit`]; dropping it rolls everything back.
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>>;
+    /// The header of the uploaded file, as the load recorded it.
+    async fn upload_header(&self, upload_id: &str) -> StoreResult<Option<Vec<String>>>;
+    /// An upload's rejected rows with `line > after`, in line order, at most `limit`.
+    async fn upload_rejections(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredRejection>>;
+    /// An upload's reference-key mapping with `seq > after`, in order, at most `limit`.
+    async fn upload_mapping(
+        &self,
+        upload_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MappingEntry>>;
+}
+
+/// Datasets (schemes' beneficiary lists), their specs and their enrolments.
+#[async_trait]
+pub trait DatasetStore: Send + Sync {
+    /// Creates a dataset with its first spec version. `Conflict` if the name is taken.
+    async fn insert_dataset(&self, dataset: &Dataset, spec: &DatasetSpecVersion)
+    -> StoreResult<()>;
+    /// Adds a spec version and makes it current, with the dataset's new title and update
+    /// frequency. `Conflict` if that version exists; `NotFound` without the dataset.
+    async fn add_spec_version(
+        &self,
+        dataset: &Dataset,
+        spec: &DatasetSpecVersion,
+    ) -> StoreResult<()>;
+    async fn dataset(&self, name: &str) -> StoreResult<Option<Dataset>>;
+    /// Every dataset, by name.
+    async fn datasets(&self) -> StoreResult<Vec<Dataset>>;
+    async fn spec_version(
+        &self,
+        dataset: &str,
+        version: u32,
+    ) -> StoreResult<Option<DatasetSpecVersion>>;
+    /// The latest committed upload of every (dataset, organisation) that has one.
+    async fn last_uploads(&self) -> StoreResult<Vec<LastUpload>>;
+    async fn enrolment(&self, dataset: &str, record_key: &str) -> StoreResult<Option<Enrolment>>;
+    /// A dataset's enrolments with `record_key > after`, in record-key order, at most `limit`.
+    async fn enrolments(
+        &self,
+        dataset: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Enrolment>>;
+    /// How many enrolments of a dataset are active.
+    async fn count_active_enrolments(&self, dataset: &str) -> StoreResult<u64>;
 }
 
 /// One upload's loading transaction.
@@ -146,6 +198,50 @@ pub trait RegistryLoad: Send {
         households: Vec<Household>,
         residents: Vec<Resident>,
     ) -> StoreResult<()>;
+    /// Records the header of the uploaded file (for the rejection report).
+    async fn put_header(&mut self, header: Vec<String>) -> StoreResult<()>;
+    async fn put_rejections(&mut self, rows: Vec<StoredRejection>) -> StoreResult<()>;
+    async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()>;
+    /// Residents holding these reference keys, as (reference key, resident id).
+    async fn residents_by_ref_keys(
+        &mut self,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<(RefKey, String)>>;
+    /// Of these record keys of `dataset`, the enrolments that exist (active or removed).
+    async fn enrolment_states(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<Vec<EnrolmentState>>;
+    /// Inserts new enrolments and replaces existing ones (keeping `created_at`; the stored
+    /// version becomes the given one).
+    async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()>;
+    /// Marks these record keys of `dataset` as seen by `upload_id` without changing them (an
+    /// unchanged row of a full upload).
+    async fn touch_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+    ) -> StoreResult<()>;
+    /// Marks these active enrolments removed by `upload_id`; returns the keys it removed.
+    async fn remove_enrolments(
+        &mut self,
+        dataset: &str,
+        keys: Vec<String>,
+        upload_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>>;
+    /// A full upload's end: marks removed every active enrolment of `dataset` that
+    /// `upload_id` neither wrote nor touched, and returns their keys, at most `limit` at a
+    /// time (call again until it returns fewer).
+    async fn remove_enrolments_not_seen(
+        &mut self,
+        dataset: &str,
+        upload_id: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>>;
     /// Writes the upload's final record and commits the whole load at once.
     async fn commit(self: Box<Self>, upload: UploadRecord) -> StoreResult<()>;
 }

@@ -61,6 +61,16 @@ impl BlindIndexKey {
     pub fn mobile(&self, mobile: &MobileNumber) -> BlindIndex {
         self.index(b"mobile", mobile.expose_digits().as_bytes())
     }
+
+    /// A keyed digest of a whole record's content, for telling a changed record from an
+    /// unchanged one without keeping its values in clear. Keyed, because a plain hash of a
+    /// short record could be reversed by trying every plausible value.
+    pub fn record_digest(&self, kind: &str, content: &[u8]) -> [u8; 32] {
+        let mut tagged = Vec::with_capacity(kind.len() + 7);
+        tagged.extend_from_slice(b"record:");
+        tagged.extend_from_slice(kind.as_bytes());
+        *self.index(&tagged, content).as_bytes()
+    }
 }
 
 /// The 32-byte output of the blind index.

@@ -57,6 +57,11 @@ impl KeyRing {
         self.keys.keys().copied()
     }
 
+    /// The data key of `version`, if the ring still holds it (for sealing other records).
+    pub(crate) fn data_key(&self, version: u32) -> Option<&DataKey> {
+        self.keys.get(&version)
+    }
+
     pub fn blind_index_key(&self) -> &BlindIndexKey {
         &self.blind
     }

@@ -18,6 +18,7 @@ mod data_key;
 mod error;
 mod keyring;
 mod master_key;
+mod record;
 
 pub use blind_index::{BlindIndex, BlindIndexKey};
 pub use data_key::{DataKey, KeyPurpose};
