@@ -165,6 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     store,
                     username,
                     role,
+                    organisation,
                     password_file,
                 },
         } => {
@@ -175,7 +176,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RoleArg::Admin => sangam_store::Role::Admin,
                 RoleArg::NodalOfficer => sangam_store::Role::NodalOfficer,
             };
-            hub.save_user(&username, &password, role, "cli").await?;
+            hub.save_user(&username, &password, role, organisation.as_deref(), "cli")
+                .await?;
             eprintln!("user {username} saved with role {}", role.code());
         }
         Command::Keys { command } => keys(config, command).await?,

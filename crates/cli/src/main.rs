@@ -166,6 +166,9 @@ enum UsersCommand {
         username: String,
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// The organisation a nodal officer uploads for (for example `civil-supplies`).
+        #[arg(long, required_if_eq("role", "nodal-officer"))]
+        organisation: Option<String>,
         /// A file whose first line is the password.
         #[arg(long)]
         password_file: Option<PathBuf>,

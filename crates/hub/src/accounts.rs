@@ -46,6 +46,23 @@ fn check_username(username: &str) -> HubResult<()> {
     }
 }
 
+/// Organisation identifiers are short slugs (`social-welfare`), used in URLs and filters.
+pub fn check_organisation(organisation: &str) -> HubResult<()> {
+    let ok = (2..=64).contains(&organisation.len())
+        && organisation
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(HubError::Invalid {
+            field: "organisation".into(),
+            code: "organisation.format",
+            message: "2 to 64 characters of a-z, 0-9, '-' or '_'".into(),
+        })
+    }
+}
+
 fn hash_password(password: &str) -> HubResult<String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(HubError::Invalid {
@@ -104,15 +121,36 @@ impl std::fmt::Debug for IssuedClient {
 }
 
 impl Hub {
-    /// Creates a user or sets its password and role.
+    /// Creates a user or sets its password, role and organisation. A nodal officer acts for
+    /// exactly one organisation; an administrator for none.
     pub async fn save_user(
         &self,
         username: &str,
         password: &str,
         role: Role,
+        organisation: Option<&str>,
         actor: &str,
     ) -> HubResult<()> {
         check_username(username)?;
+        match (role, organisation) {
+            (Role::NodalOfficer, None) => {
+                return Err(HubError::Invalid {
+                    field: "organisation".into(),
+                    code: "organisation.missing",
+                    message: "a nodal officer needs the organisation they upload for".into(),
+                });
+            }
+            (Role::Admin, Some(_)) => {
+                return Err(HubError::Invalid {
+                    field: "organisation".into(),
+                    code: "organisation.not_allowed",
+                    message: "an administrator acts for the whole hub, not one organisation"
+                        .into(),
+                });
+            }
+            (_, Some(org)) => check_organisation(org)?,
+            (Role::Admin, None) => {}
+        }
         let password_hash = hash_password(password)?;
         let created_at = match self.store.user(username).await? {
             Some(existing) => existing.created_at,
@@ -123,6 +161,7 @@ impl Hub {
                 username: username.to_owned(),
                 password_hash,
                 role,
+                organisation: organisation.map(str::to_owned),
                 disabled: false,
                 created_at,
             })

@@ -163,7 +163,7 @@ impl Hub {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let password = URL_SAFE_NO_PAD.encode(bytes);
-        self.save_user(DEMO_ADMIN, &password, Role::Admin, "system")
+        self.save_user(DEMO_ADMIN, &password, Role::Admin, None, "system")
             .await?;
         let client = self
             .create_api_client("Demo consuming application", "system")

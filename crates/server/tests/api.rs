@@ -33,10 +33,10 @@ async fn start(backend: &TestBackend) -> Running {
         .await
         .unwrap();
     hub.seed_demo(HOUSEHOLDS, SEED, |_| {}).await.unwrap();
-    hub.save_user("admin", PASSWORD, Role::Admin, "test")
+    hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
         .await
         .unwrap();
-    hub.save_user("officer", PASSWORD, Role::NodalOfficer, "test")
+    hub.save_user("officer", PASSWORD, Role::NodalOfficer, Some("civil-supplies"), "test")
         .await
         .unwrap();
     let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
