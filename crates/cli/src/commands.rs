@@ -17,7 +17,8 @@ use sangam_hub::demo::DemoCredentials;
 
 use crate::config::{FlagOverrides, Settings};
 use crate::{
-    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, RoleArg, StoreArgs, UsersCommand,
+    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, ModeArg, RoleArg, StoreArgs,
+    UsersCommand,
 };
 
 /// The file `sangam demo` writes its sign-in and client credentials to.
@@ -121,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest {
             store,
             dataset,
+            mode,
             organisation,
             idempotency_key,
             report,
@@ -131,6 +133,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             let args = crate::ingest::IngestArgs {
                 dataset,
+                mode: match mode {
+                    ModeArg::Full => sangam_hub::ingest::UploadMode::Full,
+                    ModeArg::Incremental => sangam_hub::ingest::UploadMode::Incremental,
+                },
                 file,
                 organisation,
                 idempotency_key,

@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sangam_hub::ingest::{RejectionSink, UploadOutcome, UploadRequest};
+use sangam_hub::ingest::{RejectionSink, UploadMode, UploadOutcome, UploadRequest};
 use sangam_hub::{Hub, HubError, HubResult};
 use sangam_ingest::report::{RejectedRow, RejectionCsvWriter};
 use sha2::{Digest, Sha256};
@@ -20,8 +20,10 @@ use sha2::{Digest, Sha256};
 #[derive(Debug)]
 pub struct IngestArgs {
     pub dataset: String,
+    pub mode: UploadMode,
     pub file: PathBuf,
-    pub organisation: String,
+    /// The organisation the data comes from; the dataset's own when not given.
+    pub organisation: Option<String>,
     pub idempotency_key: String,
     pub report: Option<PathBuf>,
     pub sheet: Option<String>,
@@ -85,9 +87,14 @@ pub async fn run(hub: &Hub, args: IngestArgs) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{spinner} {pos} rows read ({per_sec}) {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
+    let organisation = match &args.organisation {
+        Some(o) => o.clone(),
+        None => hub.dataset(&args.dataset).await?.dataset.organisation,
+    };
     let request = UploadRequest {
         dataset: args.dataset.clone(),
-        organisation: args.organisation.clone(),
+        mode: args.mode,
+        organisation,
         uploaded_by: format!(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "operator".into())
@@ -101,7 +108,7 @@ pub async fn run(hub: &Hub, args: IngestArgs) -> anyhow::Result<()> {
         corrects: None,
     };
     let outcome = hub
-        .upload_base_registry(request, source, &mut sink, &|rows| bar.set_position(rows))
+        .run_upload(request, source, &mut sink, &|rows| bar.set_position(rows))
         .await;
     bar.finish_and_clear();
     let writer = sink.writer;
@@ -123,6 +130,9 @@ pub async fn run(hub: &Hub, args: IngestArgs) -> anyhow::Result<()> {
         "accepted": c.accepted,
         "rejected": c.rejected,
         "added": c.added,
+        "modified": c.modified,
+        "deleted": c.deleted,
+        "unchanged": c.unchanged,
         "upload_id": upload.id,
         "status": upload.status.code(),
     });

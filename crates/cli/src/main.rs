@@ -74,9 +74,12 @@ enum Command {
         /// The dataset: `base` for the base registry (one row per member).
         #[arg(long)]
         dataset: String,
-        /// The organisation the data comes from.
-        #[arg(long, default_value = "civil-supplies")]
-        organisation: String,
+        /// `full` (the dataset's whole content) or `incremental` (rows say add, modify or delete).
+        #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+        mode: ModeArg,
+        /// The organisation the data comes from (default: the dataset's own).
+        #[arg(long)]
+        organisation: Option<String>,
         /// With the file's checksum, makes the same upload load once only.
         #[arg(long, default_value = "cli")]
         idempotency_key: String,
@@ -173,6 +176,12 @@ enum UsersCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    Full,
+    Incremental,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -144,8 +144,7 @@ impl Hub {
                 return Err(HubError::Invalid {
                     field: "organisation".into(),
                     code: "organisation.not_allowed",
-                    message: "an administrator acts for the whole hub, not one organisation"
-                        .into(),
+                    message: "an administrator acts for the whole hub, not one organisation".into(),
                 });
             }
             (_, Some(org)) => check_organisation(org)?,

@@ -61,6 +61,18 @@ pub enum AuditEvent {
     },
     /// Client credentials were issued to an application.
     ApiClientCreated { client_id: String, name: String },
+    /// A dataset (a scheme's beneficiary list) was declared with its first spec.
+    DatasetCreated {
+        dataset: String,
+        organisation: String,
+        version: u32,
+    },
+    /// A new version of a dataset's spec became current.
+    DatasetSpecChanged { dataset: String, version: u32 },
+    /// An upload's rejected rows were handed out (to its own organisation).
+    RejectionsDownloaded { upload_id: String, rows: u64 },
+    /// An upload's reference-key mapping was handed out (to its own organisation).
+    MappingDownloaded { upload_id: String, rows: u64 },
 }
 
 impl AuditEvent {
@@ -80,6 +92,10 @@ impl AuditEvent {
             AuditEvent::UploadCommitted { .. } => "upload.committed",
             AuditEvent::UploadFailed { .. } => "upload.failed",
             AuditEvent::ApiClientCreated { .. } => "client.created",
+            AuditEvent::DatasetCreated { .. } => "dataset.created",
+            AuditEvent::DatasetSpecChanged { .. } => "dataset.spec_changed",
+            AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
+            AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
         }
     }
 
@@ -98,7 +114,13 @@ impl AuditEvent {
             | AuditEvent::ReencryptionCompleted { version, .. }
             | AuditEvent::DataKeyRetired { version } => Some(format!("data_key:{version}")),
             AuditEvent::UploadCommitted { upload_id, .. }
-            | AuditEvent::UploadFailed { upload_id, .. } => Some(format!("upload:{upload_id}")),
+            | AuditEvent::UploadFailed { upload_id, .. }
+            | AuditEvent::RejectionsDownloaded { upload_id, .. }
+            | AuditEvent::MappingDownloaded { upload_id, .. } => {
+                Some(format!("upload:{upload_id}"))
+            }
+            AuditEvent::DatasetCreated { dataset, .. }
+            | AuditEvent::DatasetSpecChanged { dataset, .. } => Some(format!("dataset:{dataset}")),
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }
     }

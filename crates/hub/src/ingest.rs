@@ -1,10 +1,13 @@
-//! Uploads of department data: the base registry (ration cards and their members).
+//! Uploads of department data: the batch itself (idempotency, status, counts, the one load
+//! transaction), and the rows of the base registry (ration cards and their members). The
+//! rows of a scheme's dataset are in `scheme_upload.rs`.
 //!
 //! A file is read as a stream and handled in chunks, all inside one load transaction of the
 //! store: a crash at any moment leaves nothing of the upload behind, and the upload is then
 //! reported as interrupted and can be run again. Every row is validated; a rejected row goes to
-//! the caller's sink with its line, its original values and its reasons, and the rest loads.
-//! ID numbers go to the vault inside the same transaction; the registry keeps reference keys.
+//! the caller's sink with its line, its original values and its reasons, is kept sealed for
+//! the rejection report, and the rest loads. ID numbers go to the vault inside the same
+//! transaction; the registry keeps reference keys, and the uploader gets the mapping.
 //!
 //! Memory stays bounded by the chunk, not the file, with one exception kept small on purpose:
 //! the 64-bit hashes of the ration cards this upload has created, so that a card whose members
@@ -20,11 +23,14 @@ use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::{RejectedRow, RowProblem};
 use sangam_ingest::spec::{self, FieldProblem, ValidRow, Validator, Value};
 use sangam_ingest::{RawRecord, RecordError};
-use sangam_store::{Address, Household, RegistryLoad, UploadCounts, UploadRecord, UploadStatus};
+use sangam_store::{
+    Address, Household, MappingEntry, RegistryLoad, UploadCounts, UploadRecord, UploadStatus,
+};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::registry::{HouseholdDetails, MemberDetails, household_record};
+use crate::upload_reports::StoringSink;
 use crate::{Hub, HubError, HubResult};
 
 /// Rows read, validated and loaded per step.
@@ -32,10 +38,42 @@ pub const CHUNK_ROWS: usize = 10_000;
 /// The dataset name of the base registry.
 pub const BASE_DATASET: &str = "base";
 
+/// Whether a file is the dataset's whole content or a set of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UploadMode {
+    /// The whole dataset: for a scheme, records the hub holds that the file lacks are removed.
+    #[default]
+    Full,
+    /// Rows carry an operation (add, modify, delete) keyed by the record key.
+    Incremental,
+}
+
+impl UploadMode {
+    pub fn code(self) -> &'static str {
+        match self {
+            UploadMode::Full => "full",
+            UploadMode::Incremental => "incremental",
+        }
+    }
+
+    pub fn parse(text: &str) -> HubResult<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "full" => Ok(UploadMode::Full),
+            "incremental" => Ok(UploadMode::Incremental),
+            _ => Err(HubError::Invalid {
+                field: "mode".into(),
+                code: "mode.unknown",
+                message: "the mode is `full` or `incremental`".into(),
+            }),
+        }
+    }
+}
+
 /// What the uploader says about an upload.
 #[derive(Debug, Clone)]
 pub struct UploadRequest {
     pub dataset: String,
+    pub mode: UploadMode,
     pub organisation: String,
     pub uploaded_by: String,
     pub file_name: String,
@@ -74,7 +112,7 @@ pub trait RejectionSink: Send {
     fn reject(&mut self, row: RejectedRow) -> HubResult<()>;
 }
 
-fn problem(column: Option<&str>, code: &str, message: impl Into<String>) -> RowProblem {
+pub(crate) fn problem(column: Option<&str>, code: &str, message: impl Into<String>) -> RowProblem {
     RowProblem {
         column: column.map(str::to_owned),
         code: code.to_owned(),
@@ -82,7 +120,10 @@ fn problem(column: Option<&str>, code: &str, message: impl Into<String>) -> RowP
     }
 }
 
-fn rejected_from_problems(record: RawRecord, problems: Vec<FieldProblem>) -> RejectedRow {
+pub(crate) fn rejected_from_problems(
+    record: RawRecord,
+    problems: Vec<FieldProblem>,
+) -> RejectedRow {
     RejectedRow {
         line: record.line,
         fields: record.fields,
@@ -97,7 +138,7 @@ fn rejected_from_problems(record: RawRecord, problems: Vec<FieldProblem>) -> Rej
     }
 }
 
-fn rejected_from_read_error(e: &RecordError) -> RejectedRow {
+pub(crate) fn rejected_from_read_error(e: &RecordError) -> RejectedRow {
     RejectedRow {
         line: e.line(),
         fields: Vec::new(),
@@ -219,6 +260,8 @@ fn read_chunk(source: &mut dyn RecordSource, validator: &Validator) -> ReadChunk
 struct LoadState {
     upload_id: String,
     counts: UploadCounts,
+    /// The last sequence number given to a mapping entry.
+    mapping_seq: u64,
     /// Hashes of the cards this upload created (see the module comment).
     cards_created: HashSet<u64>,
     hasher: std::collections::hash_map::RandomState,
@@ -231,24 +274,51 @@ impl LoadState {
 }
 
 impl Hub {
-    /// Loads a base-registry file (one row per member) as one upload.
-    pub async fn upload_base_registry(
+    /// Loads a file of a dataset as one upload: the base registry (one row per member) or a
+    /// scheme's beneficiaries. Rejected rows go to `sink` as well as to the stored report.
+    pub async fn run_upload(
         &self,
         request: UploadRequest,
         source: Box<dyn RecordSource>,
         sink: &mut dyn RejectionSink,
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadOutcome> {
-        if request.dataset != BASE_DATASET {
+        let target = self.dataset(&request.dataset).await?;
+        if request.organisation != target.dataset.organisation {
+            return Err(HubError::Forbidden(format!(
+                "dataset {} is uploaded by {}, not {}",
+                target.dataset.name, target.dataset.organisation, request.organisation
+            )));
+        }
+        let is_base = target.dataset.name == BASE_DATASET;
+        if is_base && request.mode == UploadMode::Incremental {
             return Err(HubError::Invalid {
-                field: "dataset".into(),
-                code: "dataset.unknown",
-                message: format!(
-                    "there is no dataset {:?}; the built-in base registry is `{BASE_DATASET}` \
-                     (scheme datasets come with their specs)",
-                    request.dataset
-                ),
+                field: "mode".into(),
+                code: "mode.unsupported",
+                message: "the base registry is loaded in full (first-time migration); changes to \
+                          households and members go through the registry API"
+                    .into(),
             });
+        }
+        if let Some(corrected) = &request.corrects {
+            let earlier = self
+                .upload(corrected)
+                .await
+                .map_err(|_| HubError::Invalid {
+                    field: "corrects".into(),
+                    code: "corrects.unknown",
+                    message: format!("there is no upload {corrected} to correct"),
+                })?;
+            if earlier.dataset != request.dataset || earlier.organisation != request.organisation {
+                return Err(HubError::Invalid {
+                    field: "corrects".into(),
+                    code: "corrects.other_dataset",
+                    message: format!(
+                        "upload {corrected} is of another dataset or organisation; a correction \
+                         goes to the same dataset"
+                    ),
+                });
+            }
         }
         self.store.reap_interrupted_uploads(self.now()).await?;
         let upload = match self
@@ -289,7 +359,7 @@ impl Hub {
                     file_name: request.file_name.clone(),
                     file_sha256: request.file_sha256.clone(),
                     idempotency_key: request.idempotency_key.clone(),
-                    mode: "full".into(),
+                    mode: request.mode.code().into(),
                     status: UploadStatus::Received,
                     counts: UploadCounts::default(),
                     corrects: request.corrects.clone(),
@@ -302,7 +372,20 @@ impl Hub {
             }
         };
 
-        let spec = spec::base_registry();
+        let spec = target.spec;
+        if !is_base
+            && request.mode == UploadMode::Incremental
+            && !spec
+                .columns
+                .iter()
+                .any(|c| c.kind == spec::ColumnKind::Operation)
+        {
+            let reason = format!(
+                "the spec of {} has no operation column, so it cannot take incremental uploads",
+                request.dataset
+            );
+            return Err(self.fail_upload(upload, &reason).await);
+        }
         let header_map = match spec::match_header(&spec, source.header()) {
             Ok(map) => map,
             Err(e) => return Err(self.fail_upload(upload, &e.to_string()).await),
@@ -312,9 +395,22 @@ impl Hub {
             .iter()
             .map(|u| u.header.clone())
             .collect();
+        if !is_base && request.mode == UploadMode::Incremental {
+            let has_operation = spec
+                .columns
+                .iter()
+                .enumerate()
+                .any(|(i, c)| c.kind == spec::ColumnKind::Operation && header_map.has(i));
+            if !has_operation {
+                let reason = "an incremental upload needs the operation column (add, modify or \
+                              delete on each row)";
+                return Err(self.fail_upload(upload, reason).await);
+            }
+        }
+        let header = source.header().to_vec();
         let validator =
             Validator::new(spec, header_map, self.today(), None, None).map_err(|e| {
-                HubError::Internal(format!("the built-in base registry spec is invalid: {e}"))
+                HubError::Internal(format!("the spec of {} is invalid: {e}", request.dataset))
             })?;
         let validator = Arc::new(validator);
 
@@ -322,25 +418,44 @@ impl Hub {
         validating.status = UploadStatus::Validating;
         self.store.update_upload(&validating).await?;
         let mut load = self.store.begin_registry_load(&upload.id).await?;
-        let mut state = LoadState {
-            upload_id: upload.id.clone(),
-            counts: UploadCounts::default(),
-            cards_created: HashSet::new(),
-            hasher: Default::default(),
-        };
-        match self
-            .load_chunks(source, validator, &mut *load, &mut state, sink, progress)
+        load.put_header(header).await?;
+        let ring = self.vault.sealing_ring().await?;
+        let mut sink = StoringSink::new(sink, ring, &upload.id);
+        let loaded = if is_base {
+            let mut state = LoadState {
+                upload_id: upload.id.clone(),
+                counts: UploadCounts::default(),
+                mapping_seq: 0,
+                cards_created: HashSet::new(),
+                hasher: Default::default(),
+            };
+            self.load_chunks(
+                source, validator, &mut *load, &mut state, &mut sink, progress,
+            )
             .await
-        {
-            Ok(()) => {}
+            .map(|()| state.counts)
+        } else {
+            self.load_scheme_chunks(
+                &validating,
+                request.mode,
+                source,
+                validator,
+                &mut *load,
+                &mut sink,
+                progress,
+            )
+            .await
+        };
+        let counts = match loaded {
+            Ok(counts) => counts,
             Err(e) => {
                 drop(load);
                 return Err(self.fail_upload(validating, &e.to_string()).await);
             }
-        }
+        };
         let mut done = validating;
         done.status = UploadStatus::Committed;
-        done.counts = state.counts;
+        done.counts = counts;
         done.finished_at = Some(self.now());
         load.commit(done.clone()).await?;
         self.audit(
@@ -419,7 +534,7 @@ impl Hub {
         validator: Arc<Validator>,
         load: &mut dyn RegistryLoad,
         state: &mut LoadState,
-        sink: &mut dyn RejectionSink,
+        sink: &mut StoringSink<'_>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<()> {
         // The next chunk is read and validated on the blocking pool while this one is
@@ -450,6 +565,7 @@ impl Hub {
                 sink.reject(row)?;
             }
             self.load_members(chunk.members, load, state, sink).await?;
+            sink.flush(load).await?;
             progress(state.counts.rows);
             if exhausted {
                 // A reader that broke off (an I/O error, an unclosed quote) ends early: the
@@ -582,6 +698,7 @@ impl Hub {
         let now = self.now();
         let mut new_households: HashMap<String, Household> = HashMap::new();
         let mut residents = Vec::with_capacity(accepted.len());
+        let mut mapping = Vec::with_capacity(accepted.len());
         for (m, key) in accepted {
             let card = m.household.card_number.as_str().to_owned();
             let ours = state.cards_created.contains(&state.card_hash(&card));
@@ -610,6 +727,15 @@ impl Hub {
                     household.head_resident_id = Some(resident_id.clone());
                 }
             }
+            state.mapping_seq += 1;
+            mapping.push(MappingEntry {
+                seq: state.mapping_seq,
+                record_key: card_number.as_str().to_owned(),
+                ref_key: key.clone(),
+                id_masked: m.id_number.as_ref().map(IdNumber::masked),
+                resident_id: Some(resident_id.clone()),
+                outcome: "added".into(),
+            });
             residents.push(self.resident_record(resident_id, card_number, m.member, key, now));
         }
         for card in new_households.keys() {
@@ -620,6 +746,7 @@ impl Hub {
         state.counts.added += residents.len() as u64;
         load.insert(new_households.into_values().collect(), residents)
             .await?;
+        load.put_mapping(mapping).await?;
         Ok(())
     }
 }

@@ -9,11 +9,14 @@ pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;
+pub mod datasets;
 pub mod demo;
 mod error;
 pub mod ingest;
 pub mod jobs;
 pub mod registry;
+mod scheme_upload;
+pub mod upload_reports;
 pub mod vault;
 
 use std::sync::Arc;

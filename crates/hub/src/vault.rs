@@ -135,7 +135,7 @@ impl Vault {
         })
     }
 
-    fn ring(&self) -> Arc<KeyRing> {
+    pub(crate) fn ring(&self) -> Arc<KeyRing> {
         self.ring
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -144,7 +144,7 @@ impl Vault {
     }
 
     /// The ring to seal with: reloaded first when it may be stale.
-    async fn sealing_ring(&self) -> HubResult<Arc<KeyRing>> {
+    pub(crate) async fn sealing_ring(&self) -> HubResult<Arc<KeyRing>> {
         let stale = self
             .ring
             .read()

@@ -36,9 +36,15 @@ async fn start(backend: &TestBackend) -> Running {
     hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
         .await
         .unwrap();
-    hub.save_user("officer", PASSWORD, Role::NodalOfficer, Some("civil-supplies"), "test")
-        .await
-        .unwrap();
+    hub.save_user(
+        "officer",
+        PASSWORD,
+        Role::NodalOfficer,
+        Some("civil-supplies"),
+        "test",
+    )
+    .await
+    .unwrap();
     let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
         .await
         .unwrap();
