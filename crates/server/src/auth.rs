@@ -48,3 +48,17 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Admin(user))
     }
 }
+
+/// Any signed-in hub user: an administrator, or a nodal officer acting for their
+/// organisation. What each may do is decided by the service layer.
+#[derive(Debug)]
+pub struct SignedIn(pub User);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)?;
+        Ok(SignedIn(state.hub.authenticate(token).await?))
+    }
+}

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
+mod spool;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -25,7 +26,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -133,15 +133,37 @@ pub fn app(hub: Hub) -> Router {
             metrics,
             metrics::track,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            Duration::from_secs(60),
-        ))
+        .layer(axum::middleware::from_fn(request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// How long a request may take, except sending a file: an upload is validated and loaded
+/// before it answers, and a large one takes minutes.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn request_timeout(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_upload =
+        request.method() == axum::http::Method::POST && request.uri().path() == "/v1/uploads";
+    if is_upload {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "The request took too long",
+            "the hub stopped working on this request after 60 seconds",
+        )
+        .into_response(),
+    }
 }
 
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {

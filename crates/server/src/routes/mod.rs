@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource.
 
 pub mod audit;
+pub mod datasets;
 pub mod health;
 pub mod registry;
 pub mod session;
@@ -27,8 +28,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(vault::rotate))
         .routes(routes!(vault::retire))
         .routes(routes!(vault::reveal))
-        .routes(routes!(uploads::list))
+        .routes(routes!(uploads::list, uploads::create))
         .routes(routes!(uploads::get))
+        .routes(routes!(uploads::rejections))
+        .routes(routes!(uploads::mapping))
+        .routes(routes!(datasets::list, datasets::create))
+        .routes(routes!(datasets::overdue))
+        .routes(routes!(datasets::get))
+        .routes(routes!(datasets::add_spec))
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
 }

@@ -1,16 +1,27 @@
-//! Uploads (batches) of department data: what was uploaded, and how many rows were accepted
-//! and rejected. Sending a file over the API comes with the upload endpoints of issue 3.
+//! Uploads (batches) of department data: sending a file, what became of it (how many rows
+//! were accepted and rejected, and why), and, for the uploading organisation only, the
+//! rejected rows to fix and the reference-key mapping of the accepted ones.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use sangam_store::UploadRecord;
+use sangam_hub::ingest::{UploadMode, UploadOutcome, UploadRequest};
+use sangam_hub::upload_reports::{DiscardRejections, ReportFormat, mapping_csv};
+use sangam_store::{Role, UploadRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Admin;
+use crate::auth::SignedIn;
 use crate::problem::{ApiError, ApiQuery};
+use crate::spool;
 use crate::state::AppState;
+
+/// The largest file one upload may send (8 GiB): more than any department's list, small
+/// enough that a mistaken upload of a disk image is refused.
+pub const MAX_UPLOAD_BYTES: u64 = 8 << 30;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadCountsView {
@@ -77,7 +88,7 @@ impl From<UploadRecord> for UploadView {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadFilter {
-    /// Only this organisation's uploads.
+    /// Only this organisation's uploads (a nodal officer always sees only their own).
     pub organisation: Option<String>,
     /// At most this many, newest first (1 to 500).
     #[serde(default = "default_limit")]
@@ -99,12 +110,16 @@ fn default_limit() -> u32 {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Admin,
+    SignedIn(user): SignedIn,
     ApiQuery(filter): ApiQuery<UploadFilter>,
 ) -> Result<Json<Vec<UploadView>>, ApiError> {
+    let organisation = match user.role {
+        Role::Admin => filter.organisation,
+        Role::NodalOfficer => user.organisation.clone(),
+    };
     let uploads = state
         .hub
-        .uploads(filter.organisation.as_deref(), filter.limit)
+        .uploads(organisation.as_deref(), filter.limit)
         .await?;
     Ok(Json(uploads.into_iter().map(UploadView::from).collect()))
 }
@@ -121,8 +136,322 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    _admin: Admin,
+    SignedIn(user): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<UploadView>, ApiError> {
-    Ok(Json(state.hub.upload(&id).await?.into()))
+    Ok(Json(state.hub.upload_for(&id, &user).await?.into()))
+}
+
+/// How a file is described when it is sent as a raw body; a multipart form may carry the
+/// same names as text fields instead.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct UploadParams {
+    /// The dataset: `base` or a scheme's dataset name.
+    pub dataset: Option<String>,
+    /// `full` (default) or `incremental`.
+    pub mode: Option<String>,
+    /// With the file's checksum, makes the same upload load once only (the
+    /// `Idempotency-Key` header works too).
+    pub idempotency_key: Option<String>,
+    /// The upload whose rejected rows this one corrects.
+    pub corrects: Option<String>,
+    /// For administrators uploading on a department's behalf (default: the dataset's owner).
+    pub organisation: Option<String>,
+    /// The file's name (its extension helps tell the format).
+    pub file_name: Option<String>,
+    /// The sheet of an XLSX file (default: the first).
+    pub sheet: Option<String>,
+}
+
+/// What an upload became.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResult {
+    pub upload: UploadView,
+    /// The same file with the same idempotency key was loaded before; nothing was done.
+    pub already_loaded: bool,
+    /// Columns of the file that the dataset's spec does not have (ignored).
+    pub unknown_columns: Vec<String>,
+    /// Where the rejected rows and the mapping can be fetched.
+    pub rejections_csv: String,
+    pub rejections_xlsx: String,
+    pub mapping: String,
+}
+
+fn param(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Option<String> {
+    spooled
+        .fields
+        .get(name)
+        .cloned()
+        .or(query)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Sends a file: a multipart form (a `file` part and text parts named as the query
+/// parameters), or the file itself as the body with the query parameters. The upload is
+/// validated and loaded before the answer comes back.
+#[utoipa::path(
+    post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])), params(UploadParams),
+    request_body(content = Vec<u8>, description = "the file (CSV, XLSX or JSON Lines), or a multipart form", content_type = "application/octet-stream"),
+    responses(
+        (status = 201, body = UploadResult, description = "loaded"),
+        (status = 200, body = UploadResult, description = "this file was loaded before"),
+        (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem),
+        (status = 413, body = crate::problem::Problem),
+        (status = 422, body = crate::problem::Problem)
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ApiQuery(query): ApiQuery<UploadParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let spool_dir = std::env::temp_dir();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let spooled = if content_type.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(content_type).map_err(|e| {
+            ApiError::bad_request(format!("the multipart form has no boundary: {e}"))
+        })?;
+        spool::multipart(body, boundary, &spool_dir, MAX_UPLOAD_BYTES).await?
+    } else {
+        spool::raw(body, &spool_dir, query.file_name.clone(), MAX_UPLOAD_BYTES).await?
+    };
+    let dataset = param(&spooled, query.dataset, "dataset").ok_or_else(|| {
+        ApiError::from(sangam_hub::HubError::Invalid {
+            field: "dataset".into(),
+            code: "field.missing",
+            message: "name the dataset: `base` or a scheme's dataset".into(),
+        })
+    })?;
+    tracing::info!(bytes = spooled.bytes, dataset = %dataset, "upload received");
+    let mode = match param(&spooled, query.mode, "mode") {
+        Some(m) => UploadMode::parse(&m)?,
+        None => UploadMode::Full,
+    };
+    let target = state.hub.dataset(&dataset).await?;
+    let asked = param(&spooled, query.organisation, "organisation");
+    let organisation = match user.role {
+        Role::Admin => asked.unwrap_or_else(|| target.dataset.organisation.clone()),
+        Role::NodalOfficer => {
+            let own = user.organisation.clone().unwrap_or_default();
+            if asked.as_ref().is_some_and(|a| *a != own) {
+                return Err(ApiError::forbidden(format!(
+                    "you upload for {own}, not for another organisation"
+                )));
+            }
+            own
+        }
+    };
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| param(&spooled, query.idempotency_key, "idempotency_key"))
+        .unwrap_or_else(|| "api".to_owned());
+    if idempotency_key.len() > 200 {
+        return Err(ApiError::bad_request(
+            "the idempotency key is longer than 200 characters",
+        ));
+    }
+    let file_name = spooled
+        .file_name
+        .clone()
+        .or(query.file_name)
+        .unwrap_or_else(|| "upload".to_owned());
+    let sheet = param(&spooled, query.sheet, "sheet");
+    let path = spooled.file.to_path_buf();
+    let source = tokio::task::spawn_blocking(move || {
+        sangam_ingest::read::open_file(&path, sheet.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::from(sangam_hub::HubError::Internal(e.to_string())))?
+    .map_err(|e| {
+        ApiError::from(sangam_hub::HubError::Invalid {
+            field: "file".into(),
+            code: "file.unreadable",
+            message: e.to_string(),
+        })
+    })?
+    .1;
+    let request = UploadRequest {
+        dataset,
+        mode,
+        organisation,
+        uploaded_by: user.username.clone(),
+        file_name,
+        file_sha256: spooled.sha256.clone(),
+        idempotency_key,
+        corrects: param(&spooled, query.corrects, "corrects"),
+    };
+    // The stored report is what the officer downloads; nothing else needs the rows here.
+    let outcome = state
+        .hub
+        .run_upload(request, source, &mut DiscardRejections, &|_| {})
+        .await?;
+    drop(spooled);
+    let (status, already_loaded, unknown_columns, upload) = match outcome {
+        UploadOutcome::Loaded {
+            upload,
+            unknown_columns,
+        } => (StatusCode::CREATED, false, unknown_columns, upload),
+        UploadOutcome::AlreadyLoaded { upload } => (StatusCode::OK, true, Vec::new(), upload),
+    };
+    let base = format!("/v1/uploads/{}", upload.id);
+    let mut response = (
+        status,
+        Json(UploadResult {
+            rejections_csv: format!("{base}/rejections?format=csv"),
+            rejections_xlsx: format!("{base}/rejections?format=xlsx"),
+            mapping: format!("{base}/mapping"),
+            upload: upload.into(),
+            already_loaded,
+            unknown_columns,
+        }),
+    )
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(&base) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// `csv` (default) or `xlsx` for rejections; `csv` (default) or `json` for the mapping.
+    pub format: Option<String>,
+}
+
+fn attachment(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // Reports hold the department's own data: never kept by a shared cache.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The rejected rows of an upload, as the officer sent them, with `line`, `error_codes` and
+/// `error_messages` added: fix them and upload the file again (with `corrects` naming this
+/// upload). Only for nodal officers of the uploading organisation.
+#[utoipa::path(
+    get, path = "/v1/uploads/{id}/rejections", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path), ReportQuery),
+    responses(
+        (status = 200, description = "the report", content_type = "text/csv"),
+        (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
+        (status = 404, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem),
+        (status = 422, body = crate::problem::Problem)
+    )
+)]
+pub async fn rejections(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let format = match query.format.as_deref().unwrap_or("csv") {
+        "csv" => ReportFormat::Csv,
+        "xlsx" => ReportFormat::Xlsx,
+        other => {
+            return Err(ApiError::from(sangam_hub::HubError::Invalid {
+                field: "format".into(),
+                code: "format.unknown",
+                message: format!("the report comes as `csv` or `xlsx`, not {other:?}"),
+            }));
+        }
+    };
+    let bytes = state.hub.rejection_report(&id, format, &user).await?;
+    Ok(match format {
+        ReportFormat::Csv => attachment(
+            bytes,
+            "text/csv; charset=utf-8",
+            &format!("{id}-rejected.csv"),
+        ),
+        ReportFormat::Xlsx => attachment(
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("{id}-rejected.xlsx"),
+        ),
+    })
+}
+
+/// One accepted row's reference key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingView {
+    /// The department's record key (for the base registry, the ration card number).
+    pub record_key: String,
+    pub ref_key: Option<String>,
+    /// The ID number masked (`XXXX XXXX 1234`).
+    pub id_number_masked: Option<String>,
+    pub resident_id: Option<String>,
+    /// `added`, `modified`, `unchanged` or `deleted`.
+    pub outcome: String,
+}
+
+/// The reference-key mapping of an upload's accepted rows: each record key with the
+/// reference key that stands for its ID number from now on. Only for nodal officers of the
+/// uploading organisation.
+#[utoipa::path(
+    get, path = "/v1/uploads/{id}/mapping", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path), ReportQuery),
+    responses(
+        (status = 200, body = Vec<MappingView>, description = "as JSON with format=json; CSV otherwise"),
+        (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
+        (status = 404, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem)
+    )
+)]
+pub async fn mapping(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let json = match query.format.as_deref().unwrap_or("csv") {
+        "csv" => false,
+        "json" => true,
+        other => {
+            return Err(ApiError::from(sangam_hub::HubError::Invalid {
+                field: "format".into(),
+                code: "format.unknown",
+                message: format!("the mapping comes as `csv` or `json`, not {other:?}"),
+            }));
+        }
+    };
+    let entries = state.hub.upload_mapping(&id, &user).await?;
+    if json {
+        let views: Vec<MappingView> = entries
+            .into_iter()
+            .map(|m| MappingView {
+                record_key: m.record_key,
+                ref_key: m.ref_key.map(|k| k.as_str().to_owned()),
+                id_number_masked: m.id_masked,
+                resident_id: m.resident_id,
+                outcome: m.outcome,
+            })
+            .collect();
+        let mut response = Json(views).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
+    Ok(attachment(
+        mapping_csv(&entries)?,
+        "text/csv; charset=utf-8",
+        &format!("{id}-mapping.csv"),
+    ))
 }

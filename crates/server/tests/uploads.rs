@@ -1,0 +1,688 @@
+//! The nodal officer's loop over HTTP, on every backend: upload, see the counts, download the
+//! rejected rows, fix them, upload them again as a correction, and download the
+//! reference-key mapping; for the base registry and for a scheme with its own spec (full
+//! uploads with their difference, and incremental ones). Only the uploading organisation
+//! gets its rows back, and no response carries a full ID number.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use reqwest::{Client, StatusCode, multipart};
+use sangam_hub::bootstrap::open_hub;
+use sangam_hub::clock::ManualClock;
+use sangam_store::Role;
+use sangam_synth::{BASE_REGISTRY_HEADER, Generator, GeneratorConfig, write_base_registry_csv};
+use sangam_testkit::backends;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Api {
+    base: String,
+    client: Client,
+}
+
+impl Api {
+    async fn sign_in(&self, user: &str) -> String {
+        let r = self
+            .client
+            .post(format!("{}/v1/session", self.base))
+            .json(&json!({"username": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        format!("Bearer {token}")
+    }
+
+    async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends `body` as the raw file.
+    async fn upload_raw(&self, query: &str, body: Vec<u8>, auth: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/uploads?{query}", self.base))
+            .header("authorization", auth)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, r: reqwest::Response, status: StatusCode) -> Value {
+        let got = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(got, status, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn error_codes(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|p| p["code"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The report's rows as the officer would fix them: the file's own columns only.
+fn rows_of_report(report: &str, width: usize) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_reader(report.trim_start_matches('\u{feff}').as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().take(width).map(str::to_owned).collect())
+        .collect()
+}
+
+fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+const PENSION_SPEC: &str = r#"
+dataset = "old_age_pension"
+version = 1
+title = "Old-age pension beneficiaries"
+record_key = "beneficiary_id"
+update_frequency_days = 30
+
+[[columns]]
+name = "operation"
+kind = "operation"
+
+[[columns]]
+name = "beneficiary_id"
+kind = "text"
+required = true
+
+[[columns]]
+name = "aadhaar"
+aliases = ["uid"]
+kind = "id_number"
+
+[[columns]]
+name = "name"
+kind = "person_name"
+required = true
+
+[[columns]]
+name = "dob"
+kind = "dob"
+required = true
+
+[[columns]]
+name = "bank_account"
+kind = "bank_account"
+
+[[columns]]
+name = "pension_amount"
+kind = "decimal"
+required = true
+min = 0
+
+[[rules]]
+name = "old_age"
+check = "age_at_least"
+column = "dob"
+years = 60
+message = "an old-age pension beneficiary must be 60 years old or more"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_runs_the_whole_upload_loop_over_http() {
+    for backend in backends("an_officer_runs_the_whole_upload_loop_over_http").await {
+        let start = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock.clone())
+            .await
+            .unwrap();
+        hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
+            .await
+            .unwrap();
+        hub.save_user(
+            "cs-officer",
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        hub.save_user(
+            "sw-officer",
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("social-welfare"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let api = Api {
+            base: format!("http://{}", server.addr),
+            client: Client::new(),
+        };
+        let (cs, sw, admin) = (
+            api.sign_in("cs-officer").await,
+            api.sign_in("sw-officer").await,
+            api.sign_in("admin").await,
+        );
+        let generator = Generator::new(GeneratorConfig {
+            seed: 3,
+            households: 20,
+            ..Default::default()
+        });
+        let numbers: Vec<String> = generator
+            .households()
+            .flat_map(|h| h.members.into_iter().filter_map(|m| m.id_number))
+            .collect();
+        let no_full_number = |text: &str| {
+            if let Some(n) = sangam_testkit::find_any(text.as_bytes(), &numbers) {
+                panic!(
+                    "a full ID number (ending {}) appeared in a response",
+                    &n[8..]
+                );
+            }
+        };
+
+        // ---- the base registry: upload with two bad rows.
+        let mut file = Vec::new();
+        let good = write_base_registry_csv(&generator, &mut file).unwrap();
+        file.extend_from_slice(
+            b"PYX000000001,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,1980-01-01,HEAD,234567890120,,alive\n\
+              PYX000000002,PHH,1,Main St,Ward 1,640001,605001,Meena,Ravi,F,2090-01-01,HEAD,,,alive\n",
+        );
+        let first = api
+            .json(
+                api.upload_raw("dataset=base&file_name=cards.csv", file.clone(), &cs)
+                    .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        let upload_id = first["upload"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(first["upload"]["status"], "committed");
+        assert_eq!(first["upload"]["counts"]["rows"], good + 2);
+        assert_eq!(first["upload"]["counts"]["accepted"], good);
+        assert_eq!(first["upload"]["counts"]["rejected"], 2);
+        assert_eq!(first["upload"]["uploaded_by"], "cs-officer");
+        assert_eq!(first["upload"]["organisation"], "civil-supplies");
+
+        // The same file again loads nothing.
+        let again = api
+            .json(
+                api.upload_raw("dataset=base&file_name=cards.csv", file, &cs)
+                    .await,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(again["already_loaded"], true);
+        assert_eq!(again["upload"]["id"], upload_id.as_str());
+
+        // The rejected rows, with reasons, only for the uploading organisation.
+        let r = api
+            .get(
+                &format!("/v1/uploads/{upload_id}/rejections?format=csv"),
+                &cs,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let report = r.text().await.unwrap();
+        assert!(report.contains("id_number.checksum"), "{report}");
+        assert!(report.contains("dob.in_future"), "{report}");
+        let xlsx = api
+            .get(
+                &format!("/v1/uploads/{upload_id}/rejections?format=xlsx"),
+                &cs,
+            )
+            .await;
+        assert_eq!(xlsx.status(), StatusCode::OK);
+        assert!(
+            xlsx.bytes().await.unwrap().starts_with(b"PK"),
+            "an XLSX (zip) file"
+        );
+        assert_eq!(
+            api.get(&format!("/v1/uploads/{upload_id}/rejections"), &sw)
+                .await
+                .status(),
+            StatusCode::NOT_FOUND,
+            "another organisation does not see the upload"
+        );
+        assert_eq!(
+            api.get(&format!("/v1/uploads/{upload_id}/rejections"), &admin)
+                .await
+                .status(),
+            StatusCode::FORBIDDEN,
+            "the rows go back to the department only"
+        );
+        assert_eq!(
+            api.get(
+                &format!("/v1/uploads/{upload_id}/rejections?format=pdf"),
+                &cs
+            )
+            .await
+            .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+
+        // Fixed and sent again as a correction, as a multipart form.
+        let mut fixed = rows_of_report(&report, BASE_REGISTRY_HEADER.len());
+        assert_eq!(fixed.len(), 2);
+        for row in &mut fixed {
+            row[10] = "1980-01-01".into(); // dob
+            row[12] = String::new(); // the mistyped ID number, left out until it is checked
+        }
+        let form = multipart::Form::new()
+            .text("dataset", "base")
+            .text("corrects", upload_id.clone())
+            .part(
+                "file",
+                multipart::Part::bytes(to_csv(BASE_REGISTRY_HEADER, &fixed)).file_name("fixed.csv"),
+            );
+        let r = api
+            .client
+            .post(format!("{}/v1/uploads", api.base))
+            .header("authorization", &cs)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let correction = api.json(r, StatusCode::CREATED).await;
+        assert_eq!(correction["upload"]["counts"]["accepted"], 2);
+        assert_eq!(correction["upload"]["counts"]["rejected"], 0);
+        assert_eq!(correction["upload"]["corrects"], upload_id.as_str());
+
+        // The mapping: every accepted row's reference key, the number masked.
+        let r = api
+            .get(&format!("/v1/uploads/{upload_id}/mapping?format=json"), &cs)
+            .await;
+        let text = r.text().await.unwrap();
+        no_full_number(&text);
+        let mapping: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(mapping.len() as u64, good);
+        let with_number = mapping
+            .iter()
+            .find(|m| m["ref_key"].is_string())
+            .expect("some rows have ID numbers");
+        let masked = with_number["id_number_masked"].as_str().unwrap();
+        assert!(masked.starts_with("XXXX XXXX "), "{masked}");
+        assert!(
+            mapping
+                .iter()
+                .all(|m| m["outcome"] == "added" && m["resident_id"].is_string())
+        );
+        let csv_mapping = api
+            .get(&format!("/v1/uploads/{upload_id}/mapping"), &cs)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(csv_mapping.contains("record_key,ref_key,id_number_masked,resident_id,outcome"));
+        no_full_number(&csv_mapping);
+        assert_eq!(
+            api.get(&format!("/v1/uploads/{upload_id}/mapping"), &sw)
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+
+        // The officer sees their own uploads; the other department sees none of them.
+        let mine: Vec<Value> = api
+            .json(api.get("/v1/uploads", &cs).await, StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(mine.len(), 2);
+        let theirs = api
+            .json(api.get("/v1/uploads", &sw).await, StatusCode::OK)
+            .await;
+        assert_eq!(theirs.as_array().unwrap().len(), 0);
+
+        // Bad input: an unknown dataset, a file without a mandatory column, an empty file,
+        // another organisation's dataset.
+        let p = api
+            .json(
+                api.upload_raw("dataset=pensions", b"a,b\n1,2\n".to_vec(), &cs)
+                    .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(error_codes(&p), ["dataset.unknown"]);
+        let p = api
+            .json(
+                api.upload_raw(
+                    "dataset=base&file_name=no-name.csv&idempotency_key=x",
+                    b"ration_card_no,card_type,village_code,gender,dob,relationship\nPY1,PHH,640001,M,1980,HEAD\n".to_vec(),
+                    &cs,
+                )
+                .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(p["detail"].as_str().unwrap().contains("member_name"), "{p}");
+        let p = api
+            .json(
+                api.upload_raw("dataset=base&file_name=empty.csv", Vec::new(), &cs)
+                    .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(error_codes(&p), ["file.unreadable"]);
+        assert_eq!(
+            api.upload_raw("dataset=base", b"x".to_vec(), &sw)
+                .await
+                .status(),
+            StatusCode::FORBIDDEN,
+            "the base registry is Civil Supplies' to upload"
+        );
+
+        // ---- a scheme with its own spec, declared by its department.
+        let created = api
+            .json(
+                api.client
+                    .post(format!("{}/v1/datasets", api.base))
+                    .header("authorization", &sw)
+                    .body(PENSION_SPEC)
+                    .send()
+                    .await
+                    .unwrap(),
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(created["dataset"]["organisation"], "social-welfare");
+        assert_eq!(created["dataset"]["current_version"], 1);
+        let r = api
+            .client
+            .post(format!("{}/v1/datasets/old_age_pension/specs", api.base))
+            .header("authorization", &cs)
+            .body(PENSION_SPEC.replace("version = 1", "version = 2"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "only its own department changes it"
+        );
+
+        let elder = generator
+            .households()
+            .flat_map(|h| h.members)
+            .find(|m| m.id_number.is_some())
+            .unwrap();
+        let elder_id = elder.id_number.clone().unwrap();
+        let header = [
+            "beneficiary_id",
+            "uid",
+            "name",
+            "dob",
+            "bank_account",
+            "pension_amount",
+        ];
+        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        let full = to_csv(
+            &header,
+            &[
+                row(&[
+                    "OAP-1",
+                    &elder_id,
+                    "Lakshmi Devi",
+                    "1950",
+                    "123456789012",
+                    "1500",
+                ]),
+                row(&["OAP-2", "", "Muniammal", "01-02-1948", "", "1500"]),
+                row(&["OAP-3", "", "Young Person", "1990", "", "1500"]),
+                row(&["OAP-1", "", "Lakshmi again", "1950", "", "1500"]),
+            ],
+        );
+        let r = api
+            .json(
+                api.upload_raw("dataset=old_age_pension&file_name=pension.csv", full, &sw)
+                    .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        let c = &r["upload"]["counts"];
+        assert_eq!(
+            (
+                c["rows"].as_u64(),
+                c["added"].as_u64(),
+                c["rejected"].as_u64()
+            ),
+            (Some(4), Some(2), Some(2)),
+            "{r}"
+        );
+        let scheme_upload = r["upload"]["id"].as_str().unwrap().to_owned();
+        let report = api
+            .get(&format!("/v1/uploads/{scheme_upload}/rejections"), &sw)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(report.contains("rule.old_age"), "{report}");
+        assert!(report.contains("row.duplicate_in_file"), "{report}");
+        assert!(
+            !report.contains("123456789012"),
+            "no bank number among the rejected rows here"
+        );
+        let mapping: Vec<Value> = api
+            .json(
+                api.get(
+                    &format!("/v1/uploads/{scheme_upload}/mapping?format=json"),
+                    &sw,
+                )
+                .await,
+                StatusCode::OK,
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        let linked = mapping.iter().find(|m| m["record_key"] == "OAP-1").unwrap();
+        assert!(
+            linked["resident_id"].is_string(),
+            "linked through the ID number: {linked}"
+        );
+        let unlinked = mapping.iter().find(|m| m["record_key"] == "OAP-2").unwrap();
+        assert!(
+            unlinked["resident_id"].is_null(),
+            "no number: unlinked, kept for matching"
+        );
+
+        // A second full upload: one record changed, one gone, one new, none the same.
+        let full = to_csv(
+            &header,
+            &[
+                row(&[
+                    "OAP-1",
+                    &elder_id,
+                    "Lakshmi Devi",
+                    "1950",
+                    "123456789012",
+                    "2000",
+                ]),
+                row(&["OAP-4", "", "Ponnammal", "1944", "", "1500"]),
+            ],
+        );
+        let r = api
+            .json(
+                api.upload_raw(
+                    "dataset=old_age_pension&file_name=pension2.csv",
+                    full.clone(),
+                    &sw,
+                )
+                .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        let c = &r["upload"]["counts"];
+        assert_eq!(
+            (
+                c["added"].as_u64(),
+                c["modified"].as_u64(),
+                c["deleted"].as_u64(),
+                c["unchanged"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1), Some(0)),
+            "{r}"
+        );
+        // The same content under another idempotency key: nothing changes.
+        let r = api
+            .json(
+                api.upload_raw(
+                    "dataset=old_age_pension&file_name=pension2.csv&idempotency_key=again",
+                    full,
+                    &sw,
+                )
+                .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        let c = &r["upload"]["counts"];
+        assert_eq!(
+            (
+                c["added"].as_u64(),
+                c["modified"].as_u64(),
+                c["deleted"].as_u64(),
+                c["unchanged"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0), Some(2)),
+            "{r}"
+        );
+
+        // Incremental: rows say what to do.
+        let header = [
+            "operation",
+            "beneficiary_id",
+            "uid",
+            "name",
+            "dob",
+            "pension_amount",
+        ];
+        let changes = to_csv(
+            &header,
+            &[
+                row(&["A", "OAP-4", "", "Ponnammal", "1944", "1500"]),
+                row(&["D", "OAP-1", "", "", "", ""]),
+                row(&["A", "OAP-2", "", "Muniammal", "1948", "1500"]),
+                row(&["M", "OAP-9", "", "Nobody", "1940", "1500"]),
+            ],
+        );
+        let r = api
+            .json(
+                api.upload_raw(
+                    "dataset=old_age_pension&mode=incremental&file_name=changes.csv",
+                    changes,
+                    &sw,
+                )
+                .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        let c = &r["upload"]["counts"];
+        assert_eq!(
+            (
+                c["added"].as_u64(),
+                c["modified"].as_u64(),
+                c["deleted"].as_u64(),
+                c["rejected"].as_u64()
+            ),
+            (Some(1), Some(0), Some(1), Some(2)),
+            "{r}"
+        );
+        let id = r["upload"]["id"].as_str().unwrap();
+        let report = api
+            .get(&format!("/v1/uploads/{id}/rejections"), &sw)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            report.contains("record.not_found") && report.contains("record.exists"),
+            "{report}"
+        );
+        let modify = to_csv(
+            &header,
+            &[row(&["M", "OAP-4", "", "Ponnammal", "1944", "1800"])],
+        );
+        let r = api
+            .json(
+                api.upload_raw(
+                    "dataset=old_age_pension&mode=incremental&file_name=m.csv",
+                    modify,
+                    &sw,
+                )
+                .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(r["upload"]["counts"]["modified"], 1, "{r}");
+        let no_op = api
+            .upload_raw(
+                "dataset=old_age_pension&mode=incremental&file_name=x.csv",
+                to_csv(
+                    &["beneficiary_id", "name", "dob", "pension_amount"],
+                    &[row(&["OAP-5", "A", "1940", "1"])],
+                ),
+                &sw,
+            )
+            .await;
+        assert_eq!(
+            no_op.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "incremental rows need their operation"
+        );
+
+        // The data updation policy: due 30 days after the last upload.
+        let overdue = api
+            .json(
+                api.get("/v1/datasets/overdue", &admin).await,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(overdue.as_array().unwrap().is_empty(), "{overdue}");
+        clock.advance(Duration::days(31));
+        let admin = api.sign_in("admin").await; // the morning's session has long expired
+        let overdue = api
+            .json(
+                api.get("/v1/datasets/overdue", &admin).await,
+                StatusCode::OK,
+            )
+            .await;
+        let names: Vec<&str> = overdue
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["dataset"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["base", "old_age_pension"], "{overdue}");
+        assert_eq!(overdue[0]["days_overdue"], 1);
+
+        server.shutdown().await.unwrap();
+        backend.cleanup().await;
+    }
+}
