@@ -145,6 +145,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::ingest::run(&hub, args).await?;
         }
+        Command::Upload {
+            url,
+            user,
+            password_file,
+            dataset,
+            mode,
+            idempotency_key,
+            corrects,
+            sheet,
+            rejections,
+            mapping,
+            file,
+        } => {
+            let token = std::env::var("SANGAM_TOKEN").ok().filter(|t| !t.is_empty());
+            let password = match (&token, &user) {
+                (None, Some(_)) => Some(read_password(password_file.as_deref())?),
+                _ => None,
+            };
+            crate::upload::run(crate::upload::UploadArgs {
+                url,
+                user,
+                password,
+                token,
+                dataset,
+                mode: match mode {
+                    ModeArg::Full => "full".into(),
+                    ModeArg::Incremental => "incremental".into(),
+                },
+                idempotency_key,
+                corrects,
+                sheet,
+                rejections,
+                mapping,
+                file,
+            })
+            .await?;
+        }
         Command::Synth {
             households,
             seed,

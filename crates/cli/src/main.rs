@@ -6,6 +6,7 @@ mod bench;
 mod commands;
 mod config;
 mod ingest;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,6 +90,41 @@ enum Command {
         /// The sheet of an XLSX file (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// The file: CSV, XLSX or JSON Lines.
+        file: PathBuf,
+    },
+    /// Send a department's file to a running hub over its API, with a progress bar; ends with
+    /// one JSON line of counts.
+    Upload {
+        /// The hub's address, for example http://127.0.0.1:8080.
+        #[arg(long, env = "SANGAM_URL")]
+        url: String,
+        /// Sign in as this user (the password from --password-file or standard input).
+        #[arg(long)]
+        user: Option<String>,
+        /// A file whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The dataset: `base` or a scheme's dataset name.
+        #[arg(long)]
+        dataset: String,
+        #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+        mode: ModeArg,
+        /// With the file's checksum, makes the same upload load once only.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// The upload whose rejected rows this file corrects.
+        #[arg(long)]
+        corrects: Option<String>,
+        /// The sheet of an XLSX file (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Also write the rejected rows here (.csv or .xlsx).
+        #[arg(long)]
+        rejections: Option<PathBuf>,
+        /// Also write the reference-key mapping here (CSV).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
         /// The file: CSV, XLSX or JSON Lines.
         file: PathBuf,
     },

@@ -1,0 +1,157 @@
+//! `sangam upload` against a running `sangam serve`, on every backend: the officer sends a
+//! file with one bad row, gets the counts, the rejected rows and the mapping, fixes the row
+//! and sends it again as a correction.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{run, sangam, stderr, with_store};
+use sangam_testkit::backends;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_uploads_from_the_command_line() {
+    for backend in backends("an_officer_uploads_from_the_command_line").await {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("password");
+        std::fs::write(&password, "a long enough passphrase\n").unwrap();
+        let mut set = sangam();
+        set.args([
+            "users",
+            "set",
+            "--username",
+            "cs-officer",
+            "--role",
+            "nodal-officer",
+            "--organisation",
+            "civil-supplies",
+            "--password-file",
+        ])
+        .arg(&password);
+        let out = run(with_store(&mut set, &backend));
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        let mut server = with_store(
+            sangam().args(["serve", "--listen", "127.0.0.1:0"]),
+            &backend,
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let pipe = server.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Sangam is serving on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve prints its address");
+
+        let file = dir.path().join("cards.csv");
+        let o = run(sangam()
+            .args(["synth", "--households", "30", "--seed", "9", "--out"])
+            .arg(&file));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let good = std::fs::read_to_string(&file).unwrap().lines().count() as u64 - 1;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(
+            f,
+            "PYX000000009,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,2090-01-01,HEAD,,,alive"
+        )
+        .unwrap();
+        drop(f);
+
+        let rejections = dir.path().join("rejected.csv");
+        let mapping = dir.path().join("mapping.csv");
+        let upload = |file: &std::path::Path, extra: &[&str]| {
+            let mut cmd = sangam();
+            cmd.args([
+                "upload",
+                "--url",
+                &base,
+                "--user",
+                "cs-officer",
+                "--password-file",
+            ])
+            .arg(&password)
+            .args(["--dataset", "base"])
+            .args(extra)
+            .arg(file);
+            run(&mut cmd)
+        };
+        let out = upload(
+            &file,
+            &[
+                "--rejections",
+                rejections.to_str().unwrap(),
+                "--mapping",
+                mapping.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let counts: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        assert_eq!(counts["status"], "committed", "{counts}");
+        assert_eq!(counts["rows"].as_u64(), Some(good + 1));
+        assert_eq!(counts["accepted"].as_u64(), Some(good));
+        assert_eq!(counts["rejected"].as_u64(), Some(1));
+        let report = std::fs::read_to_string(&rejections).unwrap();
+        assert!(report.contains("dob.in_future"), "{report}");
+        let mapped = std::fs::read_to_string(&mapping).unwrap();
+        assert_eq!(
+            mapped.lines().count() as u64,
+            good + 1,
+            "a header and one line a member"
+        );
+
+        // The fixed row goes back as a correction of the first upload.
+        let fixed = dir.path().join("fixed.csv");
+        let mut lines = report.trim_start_matches('\u{feff}').lines();
+        let header = lines.next().unwrap();
+        let row = lines.next().unwrap().replace("2090-01-01", "1990-01-01");
+        let keep = |l: &str| l.split(',').take(15).collect::<Vec<_>>().join(",");
+        std::fs::write(&fixed, format!("{}\n{}\n", keep(header), keep(&row))).unwrap();
+        let first_id = counts["upload_id"].as_str().unwrap();
+        let out = upload(&fixed, &["--corrects", first_id]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let counts: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        assert_eq!(counts["accepted"].as_u64(), Some(1), "{counts}");
+
+        // A wrong password is one clear line, not a panic.
+        let wrong = dir.path().join("wrong");
+        std::fs::write(&wrong, "not the password at all\n").unwrap();
+        let out = run(sangam()
+            .args([
+                "upload",
+                "--url",
+                &base,
+                "--user",
+                "cs-officer",
+                "--password-file",
+            ])
+            .arg(&wrong)
+            .args(["--dataset", "base"])
+            .arg(&file));
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains("401"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status();
+        let _ = server.wait();
+        backend.cleanup().await;
+    }
+}
