@@ -465,6 +465,7 @@ async fn uploads_are_listed_with_their_counts() {
         let source = sangam_ingest::read::csv_source(std::io::Cursor::new(csv)).unwrap();
         let request = sangam_hub::ingest::UploadRequest {
             dataset: "base".into(),
+            mode: sangam_hub::ingest::UploadMode::Full,
             organisation: "civil-supplies".into(),
             uploaded_by: "officer".into(),
             file_name: "cards.csv".into(),
@@ -475,7 +476,7 @@ async fn uploads_are_listed_with_their_counts() {
         let mut sink = NoRejections(0);
         let outcome = app
             .hub
-            .upload_base_registry(request, source, &mut sink, &|_| {})
+            .run_upload(request, source, &mut sink, &|_| {})
             .await
             .unwrap();
         let id = outcome.upload().id.clone();
