@@ -1,6 +1,6 @@
 -- Datasets (schemes' beneficiary lists) with versioned specs, their enrolments, and what an
 -- upload hands back: the file's header, its rejected rows (sealed) and the reference-key
--- mapping. (V3 is kept for the load's own tuning.)
+-- mapping.
 
 ALTER TABLE users ADD COLUMN organisation TEXT;
 

@@ -1,7 +1,6 @@
 -- Datasets (schemes' beneficiary lists) with versioned specs, their enrolments, and what an
 -- upload hands back: the file's header, its rejected rows (sealed) and the reference-key
--- mapping. The same tables as SQLite's V4, with native types. (V3 is kept for the load's own
--- tuning.)
+-- mapping. The same tables as SQLite's V3, with native types.
 
 ALTER TABLE users ADD COLUMN organisation TEXT;
 
