@@ -5,10 +5,14 @@
 #
 #   bench/ingest.sh [HOUSEHOLDS...]        default: 23256 232558 (about 100k and 1M rows)
 #   SANGAM_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to include PostgreSQL
+#   SANGAM_BENCH_BIN=/path/to/sangam to measure another build (say, of the commit before)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p sangam-cli
-bin=target/release/sangam
+bin=${SANGAM_BENCH_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release -q -p sangam-cli
+  bin=${CARGO_TARGET_DIR:-target}/release/sangam
+fi
 work=$(mktemp -d /tmp/sangam-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(23256 232558)

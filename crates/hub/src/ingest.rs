@@ -24,13 +24,15 @@ use sangam_ingest::report::{RejectedRow, RowProblem};
 use sangam_ingest::spec::{self, FieldProblem, ValidRow, Validator, Value};
 use sangam_ingest::{RawRecord, RecordError};
 use sangam_store::{
-    Address, Household, MappingEntry, RegistryLoad, UploadCounts, UploadRecord, UploadStatus,
+    Address, Household, MappingEntry, NewVaultEntry, RegistryLoad, UploadCounts, UploadRecord,
+    UploadStatus,
 };
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::registry::{HouseholdDetails, MemberDetails, household_record};
 use crate::upload_reports::StoringSink;
+use crate::vault::Vault;
 use crate::{Hub, HubError, HubResult};
 
 /// Rows read, validated and loaded per step.
@@ -152,8 +154,15 @@ struct MemberRow {
     fields: Vec<String>,
     household: HouseholdDetails,
     member: MemberDetails,
+    /// The resident id the row gets if it is accepted, drawn as it is read.
+    resident_id: String,
+    /// Taken, with the consent, when the chunk is sealed.
     id_number: Option<IdNumber>,
     consent: Option<ConsentRef>,
+    /// The ID number sealed for the vault.
+    sealed: Option<NewVaultEntry>,
+    /// The ID number masked, for the uploader's mapping (set when it is sealed).
+    id_masked: Option<String>,
 }
 
 fn text(row: &ValidRow, column: &str) -> Option<String> {
@@ -205,8 +214,11 @@ fn member_row(row: ValidRow, fields: Vec<String>) -> Result<MemberRow, (Vec<Stri
             mobile: optional!("mobile", Mobile),
             life_status: optional!("life_status", LifeStatus).unwrap_or_default(),
         },
+        resident_id: uuid::Uuid::now_v7().to_string(),
         id_number: optional!("aadhaar", IdNumber),
         consent: optional!("consent_ref", ConsentRef),
+        sealed: None,
+        id_masked: None,
         fields,
     })
 }
@@ -254,6 +266,37 @@ fn read_chunk(source: &mut dyn RecordSource, validator: &Validator) -> ReadChunk
         }
     }
     chunk
+}
+
+/// Seals the chunk's ID numbers into vault entries kept with their rows. It runs with the
+/// reading of the chunk, while the store writes the one before.
+async fn seal_chunk(
+    vault: &Vault,
+    chunk: &mut ReadChunk,
+    default_consent: &ConsentRef,
+) -> HubResult<()> {
+    let mut owners = Vec::new();
+    let mut to_seal = Vec::new();
+    for (i, m) in chunk.members.iter_mut().enumerate() {
+        if let Some(id) = m.id_number.take() {
+            m.id_masked = Some(id.masked());
+            let consent = m.consent.take().unwrap_or_else(|| default_consent.clone());
+            owners.push(i);
+            to_seal.push((id, consent));
+        }
+    }
+    let sealed = vault.seal_entries(to_seal).await?;
+    if sealed.len() != owners.len() {
+        return Err(HubError::Internal(
+            "sealing returned too few entries".into(),
+        ));
+    }
+    for (i, entry) in owners.into_iter().zip(sealed) {
+        if let Some(m) = chunk.members.get_mut(i) {
+            m.sealed = Some(entry);
+        }
+    }
+    Ok(())
 }
 
 /// Per-upload state that spans chunks.
@@ -537,19 +580,29 @@ impl Hub {
         sink: &mut StoringSink<'_>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<()> {
-        // The next chunk is read and validated on the blocking pool while this one is
-        // written, so the file and the database work at the same time.
+        // The next chunk is read, validated (on the blocking pool) and sealed while this one
+        // is written, so the file, the cores and the database work at the same time.
+        let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", state.upload_id))
+            .map_err(|e| HubError::Internal(e.message))?;
         let read = |mut source: Box<dyn RecordSource>, v: Arc<Validator>| {
-            tokio::task::spawn_blocking(move || {
-                let chunk = read_chunk(source.as_mut(), &v);
-                (source, chunk)
+            let vault = self.vault.clone();
+            let consent = default_consent.clone();
+            tokio::spawn(async move {
+                let (source, mut chunk) = tokio::task::spawn_blocking(move || {
+                    let chunk = read_chunk(source.as_mut(), &v);
+                    (source, chunk)
+                })
+                .await
+                .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
+                seal_chunk(&vault, &mut chunk, &consent).await?;
+                Ok::<_, HubError>((source, chunk))
             })
         };
         let mut pending = Some(read(source, validator.clone()));
         while let Some(reading) = pending.take() {
             let (source, chunk) = reading
                 .await
-                .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
+                .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))??;
             let exhausted = chunk.exhausted;
             let stopped = if exhausted {
                 source.stopped().map(ToString::to_string)
@@ -590,35 +643,15 @@ impl Hub {
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
-        // ID numbers are sealed first (on all cores); their blind indexes then find the same
-        // number twice in the chunk without hashing anything again.
-        let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", state.upload_id))
-            .map_err(|e| HubError::Internal(e.message))?;
-        let to_seal: Vec<(IdNumber, ConsentRef)> = members
-            .iter()
-            .filter_map(|m| {
-                m.id_number.clone().map(|id| {
-                    (
-                        id,
-                        m.consent.clone().unwrap_or_else(|| default_consent.clone()),
-                    )
-                })
-            })
-            .collect();
-        let mut sealed = self.vault.seal_entries(to_seal).await?.into_iter();
-
-        // Duplicates inside the chunk: the same ID number, or the same member of a card.
-        let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::new();
-        let mut seen_members: HashMap<(String, String, String), u64> = HashMap::new();
-        let mut kept: Vec<(MemberRow, Option<sangam_store::NewVaultEntry>)> =
-            Vec::with_capacity(members.len());
-        for m in members {
-            let entry = match m.id_number {
-                Some(_) => Some(sealed.next().ok_or_else(|| {
-                    HubError::Internal("sealing returned too few entries".into())
-                })?),
-                None => None,
-            };
+        // Duplicates inside the chunk: the same ID number (found by the blind index it was
+        // sealed with, without hashing anything again), or the same member of a card.
+        let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::with_capacity(members.len());
+        let mut seen_members: HashMap<(String, String, String), u64> =
+            HashMap::with_capacity(members.len());
+        let mut kept: Vec<(MemberRow, bool)> = Vec::with_capacity(members.len());
+        let mut entries: Vec<NewVaultEntry> = Vec::with_capacity(members.len());
+        for mut m in members {
+            let entry = m.sealed.take();
             let member_key = (
                 m.household.card_number.as_str().to_owned(),
                 m.member.name.as_str().to_lowercase(),
@@ -645,21 +678,21 @@ impl Hub {
                 seen_ids.insert(e.blind_index, m.line);
             }
             seen_members.insert(member_key, m.line);
-            kept.push((m, entry));
+            kept.push((m, entry.is_some()));
+            entries.extend(entry);
         }
 
         // Into the vault, inside the load.
-        let entries: Vec<sangam_store::NewVaultEntry> =
-            kept.iter().filter_map(|(_, e)| e.clone()).collect();
         let mut ref_keys = load.put_vault(entries).await?.into_iter();
         let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(kept.len());
-        for (m, entry) in kept {
+        for (m, sealed) in kept {
             let key =
-                match entry {
-                    Some(_) => Some(ref_keys.next().ok_or_else(|| {
+                if sealed {
+                    Some(ref_keys.next().ok_or_else(|| {
                         HubError::Internal("the vault returned too few keys".into())
-                    })?),
-                    None => None,
+                    })?)
+                } else {
+                    None
                 };
             with_keys.push((m, key));
         }
@@ -715,7 +748,7 @@ impl Hub {
                 })?;
                 continue;
             }
-            let resident_id = uuid::Uuid::now_v7().to_string();
+            let resident_id = m.resident_id;
             let card_number = m.household.card_number.clone();
             if !existing.contains(&card) {
                 let household = new_households
@@ -732,7 +765,7 @@ impl Hub {
                 seq: state.mapping_seq,
                 record_key: card_number.as_str().to_owned(),
                 ref_key: key.clone(),
-                id_masked: m.id_number.as_ref().map(IdNumber::masked),
+                id_masked: m.id_masked.clone(),
                 resident_id: Some(resident_id.clone()),
                 outcome: "added".into(),
             });

@@ -105,8 +105,12 @@ struct HouseholdColumns<'a> {
 }
 
 impl<'a> HouseholdColumns<'a> {
+    /// In card-number order, so that a large batch walks the key's B-tree from left to right
+    /// instead of jumping about it.
     fn of(rows: &'a [RawHousehold]) -> Self {
         let mut c = HouseholdColumns::default();
+        let mut rows: Vec<&RawHousehold> = rows.iter().collect();
+        rows.sort_unstable_by(|a, b| a.card_number.cmp(&b.card_number));
         for h in rows {
             c.card_number.push(&h.card_number);
             c.card_type.push(&h.card_type);
@@ -145,8 +149,12 @@ struct ResidentColumns<'a> {
 }
 
 impl<'a> ResidentColumns<'a> {
+    /// In reference-key order (the unique index, and the key looked up in the vault), for the
+    /// same reason.
     fn of(rows: &'a [RawResident]) -> Self {
         let mut c = ResidentColumns::default();
+        let mut rows: Vec<&RawResident> = rows.iter().collect();
+        rows.sort_unstable_by(|a, b| a.id_ref_key.cmp(&b.id_ref_key));
         for r in rows {
             c.resident_id.push(&r.resident_id);
             c.card_number.push(&r.card_number);

@@ -274,10 +274,12 @@ impl UploadStore for PostgresStore {
     }
 
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
-        let load = PgLoad {
+        let mut load = PgLoad {
             client: DetachOnDrop(Some(self.client().await?)),
             upload_id: upload_id.to_owned(),
             poisoned: false,
+            deferred: Vec::new(),
+            fresh_keys: HashSet::new(),
         };
         // From here, leaving early drops the load, which closes its connection.
         let c = load
@@ -301,6 +303,7 @@ impl UploadStore for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("upload {upload_id}")));
         }
+        load.deferred = defer_if_empty(c).await?;
         Ok(Box::new(load))
     }
 }
@@ -337,6 +340,72 @@ async fn reap_one(c: &Object, id: &str, now: DateTime<Utc>) -> StoreResult<bool>
     Ok(n > 0)
 }
 
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// In a load into an empty registry and vault (a first-time migration), drops the residents'
+/// foreign keys and the registry's non-unique indexes, and returns the statements that put
+/// them back before the commit. Row by row, each foreign key is a trigger that runs a query
+/// per resident and each index an insert at a random place; put back at the end, a foreign
+/// key is checked by one join and an index is built once from sorted rows. Nothing that
+/// judges a row is dropped (unique and primary keys stay), so every row is accepted or
+/// rejected as before, and a foreign key that would not hold fails the commit.
+///
+/// The drops take the tables' exclusive locks until the load ends, so readers of the
+/// (empty) registry wait for the load instead of reading nothing; a load into a registry
+/// that holds rows keeps everything, and never blocks them.
+async fn defer_if_empty(c: &Object) -> StoreResult<Vec<String>> {
+    let row = query_opt(
+        c,
+        "SELECT NOT EXISTS (SELECT 1 FROM households) AND NOT EXISTS (SELECT 1 FROM residents) \
+         AND NOT EXISTS (SELECT 1 FROM vault_entries)",
+        &[],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Backend("the registry's size query returned no row".into()))?;
+    if !get::<bool>("registry", &row, 0)? {
+        return Ok(Vec::new());
+    }
+    let mut restore = Vec::new();
+    let mut drop = Vec::new();
+    for row in query(
+        c,
+        "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conrelid = 'residents'::regclass AND contype = 'f' ORDER BY conname",
+        &[],
+    )
+    .await?
+    {
+        let name: String = get("pg_constraint", &row, 0)?;
+        let definition: String = get("pg_constraint", &row, 1)?;
+        drop.push(format!(
+            "ALTER TABLE residents DROP CONSTRAINT {}",
+            quote_ident(&name)
+        ));
+        restore.push(format!(
+            "ALTER TABLE residents ADD CONSTRAINT {} {definition}",
+            quote_ident(&name)
+        ));
+    }
+    for row in query(
+        c,
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i \
+         WHERE i.indrelid IN ('households'::regclass, 'residents'::regclass) \
+         AND NOT i.indisunique ORDER BY 1",
+        &[],
+    )
+    .await?
+    {
+        let name: String = get("pg_index", &row, 0)?;
+        let definition: String = get("pg_index", &row, 1)?;
+        drop.push(format!("DROP INDEX {name}"));
+        restore.push(definition);
+    }
+    c.batch_execute(&drop.join("; ")).await.map_err(map_err)?;
+    Ok(restore)
+}
+
 /// A pooled connection that leaves the pool for good (and closes) if dropped while still
 /// held: it may hold a session lock or an open transaction.
 struct DetachOnDrop(Option<Object>);
@@ -362,6 +431,14 @@ struct PgLoad {
     /// the load can only be dropped. (A `COMMIT` of an aborted transaction would silently
     /// roll back.)
     poisoned: bool,
+    /// Statements that put back what a load into an empty registry dropped (see
+    /// `defer_if_empty`), run before the commit.
+    deferred: Vec<String>,
+    /// The reference keys the last `put_vault` stored for the first time, until residents are
+    /// next inserted. No resident can hold one of them (the foreign key to the vault, checked
+    /// row by row or at the commit, would refuse it), so `ref_keys_in_use` need not look
+    /// them up.
+    fresh_keys: HashSet<RefKey>,
 }
 
 impl PgLoad {
@@ -403,7 +480,16 @@ async fn existing(c: &Object, sql: &str, candidates: &[&str]) -> StoreResult<Has
 impl RegistryLoad for PgLoad {
     async fn put_vault(&mut self, entries: Vec<NewVaultEntry>) -> StoreResult<Vec<RefKey>> {
         let result = put_entries(self.start_step()?, &entries).await;
-        self.end_step(result)
+        let keys = self.end_step(result)?;
+        self.fresh_keys.clear();
+        self.fresh_keys.extend(
+            entries
+                .iter()
+                .zip(&keys)
+                .filter(|(e, k)| e.ref_key == **k)
+                .map(|(_, k)| k.clone()),
+        );
+        Ok(keys)
     }
 
     async fn existing_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<String>> {
@@ -420,7 +506,14 @@ impl RegistryLoad for PgLoad {
     }
 
     async fn ref_keys_in_use(&mut self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
-        let wanted: Vec<&str> = keys.iter().map(RefKey::as_str).collect();
+        let wanted: Vec<&str> = keys
+            .iter()
+            .filter(|k| !self.fresh_keys.contains(*k))
+            .map(RefKey::as_str)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
         let result = existing(
             self.start_step()?,
             "SELECT id_ref_key FROM residents WHERE id_ref_key = ANY($1::text[])",
@@ -442,6 +535,8 @@ impl RegistryLoad for PgLoad {
         let households: Vec<RawHousehold> =
             households.iter().map(RawHousehold::from_record).collect();
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
+        // From here a resident may hold any key of the vault.
+        self.fresh_keys.clear();
         let result = insert_rows(self.start_step()?, &households, &residents).await;
         self.end_step(result)
     }
@@ -535,7 +630,11 @@ impl RegistryLoad for PgLoad {
             )));
         }
         let upload_id = self.upload_id.clone();
+        let deferred = std::mem::take(&mut self.deferred);
         let c = self.start_step()?;
+        for statement in &deferred {
+            c.batch_execute(statement).await.map_err(map_err)?;
+        }
         write_final(c, &upload).await?;
         c.batch_execute("COMMIT").await.map_err(map_err)?;
         // Committed. Hand the connection back to the pool only once the lock is released;

@@ -14,7 +14,7 @@ use sangam_store::{
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
-use crate::sql::{count, execute, get, map_err, query, query_opt, version_from_db};
+use crate::sql::{count, execute, get, map_err, query, query_one, query_opt, version_from_db};
 
 const ENTRY_COLUMNS: &str = "ref_key, blind_index, key_version, sealed, consent_ref, created_at";
 
@@ -32,7 +32,8 @@ fn entry(row: &Row) -> StoreResult<VaultEntry> {
 
 /// Stores each entry whose blind index is not in the vault yet and returns, in order, the
 /// reference key the vault holds for each entry's blind index (see [`VaultStore::vault_put`]).
-/// Two statements: the caller runs them in a transaction (its own, or an upload's load).
+/// One statement when every number is new, two otherwise: the caller runs them in a
+/// transaction (its own, or an upload's load).
 pub(crate) async fn put_entries<C: GenericClient>(
     c: &C,
     entries: &[NewVaultEntry],
@@ -55,27 +56,36 @@ pub(crate) async fn put_entries<C: GenericClient>(
     let consent: Vec<&str> = fresh.iter().map(|e| e.consent_ref.as_str()).collect();
     let created: Vec<DateTime<Utc>> = fresh.iter().map(|e| e.created_at).collect();
 
-    execute(
+    let inserted = query_one(
         c,
-        "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, consent_ref, \
-         created_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::bytea[], \
-         $5::text[], $6::timestamptz[]) ON CONFLICT (blind_index) DO NOTHING",
+        "WITH inserted AS (INSERT INTO vault_entries (ref_key, blind_index, key_version, \
+         sealed, consent_ref, created_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], \
+         $3::int8[], $4::bytea[], $5::text[], $6::timestamptz[]) \
+         ON CONFLICT (blind_index) DO NOTHING RETURNING 1) SELECT count(*) FROM inserted",
         &[&ref_keys, &blind, &versions, &sealed, &consent, &created],
     )
     .await?;
-    // Every blind index now has a row: ours, or one stored before (or by a concurrent
-    // batch, which the insert waited for).
-    let rows = query(
-        c,
-        "SELECT blind_index, ref_key FROM vault_entries WHERE blind_index = ANY($1::bytea[])",
-        &[&blind],
-    )
-    .await?;
-    let mut stored = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let bi = blind_index_32("vault_entries.blind_index", get("vault_entries", row, 0)?)?;
-        let rk: String = get("vault_entries", row, 1)?;
-        stored.insert(bi, ref_key("vault_entries.ref_key", &rk)?);
+    let inserted: i64 = get("vault_entries", &inserted, 0)?;
+    let mut stored = HashMap::with_capacity(fresh.len());
+    if usize::try_from(inserted).is_ok_and(|n| n == fresh.len()) {
+        // Every blind index was new and now has the row offered for it: nothing to read back.
+        for e in &fresh {
+            stored.insert(e.blind_index, e.ref_key.clone());
+        }
+    } else {
+        // Some were there already (stored before, or by a concurrent batch, which the insert
+        // waited for): read back the keys the vault holds.
+        let rows = query(
+            c,
+            "SELECT blind_index, ref_key FROM vault_entries WHERE blind_index = ANY($1::bytea[])",
+            &[&blind],
+        )
+        .await?;
+        for row in &rows {
+            let bi = blind_index_32("vault_entries.blind_index", get("vault_entries", row, 0)?)?;
+            let rk: String = get("vault_entries", row, 1)?;
+            stored.insert(bi, ref_key("vault_entries.ref_key", &rk)?);
+        }
     }
     entries
         .iter()

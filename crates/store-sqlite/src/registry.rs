@@ -1,6 +1,7 @@
 //! The base registry: households, residents and their change history.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use sangam_domain::{RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident};
@@ -119,63 +120,89 @@ fn conflict_naming(what: String) -> impl Fn(StoreError) -> StoreError {
     }
 }
 
+/// The text of the last timestamp written, kept for the next: the rows of a bulk load all
+/// carry the same time, which is then formatted once rather than twice a row.
+#[derive(Debug, Default)]
+pub(crate) struct Stamp {
+    last: Option<(DateTime<Utc>, String)>,
+}
+
+impl Stamp {
+    pub(crate) fn text(&mut self, at: &DateTime<Utc>) -> &str {
+        if self.last.as_ref().is_none_or(|(t, _)| t != at) {
+            self.last = Some((*at, ts(at)));
+        }
+        self.last.as_ref().map_or("", |(_, text)| text)
+    }
+}
+
 /// Inserts households and residents on `conn` (inside the caller's transaction).
+///
+/// Rows go in key order (households by card number, residents by reference key, which is
+/// both their unique index and their foreign-key lookup into the vault): a large batch then
+/// walks those B-trees from left to right instead of jumping about them. Measured, this
+/// order beat file order and card-number order for residents, though not by much.
 pub(crate) fn insert_rows(
     tx: &Connection,
     households: &[RawHousehold],
     residents: &[RawResident],
 ) -> StoreResult<()> {
-    {
-        let mut stmt = tx
-            .prepare_cached(&format!(
-                "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ))
-            .map_err(map_err)?;
-        for h in households {
-            stmt.execute(params![
-                h.card_number,
-                h.card_type,
-                h.house_no,
-                h.street,
-                h.locality,
-                h.pincode,
-                h.village_code,
-                h.head_resident_id,
-                ts(&h.created_at),
-                ts(&h.updated_at),
-                h.version
-            ])
-            .map_err(map_err)
-            .map_err(conflict_naming(format!("household {}", h.card_number)))?;
-        }
-        let mut stmt = tx
-            .prepare_cached(&format!(
-                "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-            ))
-            .map_err(map_err)?;
-        for r in residents {
-            stmt.execute(params![
-                r.resident_id,
-                r.card_number,
-                r.name,
-                r.relative_name,
-                r.gender,
-                r.dob,
-                r.relationship,
-                r.mobile_masked,
-                r.mobile_blind_index,
-                r.id_ref_key,
-                r.ekyc_status,
-                r.life_status,
-                ts(&r.created_at),
-                ts(&r.updated_at),
-                r.version
-            ])
-            .map_err(map_err)
-            .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
-        }
+    let mut stamp = Stamp::default();
+    let mut hs: Vec<&RawHousehold> = households.iter().collect();
+    hs.sort_unstable_by(|a, b| a.card_number.cmp(&b.card_number));
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
+        .map_err(map_err)?;
+    for h in hs {
+        (|| {
+            stmt.raw_bind_parameter(1, &h.card_number)?;
+            stmt.raw_bind_parameter(2, &h.card_type)?;
+            stmt.raw_bind_parameter(3, &h.house_no)?;
+            stmt.raw_bind_parameter(4, &h.street)?;
+            stmt.raw_bind_parameter(5, &h.locality)?;
+            stmt.raw_bind_parameter(6, &h.pincode)?;
+            stmt.raw_bind_parameter(7, h.village_code)?;
+            stmt.raw_bind_parameter(8, &h.head_resident_id)?;
+            stmt.raw_bind_parameter(9, stamp.text(&h.created_at))?;
+            stmt.raw_bind_parameter(10, stamp.text(&h.updated_at))?;
+            stmt.raw_bind_parameter(11, h.version)?;
+            stmt.raw_execute()
+        })()
+        .map_err(map_err)
+        .map_err(conflict_naming(format!("household {}", h.card_number)))?;
+    }
+    let mut rs: Vec<&RawResident> = residents.iter().collect();
+    rs.sort_unstable_by(|a, b| a.id_ref_key.cmp(&b.id_ref_key));
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))
+        .map_err(map_err)?;
+    for r in rs {
+        (|| {
+            stmt.raw_bind_parameter(1, &r.resident_id)?;
+            stmt.raw_bind_parameter(2, &r.card_number)?;
+            stmt.raw_bind_parameter(3, &r.name)?;
+            stmt.raw_bind_parameter(4, &r.relative_name)?;
+            stmt.raw_bind_parameter(5, &r.gender)?;
+            stmt.raw_bind_parameter(6, &r.dob)?;
+            stmt.raw_bind_parameter(7, &r.relationship)?;
+            stmt.raw_bind_parameter(8, &r.mobile_masked)?;
+            stmt.raw_bind_parameter(9, &r.mobile_blind_index)?;
+            stmt.raw_bind_parameter(10, &r.id_ref_key)?;
+            stmt.raw_bind_parameter(11, &r.ekyc_status)?;
+            stmt.raw_bind_parameter(12, &r.life_status)?;
+            stmt.raw_bind_parameter(13, stamp.text(&r.created_at))?;
+            stmt.raw_bind_parameter(14, stamp.text(&r.updated_at))?;
+            stmt.raw_bind_parameter(15, r.version)?;
+            stmt.raw_execute()
+        })()
+        .map_err(map_err)
+        .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
     }
     Ok(())
 }
