@@ -57,11 +57,6 @@ impl KeyRing {
         self.keys.keys().copied()
     }
 
-    /// The data key of `version`, if the ring still holds it (for sealing other records).
-    pub(crate) fn data_key(&self, version: u32) -> Option<&DataKey> {
-        self.keys.get(&version)
-    }
-
     pub fn blind_index_key(&self) -> &BlindIndexKey {
         &self.blind
     }
@@ -78,48 +73,54 @@ impl KeyRing {
 
     /// Encrypts an ID number under the active key, bound to `ref_key`.
     pub fn seal(&self, ref_key: &RefKey, id: &IdNumber) -> Sealed {
-        self.seal_with(self.active, ref_key, id)
-            .unwrap_or_else(|_| unreachable!("the active version is always in the ring"))
-    }
-
-    fn seal_with(
-        &self,
-        version: u32,
-        ref_key: &RefKey,
-        id: &IdNumber,
-    ) -> Result<Sealed, VaultError> {
-        let key = self
-            .keys
-            .get(&version)
-            .ok_or(VaultError::UnknownKeyVersion(version))?;
-        let cipher = Aes256Gcm::new(key.bytes().into());
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = Self::associated_data(ref_key);
-        #[allow(
-            clippy::expect_used,
-            reason = "AES-GCM encryption of 12 bytes cannot fail"
-        )]
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: id.expose_digits().as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .expect("in-memory AES-GCM encryption");
-        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&sealed);
-        Ok(Sealed {
-            key_version: version,
-            blob,
-        })
+        self.encrypt(
+            &Self::associated_data(ref_key),
+            id.expose_digits().as_bytes(),
+        )
     }
 
     /// Decrypts a record sealed for `ref_key` with any version still in the ring.
     pub fn open(&self, ref_key: &RefKey, sealed: &Sealed) -> Result<IdNumber, VaultError> {
+        let plain = self.decrypt(&Self::associated_data(ref_key), sealed)?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| VaultError::Malformed("decrypted value is not text"))?;
+        IdNumber::parse(text)
+            .map_err(|_| VaultError::Malformed("decrypted value is not an ID number"))
+    }
+
+    /// AES-256-GCM under the active key with a fresh random nonce; the blob is the nonce
+    /// followed by the ciphertext. Every sealed value of the hub goes through here.
+    pub(crate) fn encrypt(&self, aad: &[u8], plain: &[u8]) -> Sealed {
+        #[allow(
+            clippy::expect_used,
+            reason = "the active version is always in the ring, and AES-GCM in memory fails \
+                      only past 64 GiB"
+        )]
+        let ciphertext = {
+            let key = self.keys.get(&self.active).expect("active key in the ring");
+            let mut nonce = [0u8; NONCE_LEN];
+            rand::rng().fill_bytes(&mut nonce);
+            let sealed = Aes256Gcm::new(key.bytes().into())
+                .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+                .expect("in-memory AES-GCM encryption");
+            let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
+            blob.extend_from_slice(&nonce);
+            blob.extend_from_slice(&sealed);
+            blob
+        };
+        Sealed {
+            key_version: self.active,
+            blob: ciphertext,
+        }
+    }
+
+    /// Opens what [`KeyRing::encrypt`] sealed with the same associated data, with any version
+    /// still in the ring.
+    pub(crate) fn decrypt(
+        &self,
+        aad: &[u8],
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let key = self
             .keys
             .get(&sealed.key_version)
@@ -128,23 +129,16 @@ impl KeyRing {
             return Err(VaultError::Malformed("sealed record too short"));
         }
         let (nonce, ciphertext) = sealed.blob.split_at(NONCE_LEN);
-        let cipher = Aes256Gcm::new(key.bytes().into());
-        let aad = Self::associated_data(ref_key);
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    Nonce::from_slice(nonce),
-                    Payload {
-                        msg: ciphertext,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| VaultError::Tampered)?,
-        );
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| VaultError::Malformed("decrypted value is not text"))?;
-        IdNumber::parse(text)
-            .map_err(|_| VaultError::Malformed("decrypted value is not an ID number"))
+        Aes256Gcm::new(key.bytes().into())
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| VaultError::Tampered)
     }
 
     /// Re-encrypts a record under the active key (key rotation). Returns `None` when it is

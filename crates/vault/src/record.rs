@@ -3,12 +3,9 @@
 //! same data keys as the vault, with associated data naming the record, so a ciphertext moved
 //! to another record or another kind of record fails to open.
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::{KeyRing, NONCE_LEN, Sealed, VaultError};
+use crate::{KeyRing, Sealed, VaultError};
 
 fn associated_data(kind: &str, id: &str) -> Vec<u8> {
     format!("sangam:record:{kind}:{id}").into_bytes()
@@ -17,36 +14,7 @@ fn associated_data(kind: &str, id: &str) -> Vec<u8> {
 impl KeyRing {
     /// Encrypts `plain` under the active key, bound to a record of `kind` named `id`.
     pub fn seal_record(&self, kind: &str, id: &str, plain: &[u8]) -> Sealed {
-        let version = self.active_version();
-        #[allow(
-            clippy::expect_used,
-            reason = "the active version is always in the ring"
-        )]
-        let key = self.data_key(version).expect("active key in the ring");
-        let cipher = Aes256Gcm::new(key.bytes().into());
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = associated_data(kind, id);
-        #[allow(
-            clippy::expect_used,
-            reason = "AES-GCM encryption in memory fails only past 64 GiB"
-        )]
-        let ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plain,
-                    aad: &aad,
-                },
-            )
-            .expect("in-memory AES-GCM encryption");
-        let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&ciphertext);
-        Sealed {
-            key_version: version,
-            blob,
-        }
+        self.encrypt(&associated_data(kind, id), plain)
     }
 
     /// Decrypts a record sealed by [`KeyRing::seal_record`] with the same kind and id.
@@ -56,25 +24,7 @@ impl KeyRing {
         id: &str,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let key = self
-            .data_key(sealed.key_version)
-            .ok_or(VaultError::UnknownKeyVersion(sealed.key_version))?;
-        if sealed.blob.len() < NONCE_LEN {
-            return Err(VaultError::Malformed("sealed record too short"));
-        }
-        let (nonce, ciphertext) = sealed.blob.split_at(NONCE_LEN);
-        let cipher = Aes256Gcm::new(key.bytes().into());
-        let aad = associated_data(kind, id);
-        cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| VaultError::Tampered)
+        self.decrypt(&associated_data(kind, id), sealed)
     }
 }
 
