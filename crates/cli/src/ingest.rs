@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sangam_hub::ingest::{RejectionSink, UploadMode, UploadOutcome, UploadRequest};
+use sangam_hub::uploads::{RejectionSink, UploadMode, UploadOutcome, UploadRequest};
 use sangam_hub::{Hub, HubError, HubResult};
 use sangam_ingest::report::{RejectedRow, RejectionCsvWriter};
 use sha2::{Digest, Sha256};
@@ -87,14 +87,10 @@ pub async fn run(hub: &Hub, args: IngestArgs) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{spinner} {pos} rows read ({per_sec}) {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
-    let organisation = match &args.organisation {
-        Some(o) => o.clone(),
-        None => hub.dataset(&args.dataset).await?.dataset.organisation,
-    };
     let request = UploadRequest {
         dataset: args.dataset.clone(),
         mode: args.mode,
-        organisation,
+        organisation: args.organisation.clone(),
         uploaded_by: format!(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "operator".into())

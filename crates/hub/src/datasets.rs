@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::accounts::check_organisation;
 use crate::audit::AuditEvent;
-use crate::ingest::BASE_DATASET;
+use crate::uploads::BASE_DATASET;
 use crate::{Hub, HubError, HubResult};
 
 /// The organisation that owns the base registry (the ration-card data of Civil Supplies).

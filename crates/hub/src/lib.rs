@@ -12,11 +12,9 @@ pub mod clock;
 pub mod datasets;
 pub mod demo;
 mod error;
-pub mod ingest;
 pub mod jobs;
 pub mod registry;
-mod scheme_upload;
-pub mod upload_reports;
+pub mod uploads;
 pub mod vault;
 
 use std::sync::Arc;

@@ -50,21 +50,14 @@ fn io_error(e: std::io::Error) -> ApiError {
 /// The extension the readers recognise, from a client's file name (anything else is dropped:
 /// the readers sniff the content in any case).
 fn safe_extension(file_name: &str) -> &'static str {
+    const KNOWN: [&str; 7] = [
+        ".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".ndjson", ".json",
+    ];
     let lower = file_name.to_ascii_lowercase();
-    for ext in ["csv", "tsv", "txt", "xlsx", "jsonl", "ndjson", "json"] {
-        if lower.ends_with(&format!(".{ext}")) {
-            return match ext {
-                "csv" => ".csv",
-                "tsv" => ".tsv",
-                "txt" => ".txt",
-                "xlsx" => ".xlsx",
-                "jsonl" => ".jsonl",
-                "ndjson" => ".ndjson",
-                _ => ".json",
-            };
-        }
-    }
-    ""
+    KNOWN
+        .into_iter()
+        .find(|ext| lower.ends_with(ext))
+        .unwrap_or("")
 }
 
 struct Writer {

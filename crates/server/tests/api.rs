@@ -443,7 +443,7 @@ async fn openapi_is_3_1_and_every_v1_operation_requires_credentials() {
 
 struct NoRejections(u64);
 
-impl sangam_hub::ingest::RejectionSink for NoRejections {
+impl sangam_hub::uploads::RejectionSink for NoRejections {
     fn reject(&mut self, _row: sangam_ingest::report::RejectedRow) -> sangam_hub::HubResult<()> {
         self.0 += 1;
         Ok(())
@@ -463,10 +463,10 @@ async fn uploads_are_listed_with_their_counts() {
         let mut csv = Vec::new();
         let rows = sangam_synth::write_base_registry_csv(&generator, &mut csv).unwrap();
         let source = sangam_ingest::read::csv_source(std::io::Cursor::new(csv)).unwrap();
-        let request = sangam_hub::ingest::UploadRequest {
+        let request = sangam_hub::uploads::UploadRequest {
             dataset: "base".into(),
-            mode: sangam_hub::ingest::UploadMode::Full,
-            organisation: "civil-supplies".into(),
+            mode: sangam_hub::uploads::UploadMode::Full,
+            organisation: Some("civil-supplies".into()),
             uploaded_by: "officer".into(),
             file_name: "cards.csv".into(),
             file_sha256: "00".repeat(32),

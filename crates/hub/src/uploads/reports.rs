@@ -10,9 +10,9 @@ use sangam_store::{MappingEntry, RegistryLoad, StoredRejection, UploadRecord, Us
 use sangam_vault::{KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
+use super::RejectionSink;
 use crate::audit::AuditEvent;
 use crate::datasets::acts_for;
-use crate::ingest::RejectionSink;
 use crate::{Hub, HubError, HubResult};
 
 /// The kind of sealed record a rejected row is (part of its associated data).

@@ -21,11 +21,9 @@ use sangam_store::{
 };
 use sangam_vault::KeyRing;
 
-use crate::ingest::{
-    CHUNK_ROWS, RejectionSink, UploadMode, problem, rejected_from_problems,
-    rejected_from_read_error,
-};
-use crate::upload_reports::StoringSink;
+use super::pipeline::{Chunk, ChunkReader};
+use super::reports::StoringSink;
+use super::{RejectionSink, UploadMode, problem};
 use crate::{Hub, HubError, HubResult};
 
 /// The kind of sealed record an enrolment's sensitive fields are (part of the associated data).
@@ -38,42 +36,6 @@ const REMOVE_STEP: u32 = 10_000;
 struct Row {
     valid: ValidRow,
     fields: Vec<String>,
-}
-
-struct Chunk {
-    rows: Vec<Row>,
-    rejected: Vec<RejectedRow>,
-    read: u64,
-    exhausted: bool,
-}
-
-fn read_chunk(source: &mut dyn RecordSource, validator: &Validator) -> Chunk {
-    let mut chunk = Chunk {
-        rows: Vec::new(),
-        rejected: Vec::new(),
-        read: 0,
-        exhausted: false,
-    };
-    while chunk.read < CHUNK_ROWS as u64 {
-        let Some(next) = source.next() else {
-            chunk.exhausted = true;
-            break;
-        };
-        chunk.read += 1;
-        match next {
-            Err(e) => chunk.rejected.push(rejected_from_read_error(&e)),
-            Ok(record) => match validator.validate(&record) {
-                Ok(valid) => chunk.rows.push(Row {
-                    valid,
-                    fields: record.fields,
-                }),
-                Err(problems) => chunk
-                    .rejected
-                    .push(rejected_from_problems(record, problems)),
-            },
-        }
-    }
-    chunk
 }
 
 /// What a row asks for, once the upload's mode is applied.
@@ -158,7 +120,7 @@ struct Accepted {
 impl Hub {
     /// Reads, validates and applies a scheme dataset's file, chunk by chunk, inside `load`.
     #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
-    pub(crate) async fn load_scheme_chunks(
+    pub(super) async fn load_scheme_chunks(
         &self,
         upload: &UploadRecord,
         mode: UploadMode,
@@ -176,32 +138,11 @@ impl Hub {
             ids_seen: HashMap::new(),
             hasher: Default::default(),
         };
-        // The next chunk is read on the blocking pool while this one is written.
-        let read = |mut source: Box<dyn RecordSource>, v: Arc<Validator>| {
-            tokio::task::spawn_blocking(move || {
-                let chunk = read_chunk(source.as_mut(), &v);
-                (source, chunk)
-            })
-        };
-        let mut pending = Some(read(source, validator.clone()));
-        while let Some(reading) = pending.take() {
-            let (source, chunk) = reading
-                .await
-                .map_err(|e| HubError::Internal(format!("reading the file failed: {e}")))?;
-            let exhausted = chunk.exhausted;
-            let stopped = if exhausted {
-                source.stopped().map(ToString::to_string)
-            } else {
-                None
-            };
-            if !exhausted {
-                pending = Some(read(source, validator.clone()));
-            }
-            state.counts.rows += chunk.read;
-            state.counts.rejected += chunk.rejected.len() as u64;
-            for row in chunk.rejected {
-                sink.reject(row)?;
-            }
+        let keep = |valid, fields| Ok(Row { valid, fields });
+        let as_read = |chunk: Chunk<Row>| async move { Ok(chunk) };
+        let mut reader = ChunkReader::start(source, validator, keep, as_read);
+        while let Some(mut chunk) = reader.next().await? {
+            chunk.report(&mut state.counts, sink)?;
             self.apply_scheme_rows(
                 upload,
                 mode,
@@ -214,13 +155,6 @@ impl Hub {
             .await?;
             sink.flush(load).await?;
             progress(state.counts.rows);
-            if let Some(stopped) = stopped {
-                return Err(HubError::Invalid {
-                    field: "file".into(),
-                    code: "file.unreadable",
-                    message: format!("the file could not be read to its end: {stopped}"),
-                });
-            }
         }
         if mode == UploadMode::Full {
             self.remove_absent(upload, load, &mut state).await?;
@@ -486,7 +420,11 @@ impl Hub {
             mapping.push(MappingEntry {
                 seq: state.next_seq(),
                 record_key: a.record_key,
-                ref_key: a.ref_key,
+                // A deleted record's row carries only its key; the mapping still names the
+                // reference key the record had.
+                ref_key: a
+                    .ref_key
+                    .or_else(|| current.and_then(|held| held.ref_key.clone())),
                 id_masked: a.id_number.as_ref().map(IdNumber::masked),
                 resident_id,
                 outcome: outcome.into(),

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use sangam_hub::ingest::{UploadMode, UploadOutcome, UploadRequest};
-use sangam_hub::upload_reports::{DiscardRejections, ReportFormat, mapping_csv};
+use sangam_hub::uploads::reports::{DiscardRejections, ReportFormat, mapping_csv};
+use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
 use sangam_store::{Role, UploadRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -235,10 +235,11 @@ pub async fn create(
         Some(m) => UploadMode::parse(&m)?,
         None => UploadMode::Full,
     };
-    let target = state.hub.dataset(&dataset).await?;
     let asked = param(&spooled, query.organisation, "organisation");
+    // A nodal officer sends for their own organisation; an administrator for the one named,
+    // or else the dataset's own (the hub decides that and checks the pairing).
     let organisation = match user.role {
-        Role::Admin => asked.unwrap_or_else(|| target.dataset.organisation.clone()),
+        Role::Admin => asked,
         Role::NodalOfficer => {
             let own = user.organisation.clone().unwrap_or_default();
             if asked.as_ref().is_some_and(|a| *a != own) {
@@ -246,7 +247,7 @@ pub async fn create(
                     "you upload for {own}, not for another organisation"
                 )));
             }
-            own
+            Some(own)
         }
     };
     let idempotency_key = headers
