@@ -17,8 +17,7 @@ use sangam_hub::demo::DemoCredentials;
 
 use crate::config::{FlagOverrides, Settings};
 use crate::{
-    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, ModeArg, RoleArg, StoreArgs,
-    UsersCommand,
+    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, RoleArg, StoreArgs, UsersCommand,
 };
 
 /// The file `sangam demo` writes its sign-in and client credentials to.
@@ -133,10 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             let args = crate::ingest::IngestArgs {
                 dataset,
-                mode: match mode {
-                    ModeArg::Full => sangam_hub::ingest::UploadMode::Full,
-                    ModeArg::Incremental => sangam_hub::ingest::UploadMode::Incremental,
-                },
+                mode: mode.into(),
                 file,
                 organisation,
                 idempotency_key,
@@ -169,10 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 password,
                 token,
                 dataset,
-                mode: match mode {
-                    ModeArg::Full => "full".into(),
-                    ModeArg::Incremental => "incremental".into(),
-                },
+                mode: mode.into(),
                 idempotency_key,
                 corrects,
                 sheet,

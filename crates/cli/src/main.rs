@@ -220,6 +220,15 @@ enum ModeArg {
     Incremental,
 }
 
+impl From<ModeArg> for sangam_hub::uploads::UploadMode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Full => Self::Full,
+            ModeArg::Incremental => Self::Incremental,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum RoleArg {
     /// Hub administrator.

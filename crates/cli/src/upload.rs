@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use futures_util::stream;
+use sangam_hub::uploads::UploadMode;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
@@ -21,7 +22,7 @@ pub struct UploadArgs {
     pub password: Option<String>,
     pub token: Option<String>,
     pub dataset: String,
-    pub mode: String,
+    pub mode: UploadMode,
     pub idempotency_key: Option<String>,
     pub corrects: Option<String>,
     pub sheet: Option<String>,
@@ -132,7 +133,7 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
         .map_or_else(|| "upload".into(), |n| n.to_string_lossy().into_owned());
     let mut query = vec![
         ("dataset", args.dataset.clone()),
-        ("mode", args.mode.clone()),
+        ("mode", args.mode.code().to_owned()),
         ("file_name", file_name),
     ];
     for (name, value) in [

@@ -408,15 +408,6 @@ pub struct UploadRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-impl UploadRecord {
-    pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status,
-            UploadStatus::Committed | UploadStatus::Failed | UploadStatus::Interrupted
-        )
-    }
-}
-
 /// A rejected row as stored: sealed, because it holds what the officer typed, ID and bank
 /// numbers included. Opened only to hand the report to the uploading organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
