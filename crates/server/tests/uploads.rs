@@ -106,6 +106,9 @@ fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     w.into_inner().unwrap()
 }
 
+/// A bank account number of a beneficiary: sensitive, so stored only sealed.
+const BANK_ACCOUNT: &str = "987650001234";
+
 const PENSION_SPEC: &str = r#"
 dataset = "old_age_pension"
 version = 1
@@ -215,12 +218,25 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             }
         };
 
-        // ---- the base registry: upload with two bad rows.
+        // ---- the base registry: upload with two bad rows, one of them with a valid ID
+        // number that only the rejected row holds (it must never be stored in clear).
+        let outsider = Generator::new(GeneratorConfig {
+            seed: 77,
+            households: 5,
+            ..Default::default()
+        })
+        .households()
+        .flat_map(|h| h.members)
+        .find_map(|m| m.id_number)
+        .unwrap();
         let mut file = Vec::new();
         let good = write_base_registry_csv(&generator, &mut file).unwrap();
         file.extend_from_slice(
-            b"PYX000000001,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,1980-01-01,HEAD,234567890120,,alive\n\
-              PYX000000002,PHH,1,Main St,Ward 1,640001,605001,Meena,Ravi,F,2090-01-01,HEAD,,,alive\n",
+            format!(
+                "PYX000000001,PHH,1,Main St,Ward 1,640001,605001,Ravi,Kumar,M,1980-01-01,HEAD,234567890120,,alive\n\
+                 PYX000000002,PHH,1,Main St,Ward 1,640001,605001,Meena,Ravi,F,2090-01-01,HEAD,{outsider},,alive\n"
+            )
+            .as_bytes(),
         );
         let first = api
             .json(
@@ -406,6 +422,22 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             StatusCode::FORBIDDEN,
             "the base registry is Civil Supplies' to upload"
         );
+        let p = api
+            .json(
+                api.upload_raw("dataset=base&corrects=no-such-upload", b"x".to_vec(), &cs)
+                    .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(error_codes(&p), ["corrects.unknown"]);
+        let p = api
+            .json(
+                api.upload_raw("dataset=base&mode=incremental", b"x".to_vec(), &cs)
+                    .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(error_codes(&p), ["mode.unsupported"]);
 
         // ---- a scheme with its own spec, declared by its department.
         let created = api
@@ -435,6 +467,74 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             StatusCode::FORBIDDEN,
             "only its own department changes it"
         );
+        let spec_problem = |path: String, body: String| {
+            let (api, sw) = (&api, &sw);
+            async move {
+                let r = api
+                    .client
+                    .post(format!("{}{path}", api.base))
+                    .header("authorization", sw)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                let body: Value = r.json().await.unwrap();
+                (status, error_codes(&body))
+            }
+        };
+        let unprocessable = |code: &str| (StatusCode::UNPROCESSABLE_ENTITY, vec![code.to_owned()]);
+        assert_eq!(
+            spec_problem("/v1/datasets".into(), PENSION_SPEC.into()).await,
+            (StatusCode::CONFLICT, vec![]),
+            "a dataset is declared once"
+        );
+        assert_eq!(
+            spec_problem(
+                "/v1/datasets".into(),
+                PENSION_SPEC.replace("old_age_pension", "base")
+            )
+            .await,
+            unprocessable("dataset.reserved")
+        );
+        assert_eq!(
+            spec_problem(
+                "/v1/datasets".into(),
+                PENSION_SPEC
+                    .replace("old_age_pension", "widow_pension")
+                    .replace("version = 1", "version = 2")
+            )
+            .await,
+            unprocessable("spec.version")
+        );
+        assert_eq!(
+            spec_problem(
+                "/v1/datasets".into(),
+                PENSION_SPEC.replace("required = true", "requried = true")
+            )
+            .await,
+            unprocessable("spec.invalid"),
+            "a misspelt key is refused, not ignored"
+        );
+        assert_eq!(
+            spec_problem(
+                "/v1/datasets/old_age_pension/specs".into(),
+                PENSION_SPEC.replace("version = 1", "version = 3")
+            )
+            .await,
+            unprocessable("spec.version"),
+            "versions follow one another"
+        );
+        assert_eq!(
+            spec_problem(
+                "/v1/datasets/old_age_pension/specs".into(),
+                PENSION_SPEC
+                    .replace("old_age_pension", "widow_pension")
+                    .replace("version = 1", "version = 2")
+            )
+            .await,
+            unprocessable("spec.dataset_mismatch")
+        );
 
         let elder = generator
             .households()
@@ -459,7 +559,7 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
                     &elder_id,
                     "Lakshmi Devi",
                     "1950",
-                    "123456789012",
+                    BANK_ACCOUNT,
                     "1500",
                 ]),
                 row(&["OAP-2", "", "Muniammal", "01-02-1948", "", "1500"]),
@@ -485,7 +585,7 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         assert!(report.contains("rule.old_age"), "{report}");
         assert!(report.contains("row.duplicate_in_file"), "{report}");
         assert!(
-            !report.contains("123456789012"),
+            !report.contains(BANK_ACCOUNT),
             "no bank number among the rejected rows here"
         );
         let mapping: Vec<Value> = api
@@ -521,7 +621,7 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
                     &elder_id,
                     "Lakshmi Devi",
                     "1950",
-                    "123456789012",
+                    BANK_ACCOUNT,
                     "2000",
                 ]),
                 row(&["OAP-4", "", "Ponnammal", "1944", "", "1500"]),
@@ -606,6 +706,22 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             report.contains("record.not_found") && report.contains("record.exists"),
             "{report}"
         );
+        let mapping: Vec<Value> = api
+            .json(
+                api.get(&format!("/v1/uploads/{id}/mapping?format=json"), &sw)
+                    .await,
+                StatusCode::OK,
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        let deleted = mapping.iter().find(|m| m["record_key"] == "OAP-1").unwrap();
+        assert_eq!(deleted["outcome"], "deleted");
+        assert!(
+            deleted["ref_key"].is_string(),
+            "a deleted record's mapping keeps its reference key: {deleted}"
+        );
         let modify = to_csv(
             &header,
             &[row(&["M", "OAP-4", "", "Ponnammal", "1944", "1800"])],
@@ -664,6 +780,28 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         assert_eq!(overdue[0]["days_overdue"], 1);
 
         server.shutdown().await.unwrap();
+        // Nothing at rest holds the rejected row's ID number or the scheme's bank account
+        // number in clear: rejected rows and sensitive fields are sealed.
+        let secrets = [outsider.clone(), BANK_ACCOUNT.to_owned()];
+        if backend.database_url().is_some() {
+            let dump = sangam_testkit::pg_dump(&backend);
+            assert_eq!(
+                sangam_testkit::find_any(&dump, &secrets),
+                None,
+                "in the dump"
+            );
+        } else {
+            for file in sangam_testkit::files_under(backend.data_path()) {
+                let bytes = std::fs::read(&file).unwrap();
+                assert_eq!(
+                    sangam_testkit::find_any(&bytes, &secrets),
+                    None,
+                    "in {}",
+                    file.display()
+                );
+            }
+        }
+        drop(hub);
         backend.cleanup().await;
     }
 }
