@@ -61,6 +61,12 @@ impl Api {
             .unwrap()
     }
 
+    /// Sends `body` as the raw file and returns the answer, which must have `status`.
+    async fn upload(&self, query: &str, body: Vec<u8>, auth: &str, status: StatusCode) -> Value {
+        self.json(self.upload_raw(query, body, auth).await, status)
+            .await
+    }
+
     async fn json(&self, r: reqwest::Response, status: StatusCode) -> Value {
         let got = r.status();
         let text = r.text().await.unwrap();
@@ -239,9 +245,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             .as_bytes(),
         );
         let first = api
-            .json(
-                api.upload_raw("dataset=base&file_name=cards.csv", file.clone(), &cs)
-                    .await,
+            .upload(
+                "dataset=base&file_name=cards.csv",
+                file.clone(),
+                &cs,
                 StatusCode::CREATED,
             )
             .await;
@@ -255,9 +262,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
 
         // The same file again loads nothing.
         let again = api
-            .json(
-                api.upload_raw("dataset=base&file_name=cards.csv", file, &cs)
-                    .await,
+            .upload(
+                "dataset=base&file_name=cards.csv",
+                file,
+                &cs,
                 StatusCode::OK,
             )
             .await;
@@ -388,29 +396,23 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         // Bad input: an unknown dataset, a file without a mandatory column, an empty file,
         // another organisation's dataset.
         let p = api
-            .json(
-                api.upload_raw("dataset=pensions", b"a,b\n1,2\n".to_vec(), &cs)
-                    .await,
+            .upload(
+                "dataset=pensions",
+                b"a,b\n1,2\n".to_vec(),
+                &cs,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         assert_eq!(error_codes(&p), ["dataset.unknown"]);
-        let p = api
-            .json(
-                api.upload_raw(
-                    "dataset=base&file_name=no-name.csv&idempotency_key=x",
+        let p = api.upload("dataset=base&file_name=no-name.csv&idempotency_key=x",
                     b"ration_card_no,card_type,village_code,gender,dob,relationship\nPY1,PHH,640001,M,1980,HEAD\n".to_vec(),
-                    &cs,
-                )
-                .await,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+                    &cs, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(p["detail"].as_str().unwrap().contains("member_name"), "{p}");
         let p = api
-            .json(
-                api.upload_raw("dataset=base&file_name=empty.csv", Vec::new(), &cs)
-                    .await,
+            .upload(
+                "dataset=base&file_name=empty.csv",
+                Vec::new(),
+                &cs,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -423,17 +425,19 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             "the base registry is Civil Supplies' to upload"
         );
         let p = api
-            .json(
-                api.upload_raw("dataset=base&corrects=no-such-upload", b"x".to_vec(), &cs)
-                    .await,
+            .upload(
+                "dataset=base&corrects=no-such-upload",
+                b"x".to_vec(),
+                &cs,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         assert_eq!(error_codes(&p), ["corrects.unknown"]);
         let p = api
-            .json(
-                api.upload_raw("dataset=base&mode=incremental", b"x".to_vec(), &cs)
-                    .await,
+            .upload(
+                "dataset=base&mode=incremental",
+                b"x".to_vec(),
+                &cs,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -568,9 +572,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             ],
         );
         let r = api
-            .json(
-                api.upload_raw("dataset=old_age_pension&file_name=pension.csv", full, &sw)
-                    .await,
+            .upload(
+                "dataset=old_age_pension&file_name=pension.csv",
+                full,
+                &sw,
                 StatusCode::CREATED,
             )
             .await;
@@ -628,13 +633,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             ],
         );
         let r = api
-            .json(
-                api.upload_raw(
-                    "dataset=old_age_pension&file_name=pension2.csv",
-                    full.clone(),
-                    &sw,
-                )
-                .await,
+            .upload(
+                "dataset=old_age_pension&file_name=pension2.csv",
+                full.clone(),
+                &sw,
                 StatusCode::CREATED,
             )
             .await;
@@ -645,13 +647,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         );
         // The same content under another idempotency key: nothing changes.
         let r = api
-            .json(
-                api.upload_raw(
-                    "dataset=old_age_pension&file_name=pension2.csv&idempotency_key=again",
-                    full,
-                    &sw,
-                )
-                .await,
+            .upload(
+                "dataset=old_age_pension&file_name=pension2.csv&idempotency_key=again",
+                full,
+                &sw,
                 StatusCode::CREATED,
             )
             .await;
@@ -680,13 +679,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             ],
         );
         let r = api
-            .json(
-                api.upload_raw(
-                    "dataset=old_age_pension&mode=incremental&file_name=changes.csv",
-                    changes,
-                    &sw,
-                )
-                .await,
+            .upload(
+                "dataset=old_age_pension&mode=incremental&file_name=changes.csv",
+                changes,
+                &sw,
                 StatusCode::CREATED,
             )
             .await;
@@ -727,13 +723,10 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
             &[row(&["M", "OAP-4", "", "Ponnammal", "1944", "1800"])],
         );
         let r = api
-            .json(
-                api.upload_raw(
-                    "dataset=old_age_pension&mode=incremental&file_name=m.csv",
-                    modify,
-                    &sw,
-                )
-                .await,
+            .upload(
+                "dataset=old_age_pension&mode=incremental&file_name=m.csv",
+                modify,
+                &sw,
                 StatusCode::CREATED,
             )
             .await;
