@@ -175,6 +175,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::Match {
+            left,
+            right,
+            out,
+            id_column,
+            threshold,
+            reference_date,
+            explain,
+            report,
+        } => {
+            let config = if cli.config_on_command_line {
+                cli.config.clone()
+            } else {
+                None
+            };
+            // Matching is CPU-bound and runs on rayon's pool, off the async runtime.
+            tokio::task::spawn_blocking(move || {
+                crate::matching::run(crate::matching::MatchArgs {
+                    left,
+                    right,
+                    out,
+                    id_column,
+                    config,
+                    threshold,
+                    reference_date,
+                    explain,
+                    report,
+                })
+            })
+            .await??;
+        }
         Command::Synth {
             households,
             seed,

@@ -6,6 +6,7 @@ mod bench;
 mod commands;
 mod config;
 mod ingest;
+mod matching;
 mod upload;
 
 use std::path::PathBuf;
@@ -22,9 +23,14 @@ use crate::config::LogFormat;
     about = "The unified data hub of a state's welfare schemes"
 )]
 struct Cli {
-    /// A TOML configuration file (`sangam config default` prints an example).
+    /// A TOML configuration file (`sangam config default` prints an example). For
+    /// `sangam match`, the matching configuration instead (column roles, threshold).
     #[arg(long, global = true, env = "SANGAM_CONFIG")]
     config: Option<PathBuf>,
+    /// Whether `--config` was written on the command line (not taken from SANGAM_CONFIG):
+    /// `sangam match` reads only a file it was given explicitly.
+    #[arg(skip)]
+    config_on_command_line: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +133,38 @@ enum Command {
         mapping: Option<PathBuf>,
         /// The file: CSV, XLSX or JSON Lines.
         file: PathBuf,
+    },
+    /// Find the same people in CSV files, with no hub: de-duplicate one file or link two.
+    /// Column roles are recognised from common header names and printed; the model trains
+    /// itself on the data. `--config FILE` (TOML) may set `threshold`, `id_column`,
+    /// `reference_date`, `max_block`, `id_numbers` ("checked" or "strict") and `[columns]`
+    /// ("Header" = "role").
+    Match {
+        /// The file to de-duplicate, or the first of two to link (say, a scheme's list).
+        #[arg(long)]
+        left: PathBuf,
+        /// The file to link the left one to (say, the base registry).
+        #[arg(long)]
+        right: Option<PathBuf>,
+        /// Where to write `id,cluster_id,match_probability`, one row per input record.
+        #[arg(long, required_unless_present = "explain")]
+        out: Option<PathBuf>,
+        /// The column holding each record's id (default: a column named id, rec_id,
+        /// record_id, ...; else the row number).
+        #[arg(long)]
+        id_column: Option<String>,
+        /// Match probability at or above which records are put together (default 0.5).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// The day ages in the files were recorded on (default: today).
+        #[arg(long)]
+        reference_date: Option<chrono::NaiveDate>,
+        /// Print why two records do or do not match: each field's level and weight.
+        #[arg(long, num_args = 2, value_names = ["ID1", "ID2"])]
+        explain: Option<Vec<String>>,
+        /// Write the trained model (comparisons, rules, m and u per level) as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Write a synthetic base-registry CSV (one row per member), for trials and benchmarks.
     Synth {
@@ -265,7 +303,14 @@ fn init_logging(level: &str, format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.config_on_command_line =
+        matches.value_source("config") == Some(clap::parser::ValueSource::CommandLine);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
