@@ -89,14 +89,17 @@ pub fn run(args: MatchArgs) -> anyhow::Result<()> {
     let engine = Engine::train(task, options)?;
     let report = engine.report();
     eprintln!(
-        "model: comparisons {}; blocking rules {}; {} blocking keys too common to use; u from {} random pairs; m from {} candidate pairs ({} patterns, {} EM iterations); share of matches among candidates {:.4}; prior {:.3e}",
+        "model: comparisons {}; blocking rules {}; {} blocking keys too common to use; u from {} random pairs; m from {} candidate pairs ({} patterns, {}); share of matches among candidates {:.4}; prior {:.3e}",
         report.comparisons.join(", "),
         report.rules.join(", "),
         report.oversized_keys,
         report.u_pairs,
         report.em_pairs,
         report.em_patterns,
-        report.em_iterations,
+        match report.anchored_on {
+            Some(anchor) => format!("fitted on exact {anchor} agreements"),
+            None => format!("{} EM iterations", report.em_iterations),
+        },
         report.prior_among_candidates,
         report.prior
     );

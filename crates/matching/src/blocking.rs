@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::compare::Comparison;
 use crate::normalise::date::Precision;
 use crate::normalise::hash_str;
-use crate::record::Record;
+use crate::normalise::name::NameValue;
+use crate::record::{PLACE_ROLES, Record};
 
 /// A way of forming blocking keys from a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,11 +49,11 @@ impl Rule {
             Rule::Phone => vec![Comparison::Phone],
             Rule::Email => vec![Comparison::Email],
             Rule::NameTokenAndYear => vec![Comparison::Name, Comparison::BirthDate],
-            Rule::NameSoundAndPlace(slot) => vec![Comparison::Name, Comparison::Place(slot)],
+            Rule::NameSoundAndPlace(_) => vec![Comparison::Name, Comparison::Place],
             Rule::NameTokenPair => vec![Comparison::Name],
             Rule::BirthDate => vec![Comparison::BirthDate],
             Rule::RelativeTokenAndYear => vec![Comparison::RelativeName, Comparison::BirthDate],
-            Rule::HouseAndPlace(slot) => vec![Comparison::Address, Comparison::Place(slot)],
+            Rule::HouseAndPlace(_) => vec![Comparison::Address, Comparison::Place],
         }
     }
 
@@ -64,27 +65,60 @@ impl Rule {
             Rule::Email => "email".into(),
             Rule::NameTokenAndYear => "name_token+birth_year".into(),
             Rule::NameSoundAndPlace(slot) => {
-                format!("name_sound+{}", Comparison::Place(slot).name())
+                format!("name_sound+{}", PLACE_ROLES[slot].as_str())
             }
             Rule::NameTokenPair => "name_token_pair".into(),
             Rule::BirthDate => "birth_date".into(),
             Rule::RelativeTokenAndYear => "relative_token+birth_year".into(),
-            Rule::HouseAndPlace(slot) => format!("house_number+{}", Comparison::Place(slot).name()),
+            Rule::HouseAndPlace(slot) => format!("house_number+{}", PLACE_ROLES[slot].as_str()),
         }
     }
 
     /// Appends the record's keys for this rule (already mixed with `tag`, the rule's
-    /// position, so that one index can hold all rules).
-    pub fn keys(self, r: &Record, tag: u64, out: &mut Vec<u64>) {
+    /// position, so that one index can hold all rules). Indexed records ([`Side::Indexed`])
+    /// file themselves under the neighbouring birth years too, so that a looked-up record
+    /// finds them across a year's slip or an age's rounding with one key of its own.
+    pub fn keys(self, r: &Record, tag: u64, side: Side, out: &mut Vec<u64>) {
         let mut push = |a: u64, b: u64| out.push(mix(tag, a, b));
         let years = |r: &Record| -> Vec<i32> {
-            match r.birth {
-                Some(b) if b.precision == Precision::Age => vec![b.year - 1, b.year, b.year + 1],
-                Some(b) => vec![b.year],
-                None => Vec::new(),
+            let spread = match (r.birth.map(|b| b.precision), side) {
+                (None, _) => return Vec::new(),
+                (Some(Precision::Age), Side::Indexed) => 2,
+                (Some(Precision::Age), Side::Lookup) | (Some(_), Side::Indexed) => 1,
+                (Some(_), Side::Lookup) => 0,
+            };
+            let year = r.birth.map_or(0, |b| b.year);
+            (year - spread..=year + spread).collect()
+        };
+        // Names written joined ("Ramkumar") or split ("Ram Kumar") share their joined form,
+        // which is keyed as one more token.
+        let tokens = |name: &NameValue| -> Vec<u64> {
+            let mut t: Vec<u64> = name.full_tokens().map(|t| hash_str(&t.folded)).collect();
+            if name.tokens.len() > 1 {
+                t.push(name.joined);
             }
+            t
+        };
+        let sounds = |name: &NameValue| -> Vec<u64> {
+            let mut t: Vec<u64> = name
+                .full_tokens()
+                .filter(|t| t.phonetic != 0)
+                .map(|t| t.phonetic)
+                .collect();
+            if name.tokens.len() > 1 {
+                t.push(name.joined_phonetic);
+            }
+            t
         };
         match self {
+            Rule::HouseAndPlace(slot) => {
+                if let (Some(house), Some(place)) = (
+                    r.address.as_ref().and_then(|a| a.house.as_deref()),
+                    &r.places[slot],
+                ) {
+                    push(hash_str(house), hash_str(place));
+                }
+            }
             Rule::IdNumber => {
                 if let Some(id) = &r.id_number {
                     push(hash_str(id), 0);
@@ -103,8 +137,7 @@ impl Rule {
             Rule::NameTokenAndYear => {
                 if let Some(name) = &r.name {
                     let ys = years(r);
-                    for t in name.full_tokens() {
-                        let h = hash_str(&t.folded);
+                    for h in tokens(name) {
                         for y in &ys {
                             push(h, *y as u64);
                         }
@@ -114,8 +147,8 @@ impl Rule {
             Rule::NameSoundAndPlace(slot) => {
                 if let (Some(name), Some(place)) = (&r.name, &r.places[slot]) {
                     let p = hash_str(place);
-                    for t in name.full_tokens().filter(|t| t.phonetic != 0) {
-                        push(t.phonetic, p);
+                    for h in sounds(name) {
+                        push(h, p);
                     }
                 }
             }
@@ -143,24 +176,24 @@ impl Rule {
             Rule::RelativeTokenAndYear => {
                 if let Some(rel) = &r.relative {
                     let ys = years(r);
-                    for t in rel.full_tokens() {
-                        let h = hash_str(&t.folded);
+                    for h in tokens(rel) {
                         for y in &ys {
                             push(h, *y as u64);
                         }
                     }
                 }
             }
-            Rule::HouseAndPlace(slot) => {
-                if let (Some(house), Some(place)) = (
-                    r.address.as_ref().and_then(|a| a.house.as_deref()),
-                    &r.places[slot],
-                ) {
-                    push(hash_str(house), hash_str(place));
-                }
-            }
         }
     }
+}
+
+/// Which side of a lookup a record's keys are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The record is filed in the index.
+    Indexed,
+    /// The record looks its candidates up.
+    Lookup,
 }
 
 fn mix(tag: u64, a: u64, b: u64) -> u64 {
@@ -176,7 +209,7 @@ fn mix(tag: u64, a: u64, b: u64) -> u64 {
 }
 
 /// The rules worth using for a set of active comparisons, most precise first. `place` is
-/// the most specific place slot both sides hold, if any.
+/// the place slot (of [`PLACE_ROLES`]) to block on, if both sides hold one worth it.
 pub fn choose_rules(active: &[Comparison], place: Option<usize>) -> Vec<Rule> {
     let has = |c: Comparison| active.contains(&c);
     let mut rules = Vec::new();
@@ -231,7 +264,7 @@ impl BlockIndex {
             .fold(Vec::new, |mut acc, (i, r)| {
                 let mut keys = Vec::new();
                 for (tag, rule) in rules.iter().enumerate() {
-                    rule.keys(r, tag as u64, &mut keys);
+                    rule.keys(r, tag as u64, Side::Indexed, &mut keys);
                 }
                 keys.sort_unstable();
                 keys.dedup();
@@ -298,7 +331,7 @@ pub fn candidates(
     out.clear();
     for (tag, rule) in rules.iter().enumerate() {
         scratch.clear();
-        rule.keys(record, tag as u64, scratch);
+        rule.keys(record, tag as u64, Side::Lookup, scratch);
         scratch.sort_unstable();
         scratch.dedup();
         for key in scratch.iter() {
@@ -337,11 +370,7 @@ mod tests {
     #[test]
     fn records_sharing_a_key_are_candidates_and_oversized_blocks_are_dropped() {
         let slot = crate::record::place_slot(Role::Pincode);
-        let active = [
-            Comparison::Name,
-            Comparison::BirthDate,
-            Comparison::Place(1),
-        ];
+        let active = [Comparison::Name, Comparison::BirthDate, Comparison::Place];
         let rules = choose_rules(&active, slot);
         assert_eq!(
             rules,
@@ -365,7 +394,11 @@ mod tests {
         candidates(&records[0], &rules, &index, &mut out, &mut scratch);
         let found: Vec<u32> = out.iter().map(|c| c.0).collect();
         assert_eq!(found, [0, 1], "token pair joins the reordered name");
-        assert_eq!(out[1].1, 1 << 2, "found by the token-pair rule alone");
+        assert_eq!(
+            out[1].1,
+            1 | 1 << 2,
+            "found by the token pair and by a name token with the neighbouring birth year"
+        );
         candidates(&records[3], &rules, &index, &mut out, &mut scratch);
         assert_eq!(
             out.iter().map(|c| c.0).collect::<Vec<_>>(),

@@ -10,6 +10,7 @@ use crate::normalise::date::{self, compare_dates};
 use crate::normalise::fields::{address_level, compare_addresses};
 use crate::normalise::name::{self, compare_names};
 use crate::record::{PLACE_ROLES, Record};
+use crate::roles::Role;
 
 /// Most levels any comparison has, missing included (patterns pack a level in 4 bits).
 pub const MAX_LEVELS: usize = 8;
@@ -29,19 +30,44 @@ pub enum Comparison {
     Phone,
     Email,
     Address,
-    /// A place name or code, by position in [`PLACE_ROLES`].
-    Place(usize),
+    /// Where the person lives: village, locality, pincode, district, state, compared as one
+    /// field (they are nested, and weighing each apart would count one fact several times).
+    Place,
+}
+
+/// Place slots from the most specific to the least: the first both records hold decides.
+const SPECIFICITY: [Role; 8] = [
+    Role::VillageCode,
+    Role::Village,
+    Role::Locality,
+    Role::Pincode,
+    Role::City,
+    Role::DistrictCode,
+    Role::District,
+    Role::State,
+];
+
+fn slots_by_specificity() -> impl Iterator<Item = usize> {
+    SPECIFICITY
+        .iter()
+        .filter_map(|role| PLACE_ROLES.iter().position(|r| r == role))
 }
 
 const ID_LABELS: [&str; 4] = ["missing", "exact", "one digit mistyped", "different"];
 const GENDER_LABELS: [&str; 3] = ["missing", "same", "different"];
 const EMAIL_LABELS: [&str; 4] = ["missing", "exact", "same mailbox name", "different"];
-const PLACE_LABELS: [&str; 4] = ["missing", "exact", "close spelling", "different"];
+const PLACE_LABELS: [&str; 5] = [
+    "missing",
+    "same place",
+    "place spelt or coded a little differently",
+    "same wider area",
+    "different",
+];
 
 impl Comparison {
     /// Every comparison that could apply, in the order explanations list them.
     pub fn all() -> Vec<Comparison> {
-        let mut all = vec![
+        vec![
             Comparison::IdNumber,
             Comparison::Name,
             Comparison::RelativeName,
@@ -50,9 +76,8 @@ impl Comparison {
             Comparison::Phone,
             Comparison::Email,
             Comparison::Address,
-        ];
-        all.extend((0..PLACE_ROLES.len()).map(Comparison::Place));
-        all
+            Comparison::Place,
+        ]
     }
 
     /// The comparison's name in explanations and reports.
@@ -66,7 +91,7 @@ impl Comparison {
             Comparison::Phone => "phone",
             Comparison::Email => "email",
             Comparison::Address => "address",
-            Comparison::Place(slot) => PLACE_ROLES[slot].as_str(),
+            Comparison::Place => "place",
         }
     }
 
@@ -79,7 +104,7 @@ impl Comparison {
             Comparison::Gender => &GENDER_LABELS,
             Comparison::Email => &EMAIL_LABELS,
             Comparison::Address => &address_level::LABELS,
-            Comparison::Place(_) => &PLACE_LABELS,
+            Comparison::Place => &PLACE_LABELS,
         }
     }
 
@@ -99,7 +124,7 @@ impl Comparison {
             Comparison::Phone => r.phone.is_some(),
             Comparison::Email => r.email.is_some(),
             Comparison::Address => r.address.is_some(),
-            Comparison::Place(slot) => r.places[slot].is_some(),
+            Comparison::Place => r.places.iter().any(Option::is_some),
         }
     }
 
@@ -128,24 +153,12 @@ impl Comparison {
                 }
             }),
             Comparison::Address => both(a.address.as_ref(), b.address.as_ref(), compare_addresses),
-            Comparison::Place(slot) => both(
-                a.places[slot].as_deref(),
-                b.places[slot].as_deref(),
-                |x, y| {
-                    if x == y {
-                        1
-                    } else if close_place(x, y) {
-                        2
-                    } else {
-                        3
-                    }
-                },
-            ),
+            Comparison::Place => compare_places(a, b),
         }
     }
 
     /// The value whose frequency adjusts the weight of an exact agreement, as a hash, for
-    /// comparisons where common values are weaker evidence (names, dates, places).
+    /// comparisons where common values are weaker evidence (names, dates).
     pub fn frequency_key(self, r: &Record) -> Option<u64> {
         match self {
             Comparison::Name => r.name.as_ref().map(|n| n.text),
@@ -153,7 +166,6 @@ impl Comparison {
             Comparison::BirthDate => r
                 .birth
                 .map(|b| (b.year as u64) << 16 | u64::from(b.month) << 8 | u64::from(b.day)),
-            Comparison::Place(slot) => r.places[slot].as_deref().map(crate::normalise::hash_str),
             _ => None,
         }
     }
@@ -184,7 +196,11 @@ impl Comparison {
                     None => words.join(" "),
                 }
             }),
-            Comparison::Place(slot) => r.places[slot].as_deref().map(str::to_string),
+            Comparison::Place => slots_by_specificity().find_map(|slot| {
+                r.places[slot]
+                    .as_deref()
+                    .map(|p| format!("{p} ({})", PLACE_ROLES[slot].as_str()))
+            }),
         }
     }
 }
@@ -207,6 +223,28 @@ fn digits(x: &str, y: &str) -> u8 {
     }
 }
 
+/// The most specific place both records hold decides: the same, a close spelling or a
+/// one-digit slip, or else whether any wider place agrees.
+fn compare_places(a: &Record, b: &Record) -> u8 {
+    let mut first: Option<(&str, &str)> = None;
+    let mut wider_agrees = false;
+    for slot in slots_by_specificity() {
+        if let (Some(x), Some(y)) = (a.places[slot].as_deref(), b.places[slot].as_deref()) {
+            match first {
+                None if x == y => return 1,
+                None => first = Some((x, y)),
+                Some(_) => wider_agrees |= x == y,
+            }
+        }
+    }
+    match first {
+        None => 0,
+        Some((x, y)) if close_place(x, y) => 2,
+        Some(_) if wider_agrees => 3,
+        Some(_) => 4,
+    }
+}
+
 fn close_place(x: &str, y: &str) -> bool {
     if x.bytes().all(|b| b.is_ascii_digit()) {
         x.len() == y.len() && strsim::osa_distance(x, y) <= 1
@@ -219,7 +257,7 @@ fn close_place(x: &str, y: &str) -> bool {
 mod tests {
     use super::*;
     use crate::record::RawFields;
-    use crate::roles::{DateKind, Role};
+    use crate::roles::DateKind;
     use chrono::NaiveDate;
 
     fn record(fields: &[(Role, &str)]) -> Record {
@@ -247,10 +285,24 @@ mod tests {
         ]);
         assert_eq!(Comparison::IdNumber.level(&a, &b), 2);
         assert_eq!(Comparison::Phone.level(&a, &b), 1);
-        let pincode = Comparison::Place(crate::record::place_slot(Role::Pincode).expect("slot"));
-        assert_eq!(pincode.level(&a, &b), 2);
-        let village = Comparison::Place(crate::record::place_slot(Role::Village).expect("slot"));
-        assert_eq!(village.level(&a, &b), 1, "doubled letters fold");
+        assert_eq!(Comparison::Place.level(&a, &b), 1, "doubled letters fold");
+        let c = record(&[(Role::Village, "Ariyankuppam"), (Role::Pincode, "605010")]);
+        let d = record(&[(Role::Village, "Ariyankupam"), (Role::Pincode, "605001")]);
+        assert_eq!(Comparison::Place.level(&c, &d), 1, "the village decides");
+        let e = record(&[(Role::Village, "Bahour"), (Role::Pincode, "605001")]);
+        assert_eq!(
+            Comparison::Place.level(&e, &d),
+            3,
+            "another village, same pincode"
+        );
+        let f = record(&[(Role::Pincode, "605010")]);
+        assert_eq!(Comparison::Place.level(&f, &d), 2, "pincode digits swapped");
+        let g = record(&[(Role::Pincode, "611111")]);
+        assert_eq!(Comparison::Place.level(&g, &e), 4);
+        assert_eq!(
+            Comparison::Place.display(&e).as_deref(),
+            Some("bahour (village)")
+        );
         assert_eq!(Comparison::Gender.level(&a, &b), 0);
         assert_eq!(
             Comparison::IdNumber.display(&a).as_deref(),

@@ -111,6 +111,8 @@ pub struct TrainingReport {
     pub em_pairs: usize,
     pub em_patterns: usize,
     pub em_iterations: usize,
+    /// The comparison whose exact agreements fitted `m` (EM ran only without one).
+    pub anchored_on: Option<&'static str>,
     /// Share of matches among candidate pairs, as EM estimated it.
     pub prior_among_candidates: f64,
     /// Chance that two records drawn at random match: the prior pairs are scored from.
@@ -192,7 +194,10 @@ impl Engine {
         ]
         .iter()
         .filter_map(|r| PLACE_ROLES.iter().position(|p| p == r))
-        .find(|slot| active.contains(&Comparison::Place(*slot)));
+        .find(|slot| {
+            queries.iter().any(|r| r.places[*slot].is_some())
+                && targets.iter().any(|r| r.places[*slot].is_some())
+        });
         let rules = choose_rules(&active, place);
         if active.is_empty() || rules.is_empty() {
             return Err(MatchError::NothingToCompare {
@@ -259,7 +264,18 @@ impl Engine {
                 label: Some(if *is_match { 1.0 } else { 0.0 }),
             });
         }
-        let em_iterations = model.train(&rows, options.em_iterations);
+        // Pairs agreeing on an ID number (else a phone number) fit the model directly; EM
+        // from a guess only when the data has no such anchor.
+        let anchored = [Comparison::IdNumber, Comparison::Phone]
+            .iter()
+            .filter_map(|anchor| active.iter().position(|c| c == anchor))
+            .find(|k| model.fit_from_anchor(&rows, *k, 30.0))
+            .map(|k| active[k].name());
+        let em_iterations = if anchored.is_some() {
+            0
+        } else {
+            model.train(&rows, options.em_iterations)
+        };
         let prior_among_candidates = model.prior;
         // EM's prior is the share of matches among candidate pairs, but a pair that shares
         // only a weak key (a house number and a postcode) is far less likely a match than
@@ -284,6 +300,7 @@ impl Engine {
             em_pairs,
             em_patterns,
             em_iterations,
+            anchored_on: anchored,
             prior_among_candidates,
             prior: model.prior,
         };
@@ -419,7 +436,7 @@ impl Engine {
 fn frequency_adjusted(c: Comparison) -> bool {
     matches!(
         c,
-        Comparison::Name | Comparison::RelativeName | Comparison::BirthDate | Comparison::Place(_)
+        Comparison::Name | Comparison::RelativeName | Comparison::BirthDate
     )
 }
 

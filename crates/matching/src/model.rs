@@ -200,6 +200,116 @@ impl Model {
         }
     }
 
+    /// Estimates `m` from the pairs that agree exactly on comparison `anchor` (an ID
+    /// number), which are nearly all the same person: for every other comparison, how often
+    /// each level occurs among them is its `m` (records that lack the number are no
+    /// different in how their names are spelt). Reviewers' matches count with them. Then the
+    /// anchor's own `m` from pairs judged on everything but the anchor, and the prior.
+    ///
+    /// Plain EM over welfare data tends to settle on the wrong split: siblings and
+    /// neighbours share a village, a pincode and a father's name, and EM can take them for
+    /// matches and drift from there. Pairs tied by an ID number are evidence it cannot
+    /// argue with. Returns false, changing nothing, with fewer than `min_pairs` such pairs.
+    pub fn fit_from_anchor(&mut self, rows: &[PatternRow], anchor: usize, min_pairs: f64) -> bool {
+        let n = self.parameters.len();
+        let mut counts: Vec<[f64; MAX_LEVELS]> = vec![[0.0; MAX_LEVELS]; n];
+        let (mut agreeing, mut both_present) = (0.0, 0.0);
+        for row in rows {
+            let a = level_of(row.pattern, anchor);
+            if row.label.is_none() && a != 0 {
+                both_present += row.count;
+            }
+            let is_match = match row.label {
+                Some(label) => label >= 0.5,
+                None => a == 1,
+            };
+            if !is_match {
+                continue;
+            }
+            agreeing += row.count;
+            for (k, c) in counts.iter_mut().enumerate() {
+                c[level_of(row.pattern, k)] += row.count;
+            }
+        }
+        if agreeing < min_pairs {
+            return false;
+        }
+        for (k, p) in self.parameters.iter_mut().enumerate() {
+            let levels = p.m.len();
+            if k == anchor {
+                // The anchor's own m cannot be read off pairs chosen for agreeing on it.
+                for (l, m) in p.m.iter_mut().enumerate().skip(1) {
+                    *m = if l == 1 {
+                        0.9
+                    } else {
+                        0.1 / (levels - 2).max(1) as f64
+                    };
+                }
+                continue;
+            }
+            let seen: f64 = counts[k][1..levels].iter().sum();
+            if seen <= 0.0 {
+                continue;
+            }
+            for (l, m) in p.m.iter_mut().enumerate().skip(1) {
+                // A little mass on every level: a level no anchored pair showed is still
+                // possible among matches.
+                *m = (counts[k][l] + 0.5) / (seen + 0.5 * (levels - 1) as f64);
+            }
+        }
+        if both_present > 0.0 {
+            self.prior = (agreeing / both_present).clamp(1e-6, 0.5);
+        }
+        self.refresh();
+
+        // The anchor's m: posteriors from the other comparisons only, over pairs holding
+        // the anchor on both sides.
+        // Only pairs the rest calls near-certain count: the many family members who share
+        // a village and a father's name would otherwise lend the anchor's "different" level
+        // a weight among matches it does not have.
+        let mut anchor_mass = [0.0; MAX_LEVELS];
+        for row in rows.iter().filter(|r| r.label.is_none()) {
+            let a = level_of(row.pattern, anchor);
+            if a != 0 && probability(self.log_odds(row.pattern, Some(anchor))) >= 0.99 {
+                anchor_mass[a] += row.count;
+            }
+        }
+        let p = &mut self.parameters[anchor];
+        let levels = p.m.len();
+        let total: f64 = anchor_mass[1..levels].iter().sum();
+        if total > 0.0 {
+            for (l, m) in p.m.iter_mut().enumerate().skip(1) {
+                *m = (anchor_mass[l] + 0.5) / (total + 0.5 * (levels - 1) as f64);
+            }
+        }
+        self.refresh();
+
+        // The prior among candidates: one expectation step with everything known.
+        let (mut matched, mut total) = (0.0, 0.0);
+        for row in rows.iter().filter(|r| r.label.is_none()) {
+            matched += probability(self.log_odds(row.pattern, None)) * row.count;
+            total += row.count;
+        }
+        if total > 0.0 {
+            self.prior = (matched / total).clamp(1e-9, 0.999);
+        }
+        self.refresh();
+        true
+    }
+
+    /// Log-odds of a pattern (without frequency adjustments), optionally leaving one
+    /// comparison out.
+    fn log_odds(&self, pattern: u64, without: Option<usize>) -> f64 {
+        let mut w = self.prior_weight;
+        for (k, weights) in self.weights.iter().enumerate() {
+            let l = level_of(pattern, k);
+            if l != 0 && Some(k) != without {
+                w += weights[l];
+            }
+        }
+        w
+    }
+
     /// Expectation maximisation of `m` and the prior over grouped candidate patterns; `u`
     /// stays as random sampling found it. Labelled rows keep their label as the posterior.
     /// Returns the number of iterations run.
@@ -212,16 +322,7 @@ impl Model {
             for row in rows {
                 let posterior = match row.label {
                     Some(label) => label,
-                    None => {
-                        let mut log_odds = self.prior_weight;
-                        for k in 0..n {
-                            let l = level_of(row.pattern, k);
-                            if l != 0 {
-                                log_odds += self.weights[k][l];
-                            }
-                        }
-                        1.0 / (1.0 + (-log_odds).exp2())
-                    }
+                    None => probability(self.log_odds(row.pattern, None)),
                 };
                 let mass = posterior * row.count;
                 if row.label.is_none() {

@@ -100,6 +100,8 @@ pub struct NameValue {
     pub sorted: u64,
     /// Hash of all tokens written together, then folded: equal for joined and split tokens.
     pub joined: u64,
+    /// Hash of the joined form's sound key.
+    pub joined_phonetic: u64,
     /// The tokens.
     pub tokens: Vec<Token>,
     /// False when the name holds letters outside the Latin script (compared as written).
@@ -217,11 +219,14 @@ fn build(words: &[&str]) -> Option<NameValue> {
     let text = hash_str(&words.join(" "));
     words.sort_unstable();
     let sorted = hash_str(&words.join(" "));
-    let joined = hash_str(&fold(&raw_tokens.concat()));
+    let joined_text = fold(&raw_tokens.concat());
+    let joined = hash_str(&joined_text);
+    let joined_phonetic = hash_str(&phonetic(&joined_text));
     Some(NameValue {
         text,
         sorted,
         joined,
+        joined_phonetic,
         tokens,
         latin,
     })
