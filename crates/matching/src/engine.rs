@@ -264,12 +264,13 @@ impl Engine {
                 label: Some(if *is_match { 1.0 } else { 0.0 }),
             });
         }
-        // Pairs agreeing on an ID number (else a phone number) fit the model directly; EM
-        // from a guess only when the data has no such anchor.
-        let anchored = [Comparison::IdNumber, Comparison::Phone]
+        // Pairs agreeing on an ID number fit the model directly; EM from a guess only when
+        // the data has too few. (Not a phone number: in India a household often shares one,
+        // and pairs tied by it are as often siblings as the same person.)
+        let anchored = active
             .iter()
-            .filter_map(|anchor| active.iter().position(|c| c == anchor))
-            .find(|k| model.fit_from_anchor(&rows, *k, 30.0))
+            .position(|c| *c == Comparison::IdNumber)
+            .filter(|k| model.fit_from_anchor(&rows, *k, 20.0))
             .map(|k| active[k].name());
         let em_iterations = if anchored.is_some() {
             0

@@ -441,8 +441,12 @@ pub fn compare_names(a: &NameValue, b: &NameValue) -> u8 {
         used_a |= 1 << i;
         used_b |= 1 << j;
         paired += 1;
+        // Two equal initials say little: in South Indian names the initial is the father's,
+        // which siblings share.
+        let initials = a.tokens[i].is_initial() && b.tokens[j].is_initial();
         match agreement {
             TokenAgreement::Initial => {}
+            _ if initials => {}
             TokenAgreement::Fuzzy(_) => {
                 typo = true;
                 full += 1;
@@ -520,6 +524,11 @@ mod tests {
         assert_eq!(grade("Ramesh Babu", "Ramesh Kumar"), level::PARTIAL);
         assert_eq!(grade("Ramesh", "Fathima"), level::DIFFERENT);
         assert_eq!(grade("K", "Ramesh"), level::DIFFERENT);
+        assert_eq!(
+            grade("M. Ramesh", "M. Selvam"),
+            level::DIFFERENT,
+            "siblings"
+        );
     }
 
     #[test]
