@@ -42,7 +42,7 @@ fn write_list(path: &Path, households: u64, seed: u64) -> HashMap<String, u64> {
     for household in generator.households() {
         let village = household.village.village_code.to_string();
         for (i, member) in household.members.iter().enumerate() {
-            if (household.index as usize + i) % 3 != 0 {
+            if !(household.index as usize + i).is_multiple_of(3) {
                 continue;
             }
             n += 1;
@@ -61,7 +61,7 @@ fn write_list(path: &Path, households: u64, seed: u64) -> HashMap<String, u64> {
                 ]
                 .join(","),
             );
-            if (n + i) % 4 == 0 {
+            if (n + i).is_multiple_of(4) {
                 n += 1;
                 let copy = noisy_copy(&mut rng, member, 0.6);
                 let id = format!("R{n:05}");
