@@ -210,7 +210,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             households,
             seed,
             out,
+            linkage,
+            noise,
+            scheme_share,
         } => {
+            if let Some(dir) = linkage {
+                let config = sangam_synth::LinkageConfig {
+                    seed,
+                    households,
+                    noise,
+                    scheme_share,
+                    ..Default::default()
+                };
+                let counts = sangam_synth::write_linkage_dir(&config, &dir)
+                    .with_context(|| format!("cannot write linkage data to {}", dir.display()))?;
+                eprintln!(
+                    "wrote {} base residents and {} scheme records ({} duplicates, {} not in base) to {}",
+                    counts.base,
+                    counts.scheme,
+                    counts.duplicates,
+                    counts.outside,
+                    dir.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let out = out.context("--out or --linkage is required")?;
             let file = std::fs::File::create(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
             let generator = sangam_synth::Generator::new(sangam_synth::GeneratorConfig {

@@ -166,7 +166,9 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
-    /// Write a synthetic base-registry CSV (one row per member), for trials and benchmarks.
+    /// Write a synthetic base-registry CSV (one row per member), for trials and benchmarks;
+    /// with --linkage, record-linkage test data with ground truth instead.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["out", "linkage"])))]
     Synth {
         /// Number of households (about 4.3 members each).
         #[arg(long, default_value_t = 1000)]
@@ -175,7 +177,16 @@ enum Command {
         seed: u64,
         /// The CSV file to write.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Write base.csv, scheme.csv (a noisy beneficiary list) and truth.csv into DIR.
+        #[arg(long, value_name = "DIR")]
+        linkage: Option<PathBuf>,
+        /// With --linkage: how often a scheme record's fields are varied (0 to 1).
+        #[arg(long, default_value_t = 0.5, requires = "linkage")]
+        noise: f64,
+        /// With --linkage: share of residents the scheme enrols.
+        #[arg(long, default_value_t = 0.1, requires = "linkage")]
+        scheme_share: f64,
     },
     /// Manage the people who sign in to the hub.
     Users {

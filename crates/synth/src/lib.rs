@@ -27,6 +27,7 @@
 
 pub mod csv_out;
 pub mod household;
+pub mod linkage;
 pub mod names;
 pub mod places;
 pub mod variants;
@@ -35,6 +36,10 @@ pub use csv_out::{BASE_REGISTRY_HEADER, write_base_registry_csv};
 pub use household::{
     Address, CardType, Dob, Gender, Generator, GeneratorConfig, Household, LifeStatus,
     MEMBER_SLOTS, Member, Relationship,
+};
+pub use linkage::{
+    LINKAGE_BASE_HEADER, LINKAGE_SCHEME_HEADER, LINKAGE_TRUTH_HEADER, LinkageConfig, LinkageCounts,
+    write_linkage, write_linkage_dir,
 };
 pub use names::Convention;
 pub use places::Village;
