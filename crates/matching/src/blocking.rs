@@ -22,6 +22,9 @@ use crate::record::{PLACE_ROLES, Record};
 pub enum Rule {
     /// The ID number.
     IdNumber,
+    /// The ID number with one character left out, every way: numbers one digit apart or
+    /// with two digits swapped share a key.
+    IdNumberTypo,
     /// The phone number.
     Phone,
     /// The email address.
@@ -30,8 +33,8 @@ pub enum Rule {
     NameTokenAndYear,
     /// Each full name token's sound with a place (the place slot).
     NameSoundAndPlace(usize),
-    /// Each pair of full name tokens.
-    NameTokenPair,
+    /// Each pair of full name tokens' sounds.
+    NameSoundPair,
     /// The full birth date.
     BirthDate,
     /// Each full token of the relative's name with the birth year.
@@ -45,12 +48,12 @@ impl Rule {
     /// rule say little about how often those fields agree among true matches.
     pub fn uses(self) -> Vec<Comparison> {
         match self {
-            Rule::IdNumber => vec![Comparison::IdNumber],
+            Rule::IdNumber | Rule::IdNumberTypo => vec![Comparison::IdNumber],
             Rule::Phone => vec![Comparison::Phone],
             Rule::Email => vec![Comparison::Email],
             Rule::NameTokenAndYear => vec![Comparison::Name, Comparison::BirthDate],
             Rule::NameSoundAndPlace(_) => vec![Comparison::Name, Comparison::Place],
-            Rule::NameTokenPair => vec![Comparison::Name],
+            Rule::NameSoundPair => vec![Comparison::Name],
             Rule::BirthDate => vec![Comparison::BirthDate],
             Rule::RelativeTokenAndYear => vec![Comparison::RelativeName, Comparison::BirthDate],
             Rule::HouseAndPlace(_) => vec![Comparison::Address, Comparison::Place],
@@ -61,13 +64,14 @@ impl Rule {
     pub fn name(self) -> String {
         match self {
             Rule::IdNumber => "id_number".into(),
+            Rule::IdNumberTypo => "id_number_one_slip".into(),
             Rule::Phone => "phone".into(),
             Rule::Email => "email".into(),
             Rule::NameTokenAndYear => "name_token+birth_year".into(),
             Rule::NameSoundAndPlace(slot) => {
                 format!("name_sound+{}", PLACE_ROLES[slot].as_str())
             }
-            Rule::NameTokenPair => "name_token_pair".into(),
+            Rule::NameSoundPair => "name_sound_pair".into(),
             Rule::BirthDate => "birth_date".into(),
             Rule::RelativeTokenAndYear => "relative_token+birth_year".into(),
             Rule::HouseAndPlace(slot) => format!("house_number+{}", PLACE_ROLES[slot].as_str()),
@@ -124,6 +128,17 @@ impl Rule {
                     push(hash_str(id), 0);
                 }
             }
+            Rule::IdNumberTypo => {
+                if let Some(id) = r.id_number.as_deref().filter(|id| id.len() <= 16) {
+                    let mut shorter = String::with_capacity(id.len());
+                    for skip in 0..id.len() {
+                        shorter.clear();
+                        shorter.push_str(&id[..skip]);
+                        shorter.push_str(&id[skip + 1..]);
+                        push(hash_str(&shorter), 0);
+                    }
+                }
+            }
             Rule::Phone => {
                 if let Some(p) = &r.phone {
                     push(hash_str(p), 0);
@@ -152,15 +167,16 @@ impl Rule {
                     }
                 }
             }
-            Rule::NameTokenPair => {
+            Rule::NameSoundPair => {
                 if let Some(name) = &r.name {
-                    let hashes: Vec<u64> = name
+                    let sounds: Vec<u64> = name
                         .full_tokens()
                         .take(6)
-                        .map(|t| hash_str(&t.folded))
+                        .filter(|t| t.phonetic != 0)
+                        .map(|t| t.phonetic)
                         .collect();
-                    for (i, a) in hashes.iter().enumerate() {
-                        for b in &hashes[i + 1..] {
+                    for (i, a) in sounds.iter().enumerate() {
+                        for b in &sounds[i + 1..] {
                             if a != b {
                                 push(*a.min(b), *a.max(b));
                             }
@@ -215,6 +231,7 @@ pub fn choose_rules(active: &[Comparison], place: Option<usize>) -> Vec<Rule> {
     let mut rules = Vec::new();
     if has(Comparison::IdNumber) {
         rules.push(Rule::IdNumber);
+        rules.push(Rule::IdNumberTypo);
     }
     if has(Comparison::Phone) {
         rules.push(Rule::Phone);
@@ -229,7 +246,7 @@ pub fn choose_rules(active: &[Comparison], place: Option<usize>) -> Vec<Rule> {
         if let Some(slot) = place {
             rules.push(Rule::NameSoundAndPlace(slot));
         }
-        rules.push(Rule::NameTokenPair);
+        rules.push(Rule::NameSoundPair);
     }
     if has(Comparison::BirthDate) {
         rules.push(Rule::BirthDate);
@@ -377,7 +394,7 @@ mod tests {
             [
                 Rule::NameTokenAndYear,
                 Rule::NameSoundAndPlace(1),
-                Rule::NameTokenPair,
+                Rule::NameSoundPair,
                 Rule::BirthDate
             ]
         );
@@ -397,7 +414,7 @@ mod tests {
         assert_eq!(
             out[1].1,
             1 | 1 << 2,
-            "found by the token pair and by a name token with the neighbouring birth year"
+            "found by the sound pair and by a name token with the neighbouring birth year"
         );
         candidates(&records[3], &rules, &index, &mut out, &mut scratch);
         assert_eq!(

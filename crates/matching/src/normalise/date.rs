@@ -75,7 +75,15 @@ pub fn parse_birth_date(raw: &str, kind: DateKind, reference: NaiveDate) -> Opti
                 let (a, b, c) = (&s[0..4], &s[4..6], &s[6..8]);
                 let first: i32 = a.parse().ok()?;
                 if plausible_year(first, reference).is_some() {
-                    full(first, b.parse().ok()?, c.parse().ok()?)
+                    // Kept even when the calendar has no such day (19711319): the same
+                    // slip in two records, or one digit from the right date, is evidence.
+                    let (month, day): (u8, u8) = (b.parse().ok()?, c.parse().ok()?);
+                    (month > 0 && day > 0).then_some(BirthDate {
+                        year: first,
+                        month,
+                        day,
+                        precision: Precision::Day,
+                    })
                 } else {
                     // DDMMYYYY
                     let year: i32 = s[4..8].parse().ok()?;
@@ -245,7 +253,24 @@ mod tests {
             None,
             "an age of 1980 years is not an age"
         );
-        for bad in ["", "abc", "12-13-14-15", "99999", "00-00-1980", "2099"] {
+        assert_eq!(
+            date("19711319").month,
+            13,
+            "an impossible date keeps its parts"
+        );
+        assert_eq!(
+            compare_dates(&date("19711319"), &date("19711219")),
+            level::TYPO
+        );
+        for bad in [
+            "",
+            "abc",
+            "12-13-14-15",
+            "99999",
+            "00-00-1980",
+            "2099",
+            "19710019",
+        ] {
             assert_eq!(
                 parse_birth_date(bad, DateKind::Date, reference()),
                 None,
