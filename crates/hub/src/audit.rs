@@ -73,6 +73,8 @@ pub enum AuditEvent {
     RejectionsDownloaded { upload_id: String, rows: u64 },
     /// An upload's reference-key mapping was handed out (to its own organisation).
     MappingDownloaded { upload_id: String, rows: u64 },
+    /// A resident's details were verified yes or no (the claimed values are not kept).
+    ResidentVerified { ref_key: String, agreed: bool },
 }
 
 impl AuditEvent {
@@ -96,6 +98,7 @@ impl AuditEvent {
             AuditEvent::DatasetSpecChanged { .. } => "dataset.spec_changed",
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
+            AuditEvent::ResidentVerified { .. } => "resident.verified",
         }
     }
 
@@ -105,7 +108,8 @@ impl AuditEvent {
             AuditEvent::SignedIn { username }
             | AuditEvent::SignInRefused { username }
             | AuditEvent::UserSaved { username, .. } => Some(format!("user:{username}")),
-            AuditEvent::IdNumberRevealed { ref_key, .. } => Some(format!("ref_key:{ref_key}")),
+            AuditEvent::IdNumberRevealed { ref_key, .. }
+            | AuditEvent::ResidentVerified { ref_key, .. } => Some(format!("ref_key:{ref_key}")),
             AuditEvent::ResidentUpdated { resident_id, .. } => {
                 Some(format!("resident:{resident_id}"))
             }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod registry;
 pub mod uploads;
 pub mod vault;
+pub mod verify;
 
 use std::sync::Arc;
 

@@ -521,3 +521,106 @@ async fn uploads_are_listed_with_their_counts() {
         backend.cleanup().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_answers_yes_or_no_and_never_returns_data() {
+    for backend in backends("verification_answers_yes_or_no_and_never_returns_data").await {
+        let app = start(&backend).await;
+        let officer = format!("Bearer {}", app.sign_in("officer").await);
+        // A resident with an ID number and a full date of birth.
+        let mut found = None;
+        for household in app.generator.households() {
+            for member in household.members {
+                let Some(id) = member.id_number else { continue };
+                let id = sangam_domain::IdNumber::parse(&id).unwrap();
+                let resident = app.hub.resident_by_id_number(&id).await.unwrap();
+                if let sangam_domain::DateOfBirth::Full(date) = resident.dob {
+                    found = Some((resident, date));
+                    break;
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        let (resident, date) = found.expect("a resident with a full date of birth");
+        let ref_key = resident.id_ref_key.as_ref().unwrap().to_string();
+        let name = resident.name.as_str().to_owned();
+        // The same name written another way: upper case, tokens reversed, a title in front.
+        let mut tokens: Vec<&str> = name.split_whitespace().collect();
+        tokens.reverse();
+        let respelt = format!("Shri {}", tokens.join(" ").to_uppercase());
+        let gender = resident.gender.code();
+        let other_gender = if gender == "F" { "M" } else { "F" };
+        let dob = date.format("%d/%m/%Y").to_string();
+
+        let verify = |body: Value| {
+            let c = app.client.clone();
+            let url = app.url("/v1/verify");
+            let auth = officer.clone();
+            async move {
+                c.post(url)
+                    .header("authorization", auth)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let answer = |name: &str, dob: &str, gender: &str, overall: &str| json!({"name": name, "dob": dob, "gender": gender, "overall": overall});
+
+        let r = verify(json!({"ref_key": ref_key, "name": respelt, "dob": dob, "gender": gender}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            answer("yes", "yes", "yes", "yes"),
+            "claims {respelt} / {dob} / {gender}"
+        );
+        assert!(
+            !text.contains(&name) && !text.contains(&date.to_string()),
+            "no data: {text}"
+        );
+
+        let r = verify(json!({"ref_key": ref_key, "name": "Zzyzx Qwerty", "gender": other_gender}))
+            .await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            answer("no", "not_given", "no", "no")
+        );
+        let next_day = (date + chrono::Days::new(1)).format("%Y-%m-%d").to_string();
+        let r = verify(json!({"ref_key": ref_key, "dob": next_day})).await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            answer("not_given", "no", "not_given", "no"),
+            "a day off is another date"
+        );
+        let year = chrono::Datelike::year(&date).to_string();
+        let r = verify(json!({"ref_key": ref_key, "dob": year})).await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["dob"],
+            "yes",
+            "a year claimed"
+        );
+
+        let unknown = sangam_domain::RefKey::generate().to_string();
+        let r = verify(json!({"ref_key": unknown, "name": name})).await;
+        problem(r, StatusCode::NOT_FOUND).await;
+        let r = verify(json!({"ref_key": ref_key})).await;
+        let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["errors"][0]["code"], "verify.nothing_claimed");
+        let r = verify(json!({"ref_key": ref_key, "dob": "31-31-2000"})).await;
+        let body = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["errors"][0]["field"], "dob");
+        let r = app
+            .client
+            .post(app.url("/v1/verify"))
+            .json(&json!({"ref_key": ref_key, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        problem(r, StatusCode::UNAUTHORIZED).await;
+        app.server.shutdown().await.unwrap();
+    }
+}

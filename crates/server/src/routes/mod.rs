@@ -7,6 +7,7 @@ pub mod registry;
 pub mod session;
 pub mod uploads;
 pub mod vault;
+pub mod verify;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,4 +39,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(datasets::add_spec))
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
+        .routes(routes!(verify::verify))
 }
