@@ -76,7 +76,9 @@ files_of() { # the input files of a data set: LEFT [RIGHT]
   case "$1" in
     febrl3) echo "$data/febrl3/records.csv" ;;
     febrl4) echo "$data/febrl4/a.csv $data/febrl4/b.csv" ;;
-    in70k | in700k) echo "$data/$1/base.csv $data/$1/scheme.csv" ;;
+    # The list first: `sangam match` links each left record to at most one right record
+    # (a beneficiary to one resident); Splink's link_only is symmetric.
+    in70k | in700k) echo "$data/$1/scheme.csv $data/$1/base.csv" ;;
   esac
 }
 truth_of() { echo "$data/$1/truth.csv"; }

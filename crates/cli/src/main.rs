@@ -140,10 +140,11 @@ enum Command {
     /// `reference_date`, `max_block`, `id_numbers` ("checked" or "strict") and `[columns]`
     /// ("Header" = "role").
     Match {
-        /// The file to de-duplicate, or the first of two to link (say, a scheme's list).
+        /// The file to de-duplicate, or the list to link (say, a scheme's beneficiaries):
+        /// each of its records joins at most one record of --right, its best match.
         #[arg(long)]
         left: PathBuf,
-        /// The file to link the left one to (say, the base registry).
+        /// The file to link the left one to (say, the base registry, one record a person).
         #[arg(long)]
         right: Option<PathBuf>,
         /// Where to write `id,cluster_id,match_probability`, one row per input record.
