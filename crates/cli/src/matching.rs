@@ -64,14 +64,20 @@ pub fn run(args: MatchArgs) -> anyhow::Result<()> {
                 "{}: {} values longer than {} bytes were cut to that length",
                 path.display(),
                 table.truncated_fields,
-                sangam_matching::io::MAX_FIELD_BYTES
+                sangam_matching::io::MAX_COMPARED_BYTES
             );
         }
-        if table.ragged_rows > 0 {
+        if table.unreadable > 0 {
             eprintln!(
-                "{}: {} rows have more or fewer fields than the header; read as far as they go",
+                "{}: {} records could not be read and are left out ({}{})",
                 path.display(),
-                table.ragged_rows
+                table.unreadable,
+                table.unreadable_reasons.join("; "),
+                if table.unreadable > table.unreadable_reasons.len() {
+                    "; ..."
+                } else {
+                    ""
+                }
             );
         }
         Ok(table)

@@ -7,28 +7,13 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run, sangam, stderr, with_store};
+use common::{assert_one_clear_error, run, sangam, stderr, with_store};
 use sangam_synth::{Generator, GeneratorConfig};
 use sangam_testkit::{backends, files_under, find_any, pg_dump};
 use serde_json::Value;
-
-/// Exit status 1 and exactly one `error:` line that contains `needle`; no panic.
-fn assert_one_clear_error(o: &Output, needle: &str) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "exit status; stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line: {err}");
-    assert!(
-        lines[0].contains(needle),
-        "expected {needle:?} in {:?}",
-        lines[0]
-    );
-    lines[0].to_owned()
-}
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {

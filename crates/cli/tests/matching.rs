@@ -8,9 +8,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Output;
 
-use common::{run, sangam, stderr};
+use common::{assert_one_clear_error, run, sangam, stderr};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sangam_synth::{Generator, GeneratorConfig, noisy_copy};
@@ -123,19 +122,6 @@ fn precision_recall(
     (tp / predicted.max(1.0), tp / actual.max(1.0))
 }
 
-fn assert_one_clear_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "exit status; stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line: {err}");
-    assert!(
-        lines[0].contains(needle),
-        "expected {needle:?} in {:?}",
-        lines[0]
-    );
-}
-
 #[test]
 fn a_beneficiary_list_is_deduplicated_with_no_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -246,6 +232,10 @@ fn files_it_cannot_use_get_one_clear_error() {
     };
     assert_one_clear_error(&go(&file("empty.csv", ""), &[]), "empty");
     assert_one_clear_error(&go(&file("header.csv", "name,dob\n"), &[]), "no records");
+    assert_one_clear_error(
+        &go(&file("binary.csv", "\u{0}\u{1}\u{2}garbage\u{0}"), &[]),
+        "binary",
+    );
     let o = go(&file("unknown.csv", "colour,size\nred,9\n"), &[]);
     assert_one_clear_error(&o, "no column was recognised (colour, size)");
     assert!(
@@ -282,16 +272,18 @@ fn files_it_cannot_use_get_one_clear_error() {
 fn odd_but_usable_files_are_matched_and_what_was_odd_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("odd.csv");
-    let enormous = "x".repeat(2_000_000);
+    let long = "x".repeat(5_000);
+    let enormous = "y".repeat(2_000_000);
     let body = format!(
         "\u{feff}sl_no;name;date_of_birth;sex\n\
          1;Lakshmi Devi;12-04-1980;F\n\
          2;Laxmi Devy;1980-04-12;F\n\
          3;रमेश कुमार;19750601;M\n\
          4;रमेश कुमार;01/06/1975;M\n\
-         5;{enormous};1990;M\n\
+         5;{long};1990;M\n\
          6;Gopal;46;M\n\
-         7;Fathima Beevi;1962;F\n"
+         7;Fathima Beevi;1962;F\n\
+         8;{enormous};1962;F\n"
     );
     std::fs::write(&path, body).unwrap();
     let out = dir.path().join("out.csv");

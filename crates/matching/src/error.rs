@@ -12,9 +12,17 @@ pub enum MatchError {
         #[source]
         source: std::io::Error,
     },
-    /// The CSV reader gave up (bad quoting, a row with a different number of fields, ...).
+    /// The file cannot be read as a whole (empty, binary, no header, a damaged workbook, a
+    /// file whose extension says another format).
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: sangam_ingest::read::ReadError,
+    },
+    /// One record cannot be used (its id is empty).
     #[error("{path}: line {line}: {message}")]
-    Csv {
+    Record {
         path: PathBuf,
         line: u64,
         message: String,

@@ -1,7 +1,7 @@
-//! Files in and out: CSV input with column roles recognised, the configuration file, and
-//! the output CSV of `sangam match`.
+//! Files in and out: input files (CSV, XLSX or JSON Lines, read with the hub's upload
+//! readers) with column roles recognised, the configuration file, and the output CSV of
+//! `sangam match`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use sangam_ingest::RawRecord;
+use sangam_ingest::read::{ReadError, open_file};
+use sangam_ingest::report::neutralise;
 use serde::Deserialize;
 
 use crate::engine::Outcome;
@@ -16,9 +19,9 @@ use crate::error::MatchError;
 use crate::record::{RawFields, Record};
 use crate::roles::{self, ColumnRole, Role, assign_roles};
 
-/// Longest field value read, in bytes; longer values are cut (and counted), so that one
+/// Longest field value compared, in bytes; longer values are cut (and counted), so that one
 /// enormous cell cannot make every comparison with it slow.
-pub const MAX_FIELD_BYTES: usize = 1_000;
+pub const MAX_COMPARED_BYTES: usize = 1_000;
 
 /// A configuration file for `sangam match` (TOML):
 ///
@@ -88,14 +91,17 @@ impl Config {
 #[derive(Debug)]
 pub struct Table {
     pub path: PathBuf,
-    /// Each record's id: the id column's value, or the data row number.
+    /// Each record's id: the id column's value, or the record's position among the file's
+    /// data records (1 for the first).
     pub ids: Vec<String>,
     pub records: Vec<Record>,
     pub columns: Vec<ColumnRole>,
-    /// Field values cut to [`MAX_FIELD_BYTES`].
+    /// Field values cut to [`MAX_COMPARED_BYTES`].
     pub truncated_fields: usize,
-    /// Rows with fewer or more fields than the header (read as far as they go).
-    pub ragged_rows: usize,
+    /// Records the reader could not read (invalid UTF-8, a field over the reader's limit,
+    /// too many fields): they are left out, and the first few reasons kept for the report.
+    pub unreadable: usize,
+    pub unreadable_reasons: Vec<String>,
 }
 
 impl Table {
@@ -125,51 +131,35 @@ impl Table {
     }
 }
 
-fn sniff_delimiter(first_line: &[u8]) -> u8 {
-    [b',', b';', b'\t', b'|']
-        .into_iter()
-        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',')
-}
-
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> MatchError + '_ {
-    move |source| MatchError::Io {
-        path: path.to_path_buf(),
-        source,
+/// Cuts a value to [`MAX_COMPARED_BYTES`] at a character boundary; says whether it did.
+fn cut(value: &mut String) -> bool {
+    if value.len() <= MAX_COMPARED_BYTES {
+        return false;
     }
+    let mut end = MAX_COMPARED_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.truncate(end);
+    true
 }
 
-/// Reads a CSV file (comma, semicolon, tab or pipe; UTF-8, invalid bytes replaced), gives its
-/// columns roles and prepares its records.
+/// Reads a file with the hub's own readers (CSV with its delimiter sniffed, XLSX, JSON
+/// Lines; a BOM, quoting and line numbers handled as for uploads), gives its columns roles
+/// and prepares its records. A record the reader cannot read is counted and left out; the
+/// rest is matched.
 pub fn read_table(
     path: &Path,
     overrides: &[(String, Role)],
     id_column: Option<&str>,
     reference: NaiveDate,
 ) -> Result<Table, MatchError> {
-    let bytes = std::fs::read(path).map_err(io_error(path))?;
-    let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(sniff_delimiter(first_line))
-        .flexible(true)
-        .from_reader(&bytes[..]);
-    let csv_error = |e: csv::Error| MatchError::Csv {
+    let read_error = |source: ReadError| MatchError::Read {
         path: path.to_path_buf(),
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
+        source,
     };
-    let headers: Vec<String> = reader
-        .byte_headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    if headers.iter().all(|h| h.is_empty()) {
-        return Err(MatchError::Empty {
-            path: path.to_path_buf(),
-            message: "the file is empty: a header row naming the columns is needed".into(),
-        });
-    }
+    let (_, mut source) = open_file(path, None).map_err(read_error)?;
+    let headers: Vec<String> = source.header().to_vec();
     let columns = assign_roles(&headers, overrides, id_column);
     if let Some(wanted) = id_column
         && !columns.iter().any(|c| c.role == Role::RecordId)
@@ -195,43 +185,22 @@ pub fn read_table(
         .find(|c| c.role == Role::RecordId)
         .map(|c| c.index);
 
-    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut rows: Vec<(u64, String, Vec<String>)> = Vec::new();
     let mut truncated_fields = 0;
-    let mut ragged_rows = 0;
-    let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != headers.len() {
-            ragged_rows += 1;
-        }
-        let fields: Vec<String> = record
-            .iter()
-            .take(headers.len())
-            .map(|f| {
-                let f = if f.len() > MAX_FIELD_BYTES {
-                    truncated_fields += 1;
-                    &f[..MAX_FIELD_BYTES]
-                } else {
-                    f
-                };
-                match String::from_utf8_lossy(f) {
-                    Cow::Borrowed(s) => s.to_string(),
-                    Cow::Owned(s) => s,
-                }
-            })
-            .collect();
-        rows.push((line, fields));
-    }
-    if rows.is_empty() {
-        return Err(MatchError::Empty {
-            path: path.to_path_buf(),
-            message: "the file has a header row but no records".into(),
-        });
-    }
-
-    let mut ids = Vec::with_capacity(rows.len());
+    let mut unreadable = 0;
+    let mut unreadable_reasons = Vec::new();
     let mut seen: FxHashMap<String, u64> = FxHashMap::default();
-    for (n, (line, fields)) in rows.iter().enumerate() {
+    for (n, item) in source.by_ref().enumerate() {
+        let RawRecord { line, mut fields } = match item {
+            Ok(record) => record,
+            Err(e) => {
+                unreadable += 1;
+                if unreadable_reasons.len() < 5 {
+                    unreadable_reasons.push(e.to_string());
+                }
+                continue;
+            }
+        };
         let id = match id_index {
             Some(i) => fields
                 .get(i)
@@ -240,26 +209,38 @@ pub fn read_table(
             None => (n + 1).to_string(),
         };
         if id.is_empty() {
-            return Err(MatchError::Csv {
+            return Err(MatchError::Record {
                 path: path.to_path_buf(),
-                line: *line,
+                line,
                 message: "the record id is empty".into(),
             });
         }
-        if let Some(first_line) = seen.insert(id.clone(), *line) {
+        if let Some(first_line) = seen.insert(id.clone(), line) {
             return Err(MatchError::DuplicateId {
                 path: path.to_path_buf(),
                 id,
-                line: *line,
+                line,
                 first_line,
             });
         }
-        ids.push(id);
+        for f in fields.iter_mut() {
+            truncated_fields += usize::from(cut(f));
+        }
+        rows.push((line, id, fields));
+    }
+    if let Some(stopped) = source.stopped() {
+        return Err(read_error(stopped.clone()));
+    }
+    if rows.is_empty() {
+        return Err(MatchError::Empty {
+            path: path.to_path_buf(),
+            message: "the file has a header row but no records that could be read".into(),
+        });
     }
     drop(seen);
     let records: Vec<Record> = rows
         .par_iter()
-        .map(|(_, fields)| {
+        .map(|(_, _, fields)| {
             let mut raw = RawFields::new();
             for c in &columns {
                 if let Some(value) = fields.get(c.index) {
@@ -271,11 +252,12 @@ pub fn read_table(
         .collect();
     Ok(Table {
         path: path.to_path_buf(),
-        ids,
+        ids: rows.into_iter().map(|(_, id, _)| id).collect(),
         records,
         columns,
         truncated_fields,
-        ragged_rows,
+        unreadable,
+        unreadable_reasons,
     })
 }
 
@@ -324,13 +306,4 @@ pub fn write_outcome(
     }
     writer.flush()?;
     Ok(prefixed)
-}
-
-/// A value that a spreadsheet would read as a formula gets a leading apostrophe.
-fn neutralise(value: &str) -> Cow<'_, str> {
-    if value.starts_with(['=', '+', '-', '@']) {
-        Cow::Owned(format!("'{value}"))
-    } else {
-        Cow::Borrowed(value)
-    }
 }
