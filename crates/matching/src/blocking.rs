@@ -149,8 +149,13 @@ impl Rule {
                     push(hash_str(e), 0);
                 }
             }
-            Rule::NameTokenAndYear => {
-                if let Some(name) = &r.name {
+            Rule::NameTokenAndYear | Rule::RelativeTokenAndYear => {
+                let name = if self == Rule::NameTokenAndYear {
+                    &r.name
+                } else {
+                    &r.relative
+                };
+                if let Some(name) = name {
                     let ys = years(r);
                     for h in tokens(name) {
                         for y in &ys {
@@ -169,14 +174,15 @@ impl Rule {
             }
             Rule::NameSoundPair => {
                 if let Some(name) = &r.name {
-                    let sounds: Vec<u64> = name
+                    // The tokens' own sounds only: the joined form pairs with nothing.
+                    let own: Vec<u64> = name
                         .full_tokens()
                         .take(6)
                         .filter(|t| t.phonetic != 0)
                         .map(|t| t.phonetic)
                         .collect();
-                    for (i, a) in sounds.iter().enumerate() {
-                        for b in &sounds[i + 1..] {
+                    for (i, a) in own.iter().enumerate() {
+                        for b in &own[i + 1..] {
                             if a != b {
                                 push(*a.min(b), *a.max(b));
                             }
@@ -187,16 +193,6 @@ impl Rule {
             Rule::BirthDate => {
                 if let Some(b) = r.birth.filter(|b| b.precision == Precision::Day) {
                     push(b.year as u64, u64::from(b.month) << 8 | u64::from(b.day));
-                }
-            }
-            Rule::RelativeTokenAndYear => {
-                if let Some(rel) = &r.relative {
-                    let ys = years(r);
-                    for h in tokens(rel) {
-                        for y in &ys {
-                            push(h, *y as u64);
-                        }
-                    }
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! always exact agreement, the level term-frequency adjustments apply to. The other levels
 //! are graded from strong to weak and the model learns their weights from the data.
 
+use sangam_domain::mask_keep_last;
 use serde::Serialize;
 
 use crate::normalise::date::{self, compare_dates};
@@ -173,10 +174,7 @@ impl Comparison {
     /// The record's value as explanations show it. ID and phone numbers are masked: an
     /// explanation is often pasted into a ticket.
     pub fn display(self, r: &Record) -> Option<String> {
-        let mask = |s: &str| {
-            let keep = s.len().saturating_sub(4);
-            format!("{}{}", "X".repeat(keep), &s[keep..])
-        };
+        let mask = |s: &str| mask_keep_last(s, 4, None);
         match self {
             Comparison::IdNumber => r.id_number.as_deref().map(mask),
             Comparison::Phone => r.phone.as_deref().map(mask),

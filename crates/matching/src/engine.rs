@@ -581,3 +581,79 @@ fn sample_patterns(
         .collect();
     (rows, sampled_queries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RawFields;
+    use crate::roles::DateKind;
+
+    fn person(name: &str, relative: &str, dob: &str, village: &str) -> Record {
+        let mut raw = RawFields::new();
+        raw.push(Role::FullName, DateKind::Date, name)
+            .push(Role::RelativeName, DateKind::Date, relative)
+            .push(Role::BirthDate, DateKind::Date, dob)
+            .push(Role::VillageCode, DateKind::Date, village);
+        raw.prepare(NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"))
+    }
+
+    fn registry() -> Vec<Record> {
+        let given = [
+            "Ramesh", "Suresh", "Lakshmi", "Fathima", "Murugan", "Selvi", "Joseph",
+        ];
+        let fathers = ["Krishnan", "Gopal", "Anthony", "Rahim", "Velu"];
+        let mut records = Vec::new();
+        for (i, g) in given.iter().enumerate() {
+            for (j, f) in fathers.iter().enumerate() {
+                let dob = format!("{:02}-{:02}-19{}", 1 + i, 1 + j, 50 + i * 5 + j);
+                records.push(person(g, f, &dob, &format!("6000{}", j % 3)));
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn a_new_record_is_looked_up_without_a_batch() {
+        let targets = registry();
+        let queries = vec![person("Laxmi", "Antony", "1962-03-03", "60002")];
+        let task = Task::Link {
+            queries: &queries,
+            targets: &targets,
+        };
+        let engine = Engine::train(task, Options::default()).expect("trained");
+        let found = engine.lookup(&queries[0], &targets, 3);
+        assert!(!found.is_empty());
+        let (best, probability) = found[0];
+        // Lakshmi, daughter of Anthony: given 2, father 2 in `registry`.
+        assert_eq!(best, 2 * 5 + 2);
+        assert!(probability > 0.5, "{probability}");
+        assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        let outcome = engine.run(task);
+        assert_eq!(outcome.cluster[0], outcome.cluster[1 + best as usize]);
+    }
+
+    #[test]
+    fn options_and_data_it_cannot_use_are_refused() {
+        let records = registry();
+        let options = Options {
+            threshold: 1.5,
+            ..Options::default()
+        };
+        assert!(matches!(
+            Engine::train(Task::Dedupe(&records), options),
+            Err(MatchError::Option(_))
+        ));
+        let mut raw = RawFields::new();
+        raw.push(Role::Gender, DateKind::Date, "F");
+        let genders = vec![raw.prepare(NaiveDate::MIN); 3];
+        let names = registry();
+        let task = Task::Link {
+            queries: &genders,
+            targets: &names,
+        };
+        assert!(matches!(
+            Engine::train(task, Options::default()),
+            Err(MatchError::NothingToCompare { .. })
+        ));
+    }
+}

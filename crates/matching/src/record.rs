@@ -119,23 +119,6 @@ impl<'a> RawFields<'a> {
     }
 }
 
-impl Record {
-    /// The roles this record has a usable value for.
-    pub fn has(&self, role: Role) -> bool {
-        match role {
-            Role::IdNumber => self.id_number.is_some(),
-            Role::FullName | Role::GivenName | Role::Surname => self.name.is_some(),
-            Role::RelativeName => self.relative.is_some(),
-            Role::BirthDate => self.birth.is_some(),
-            Role::Gender => self.gender.is_some(),
-            Role::Phone => self.phone.is_some(),
-            Role::Email => self.email.is_some(),
-            Role::Address | Role::Street | Role::HouseNumber => self.address.is_some(),
-            other => place_slot(other).is_some_and(|s| self.places[s].is_some()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,8 +144,10 @@ mod tests {
         );
         assert_eq!(record.birth.map(|b| b.year), Some(1980));
         assert_eq!(record.gender, Some(b'F'));
-        assert!(record.has(Role::Pincode) && !record.has(Role::Village));
-        assert!(!record.has(Role::Phone));
+        let pincode = place_slot(Role::Pincode).expect("a place role");
+        assert_eq!(record.places[pincode].as_deref(), Some("605001"));
+        assert!(record.places[place_slot(Role::Village).expect("a place role")].is_none());
+        assert!(record.phone.is_none(), "a blank is missing, not a value");
 
         let mut split = RawFields::new();
         split.push(Role::GivenName, DateKind::Date, "jessica").push(

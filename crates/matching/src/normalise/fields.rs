@@ -1,5 +1,7 @@
 //! The smaller fields: ID and phone numbers, gender, email, places and addresses.
 
+use sangam_domain::Gender;
+
 use super::name::fold;
 
 /// An ID number with spaces and dashes removed, uppercase; `None` for blanks and obvious
@@ -32,13 +34,16 @@ pub fn phone(raw: &str) -> Option<Box<str>> {
     Some(digits[start..].into())
 }
 
-/// Gender as one letter: `M`, `F` or `T`.
+/// Gender as one letter: `M`, `F` or `T`: the hub's own reading, and a few more words that
+/// lists use ("boy", "mahila", "other"); `None` for anything else.
 pub fn gender(raw: &str) -> Option<u8> {
-    let lower = raw.trim().to_ascii_lowercase();
-    match lower.as_str() {
-        "m" | "male" | "man" | "boy" | "purush" => Some(b'M'),
-        "f" | "female" | "woman" | "girl" | "mahila" | "w" => Some(b'F'),
-        "t" | "tg" | "transgender" | "third gender" | "other" | "o" | "x" => Some(b'T'),
+    if let Ok(g) = Gender::parse(raw) {
+        return g.code().bytes().next();
+    }
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "man" | "boy" | "purush" => Some(b'M'),
+        "woman" | "girl" | "mahila" | "w" => Some(b'F'),
+        "other" | "o" | "x" => Some(b'T'),
         _ => None,
     }
 }
@@ -185,6 +190,7 @@ mod tests {
     fn genders_places_and_emails_are_normalised() {
         assert_eq!(gender(" Female "), Some(b'F'));
         assert_eq!(gender("TG"), Some(b'T'));
+        assert_eq!(gender("Mahila"), Some(b'F'));
         assert_eq!(gender("unknown"), None);
         assert_eq!(place("0601234").as_deref(), Some("601234"));
         assert_eq!(
