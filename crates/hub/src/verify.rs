@@ -7,7 +7,7 @@
 //! must be the same day unless the registry (or the claim) knows only a year or an age.
 
 use chrono::{Datelike, NaiveDate};
-use sangam_domain::{DateOfBirth, Gender, RefKey};
+use sangam_domain::{DateOfBirth, Gender, RefKey, ValidationError};
 use sangam_matching::normalise::date::{
     self as match_date, BirthDate, Precision, compare_dates, parse_birth_date,
 };
@@ -83,12 +83,8 @@ fn dates_agree(claimed: &BirthDate, registry: &BirthDate) -> bool {
         || (level == match_date::level::NEAR_YEAR && (age(claimed) || age(registry)))
 }
 
-fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> HubError {
-    HubError::Invalid {
-        field: field.into(),
-        code,
-        message: message.into(),
-    }
+fn invalid(field: &str, code: &'static str, message: &str) -> HubError {
+    HubError::invalid(field, ValidationError::new(code, message))
 }
 
 impl Hub {
@@ -128,9 +124,7 @@ impl Hub {
             None => None,
         };
         let claimed_gender = match claims.gender.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(raw) => {
-                Some(Gender::parse(raw).map_err(|e| invalid("gender", e.code, e.message))?)
-            }
+            Some(raw) => Some(Gender::parse(raw).map_err(|e| HubError::invalid("gender", e))?),
             None => None,
         };
 
