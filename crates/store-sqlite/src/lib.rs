@@ -44,12 +44,7 @@ impl SqliteStore {
         let opened = path.clone();
         let conns = tokio::task::spawn_blocking(move || -> StoreResult<Connections> {
             let conns = Connections::open(&opened, 4)?;
-            conns.migrate_blocking(|conn| {
-                embedded::migrations::runner()
-                    .run(conn)
-                    .map(|_| ())
-                    .map_err(|e| StoreError::Migration(e.to_string()))
-            })?;
+            conns.migrate_blocking(migrate)?;
             Ok(conns)
         })
         .await
@@ -65,6 +60,33 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Applies pending migrations. They run with foreign keys off: SQLite changes a table's
+/// constraints by rebuilding it, and a table that others reference cannot be dropped with
+/// them on. The keys are then checked over the whole database, so a migration can never
+/// leave a broken one behind.
+fn migrate(conn: &mut rusqlite::Connection) -> StoreResult<()> {
+    let failed = |e: &dyn std::fmt::Display| StoreError::Migration(e.to_string());
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(|e| failed(&e))?;
+    let report = embedded::migrations::runner().run(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| failed(&e))?;
+    let report = report.map_err(|e| failed(&e))?;
+    if !report.applied_migrations().is_empty() {
+        let broken = conn
+            .prepare("PRAGMA foreign_key_check")
+            .and_then(|mut s| s.exists([]))
+            .map_err(|e| failed(&e))?;
+        if broken {
+            return Err(StoreError::Migration(
+                "after the migrations, some rows break a foreign key (PRAGMA foreign_key_check)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The database and its WAL hold the registry: readable by the hub's user only. SQLite gives

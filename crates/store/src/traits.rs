@@ -184,6 +184,11 @@ pub trait DatasetStore: Send + Sync {
 }
 
 /// One upload's loading transaction.
+///
+/// A step that answers nothing (`insert`, `put_rejections`, `put_mapping`,
+/// `upsert_enrolments`, `touch_enrolments`) may return before its write is done, so that the
+/// caller prepares the next chunk meanwhile; if the write fails, the next step that answers
+/// (at the latest [`RegistryLoad::commit`]) returns the failure, and the load cannot commit.
 #[async_trait]
 pub trait RegistryLoad: Send {
     /// Stores vault entries as [`VaultStore::vault_put`] does, inside the load.
