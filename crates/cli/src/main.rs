@@ -314,6 +314,13 @@ fn init_logging(level: &str, format: LogFormat) {
     };
 }
 
+/// An upload allocates and frees a few dozen small strings per row, on several threads at
+/// once (reading, validating, sealing, building and binding records). Measured on a
+/// million-row ingest on an otherwise idle machine: a fifth less CPU than the system
+/// allocator, for about 20 MiB more at the peak.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().get_matches();
