@@ -75,6 +75,23 @@ pub enum AuditEvent {
     MappingDownloaded { upload_id: String, rows: u64 },
     /// A resident's details were verified yes or no (the claimed values are not kept).
     ResidentVerified { ref_key: String, agreed: bool },
+    /// A reviewer decided whether a scheme record and a resident are the same person.
+    MatchReviewDecided {
+        review_id: String,
+        dataset: String,
+        record_key: String,
+        accepted: bool,
+    },
+    /// A dataset's not-found report was downloaded.
+    NotFoundReportDownloaded { dataset: String, rows: u64 },
+    /// A dataset's records not found in the base data were sent to be linked again.
+    RelinkRequested { dataset: String, records: u64 },
+    /// A candidate beneficiary was validated against the base data (the outcome only).
+    CandidateValidated {
+        dataset: String,
+        found: bool,
+        conflicts: usize,
+    },
 }
 
 impl AuditEvent {
@@ -99,6 +116,10 @@ impl AuditEvent {
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
             AuditEvent::ResidentVerified { .. } => "resident.verified",
+            AuditEvent::MatchReviewDecided { .. } => "match.review_decided",
+            AuditEvent::RelinkRequested { .. } => "match.relink_requested",
+            AuditEvent::NotFoundReportDownloaded { .. } => "match.not_found_downloaded",
+            AuditEvent::CandidateValidated { .. } => "resident.validated",
         }
     }
 
@@ -124,7 +145,11 @@ impl AuditEvent {
                 Some(format!("upload:{upload_id}"))
             }
             AuditEvent::DatasetCreated { dataset, .. }
-            | AuditEvent::DatasetSpecChanged { dataset, .. } => Some(format!("dataset:{dataset}")),
+            | AuditEvent::DatasetSpecChanged { dataset, .. }
+            | AuditEvent::RelinkRequested { dataset, .. }
+            | AuditEvent::NotFoundReportDownloaded { dataset, .. }
+            | AuditEvent::CandidateValidated { dataset, .. } => Some(format!("dataset:{dataset}")),
+            AuditEvent::MatchReviewDecided { review_id, .. } => Some(format!("review:{review_id}")),
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }
     }

@@ -31,12 +31,21 @@ pub enum JobKind {
         #[serde(default)]
         after: Option<String>,
     },
+    /// Link a dataset's pending records to residents, from the record key after `after`.
+    LinkEnrolments {
+        dataset: String,
+        #[serde(default)]
+        after: Option<String>,
+        #[serde(default)]
+        summary: crate::linking::LinkSummary,
+    },
 }
 
 impl JobKind {
     pub fn code(&self) -> &'static str {
         match self {
             JobKind::ReencryptVault { .. } => "vault.reencrypt",
+            JobKind::LinkEnrolments { .. } => "enrolments.link",
         }
     }
 }
@@ -130,6 +139,35 @@ impl Hub {
     /// Runs one step of a job; `Some(next)` means more steps follow.
     async fn run_job(&self, job: &JobKind) -> HubResult<Option<JobKind>> {
         match job {
+            JobKind::LinkEnrolments {
+                dataset,
+                after,
+                summary,
+            } => {
+                let step = self.link_step(dataset, after.as_deref()).await?;
+                let summary = crate::linking::LinkSummary {
+                    linked: summary.linked + step.summary.linked,
+                    review: summary.review + step.summary.review,
+                    not_found: summary.not_found + step.summary.not_found,
+                };
+                match step.next {
+                    Some(after) => Ok(Some(JobKind::LinkEnrolments {
+                        dataset: dataset.clone(),
+                        after: Some(after),
+                        summary,
+                    })),
+                    None => {
+                        tracing::info!(
+                            dataset,
+                            linked = summary.linked,
+                            review = summary.review,
+                            not_found = summary.not_found,
+                            "records linked"
+                        );
+                        Ok(None)
+                    }
+                }
+            }
             JobKind::ReencryptVault {
                 version,
                 resealed,

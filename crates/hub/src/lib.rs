@@ -13,6 +13,7 @@ pub mod datasets;
 pub mod demo;
 mod error;
 pub mod jobs;
+pub mod linking;
 pub mod registry;
 pub mod uploads;
 pub mod vault;
@@ -30,6 +31,9 @@ pub struct Hub {
     store: Arc<dyn Store>,
     vault: Arc<vault::Vault>,
     clock: Arc<dyn clock::Clock>,
+    /// The resident index for matching, built on first use.
+    linker: Arc<linking::Linker>,
+    link_policy: Arc<std::sync::RwLock<linking::LinkPolicy>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -53,6 +57,8 @@ impl Hub {
             store,
             vault: Arc::new(vault),
             clock,
+            linker: Arc::default(),
+            link_policy: Arc::default(),
         })
     }
 

@@ -49,7 +49,7 @@ fn verdict(agrees: bool) -> Verdict {
     if agrees { Verdict::Yes } else { Verdict::No }
 }
 
-fn registry_birth_date(dob: &DateOfBirth) -> BirthDate {
+pub(crate) fn registry_birth_date(dob: &DateOfBirth) -> BirthDate {
     match *dob {
         DateOfBirth::Full(d) => BirthDate {
             year: d.year(),

@@ -20,7 +20,7 @@ use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_one
 const DATASET_COLUMNS: &str = "name, title, organisation, current_version, \
      update_frequency_days, created_by, created_at, updated_at";
 
-const ENROLMENT_COLUMNS: &str = "dataset, record_key, ref_key, resident_id, fields, \
+pub(crate) const ENROLMENT_COLUMNS: &str = "dataset, record_key, ref_key, resident_id, fields, \
      key_version, sealed, digest, status, spec_version, upload_id, created_at, updated_at, \
      version";
 
@@ -52,7 +52,7 @@ fn dataset(row: &Row) -> StoreResult<Dataset> {
     })
 }
 
-fn enrolment(row: &Row) -> StoreResult<Enrolment> {
+pub(crate) fn enrolment(row: &Row) -> StoreResult<Enrolment> {
     const T: &str = "enrolments";
     let status: String = get(T, row, 8)?;
     Ok(Enrolment {
@@ -521,8 +521,12 @@ pub(crate) async fn upsert_enrolments<C: GenericClient>(
     execute(
         c,
         &format!(
-            "INSERT INTO enrolments ({ENROLMENT_COLUMNS}, seen_upload) \
-             SELECT d, k, r, res, f::jsonb, kv, s, dg, st, sv, u, ca, ua, v, u FROM UNNEST(\
+            "INSERT INTO enrolments ({ENROLMENT_COLUMNS}, seen_upload, link_status, \
+             link_method, link_probability) \
+             SELECT d, k, r, res, f::jsonb, kv, s, dg, st, sv, u, ca, ua, v, u, \
+             CASE WHEN res IS NULL THEN 'pending' ELSE 'linked' END, \
+             CASE WHEN res IS NULL THEN NULL ELSE 'id_number' END, \
+             CASE WHEN res IS NULL THEN NULL ELSE 1.0::float8 END FROM UNNEST(\
              $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], \
              $7::bytea[], $8::bytea[], $9::text[], $10::int4[], $11::text[], \
              $12::timestamptz[], $13::timestamptz[], $14::int8[]) \
@@ -533,7 +537,8 @@ pub(crate) async fn upsert_enrolments<C: GenericClient>(
              digest = EXCLUDED.digest, status = EXCLUDED.status, \
              spec_version = EXCLUDED.spec_version, upload_id = EXCLUDED.upload_id, \
              seen_upload = EXCLUDED.seen_upload, updated_at = EXCLUDED.updated_at, \
-             version = EXCLUDED.version"
+             version = EXCLUDED.version, link_status = EXCLUDED.link_status, \
+             link_method = EXCLUDED.link_method, link_probability = EXCLUDED.link_probability"
         ),
         &[
             &datasets,

@@ -12,6 +12,7 @@ mod accounts;
 mod audit;
 mod datasets;
 mod jobs;
+mod linking;
 mod meta;
 mod registry;
 mod sql;

@@ -18,9 +18,15 @@ use crate::sql::{begin, map_err, parse_ts, ts};
 const DATASET_COLUMNS: &str = "name, title, organisation, current_version, \
      update_frequency_days, created_by, created_at, updated_at";
 
-const ENROLMENT_COLUMNS: &str = "dataset, record_key, ref_key, resident_id, fields, \
+pub(crate) const ENROLMENT_COLUMNS: &str = "dataset, record_key, ref_key, resident_id, fields, \
      key_version, sealed, digest, status, spec_version, upload_id, created_at, updated_at, \
      version";
+
+/// The link an enrolment gets when an upload writes it: linked when its ID number's reference
+/// key is a resident's (?4 is the resident), otherwise waiting for the link job.
+const LINK_AT_WRITE: &str = "CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'linked' END, \
+     CASE WHEN ?4 IS NULL THEN NULL ELSE 'id_number' END, \
+     CASE WHEN ?4 IS NULL THEN NULL ELSE 1.0 END";
 
 fn u32_of(what: &'static str, v: i64) -> StoreResult<u32> {
     u32::try_from(v).map_err(|_| StoreError::corrupt(what, v))
@@ -86,7 +92,7 @@ fn insert_spec(c: &Connection, spec: &DatasetSpecVersion) -> StoreResult<()> {
     Ok(())
 }
 
-type RawEnrolment = (
+pub(crate) type RawEnrolment = (
     String,
     String,
     Option<String>,
@@ -103,7 +109,7 @@ type RawEnrolment = (
     i64,
 );
 
-fn raw_enrolment(r: &Row<'_>) -> rusqlite::Result<RawEnrolment> {
+pub(crate) fn raw_enrolment(r: &Row<'_>) -> rusqlite::Result<RawEnrolment> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -122,7 +128,7 @@ fn raw_enrolment(r: &Row<'_>) -> rusqlite::Result<RawEnrolment> {
     ))
 }
 
-fn enrolment(raw: RawEnrolment) -> StoreResult<Enrolment> {
+pub(crate) fn enrolment(raw: RawEnrolment) -> StoreResult<Enrolment> {
     let (
         dataset,
         record_key,
@@ -622,15 +628,18 @@ pub(crate) fn enrolment_states(
 pub(crate) fn upsert_enrolments(c: &Connection, rows: &[Enrolment]) -> StoreResult<()> {
     let mut stmt = c
         .prepare_cached(&format!(
-            "INSERT INTO enrolments ({ENROLMENT_COLUMNS}, seen_upload) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?11) \
+            "INSERT INTO enrolments ({ENROLMENT_COLUMNS}, seen_upload, link_status, \
+             link_method, link_probability) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?11, \
+             {LINK_AT_WRITE}) \
              ON CONFLICT (dataset, record_key) DO UPDATE SET ref_key = excluded.ref_key, \
              resident_id = excluded.resident_id, fields = excluded.fields, \
              key_version = excluded.key_version, sealed = excluded.sealed, \
              digest = excluded.digest, status = excluded.status, \
              spec_version = excluded.spec_version, upload_id = excluded.upload_id, \
              seen_upload = excluded.seen_upload, updated_at = excluded.updated_at, \
-             version = excluded.version"
+             version = excluded.version, link_status = excluded.link_status, \
+             link_method = excluded.link_method, link_probability = excluded.link_probability"
         ))
         .map_err(map_err)?;
     for e in rows {

@@ -10,6 +10,7 @@ mod audit;
 mod connections;
 mod datasets;
 mod jobs;
+mod linking;
 mod meta;
 mod registry;
 mod sql;

@@ -8,6 +8,7 @@
 
 pub mod audit;
 mod error;
+pub mod linking;
 pub mod raw;
 pub mod records;
 #[cfg(feature = "scenarios")]
@@ -15,5 +16,6 @@ pub mod scenarios;
 mod traits;
 
 pub use error::{StoreError, StoreResult};
+pub use linking::*;
 pub use records::*;
 pub use traits::*;

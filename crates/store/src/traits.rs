@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sangam_domain::{RationCardNumber, RefKey};
 
 use crate::StoreResult;
+use crate::linking::*;
 use crate::records::*;
 
 /// Everything the hub needs from a storage backend.
@@ -18,6 +19,7 @@ pub trait Store:
     + AuditStore
     + JobStore
     + AccountStore
+    + LinkStore
     + Send
     + Sync
 {
@@ -306,4 +308,65 @@ pub trait AccountStore: Send + Sync {
     async fn delete_session(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
     async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()>;
     async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
+}
+
+/// Linking enrolments to residents: what the matching engine reads, and the review queue.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Residents with `resident_id > after`, in resident-id order, with their household's
+    /// village code, at most `limit`.
+    async fn matchable_residents(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<MatchableResident>>;
+    /// How many residents there are and when one last changed.
+    async fn registry_stamp(&self) -> StoreResult<RegistryStamp>;
+    /// Active enrolments of `dataset` in `status`, with `record_key > after`, in record-key
+    /// order, at most `limit`.
+    async fn enrolments_by_link_status(
+        &self,
+        dataset: &str,
+        status: LinkStatus,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Enrolment>>;
+    /// The link of one enrolment.
+    async fn enrolment_link(
+        &self,
+        dataset: &str,
+        record_key: &str,
+    ) -> StoreResult<Option<EnrolmentLink>>;
+    /// How many active enrolments of `dataset` are in each link status (every status, zeros
+    /// included).
+    async fn link_counts(&self, dataset: &str) -> StoreResult<Vec<(LinkStatus, u64)>>;
+    /// Applies the link job's decisions in one transaction: each only to an enrolment still at
+    /// its version and still pending; review candidates go into the queue. Returns how many
+    /// enrolments it changed.
+    async fn apply_link_decisions(&self, decisions: &[LinkDecision]) -> StoreResult<u64>;
+    /// Sends active enrolments of `dataset` in `status` back to pending (to link them again,
+    /// say after the registry grew), and closes their pending reviews. Returns how many.
+    async fn requeue_links(&self, dataset: &str, status: LinkStatus) -> StoreResult<u64>;
+    /// Reviews, oldest first with `id > after`; of one dataset and one status when given.
+    async fn match_reviews(
+        &self,
+        dataset: Option<&str>,
+        status: Option<ReviewStatus>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<MatchReview>>;
+    async fn match_review(&self, id: &str) -> StoreResult<Option<MatchReview>>;
+    /// Records a reviewer's verdict in one transaction. Accepted: the enrolment is linked to
+    /// the resident (method `review`) and the record's other pending reviews are superseded.
+    /// Rejected: when no pending review of the record is left, the enrolment is not found.
+    /// `Conflict` if the review is no longer pending or its enrolment changed since.
+    async fn decide_match_review(
+        &self,
+        id: &str,
+        verdict: ReviewStatus,
+        decided_by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<MatchReview>;
+    /// Accepted and rejected reviews, newest first, at most `limit`: labels for training.
+    async fn decided_match_reviews(&self, limit: u32) -> StoreResult<Vec<MatchReview>>;
 }

@@ -319,6 +319,12 @@ impl Hub {
             },
         )
         .await?;
+        if !is_base {
+            // Rows without an exact link wait for the link job. Queued after the commit: if the
+            // process dies in between, the rows stay pending and the dataset's next upload (or a
+            // relink) queues the job again.
+            self.queue_linking(&done.dataset).await?;
+        }
         Ok(UploadOutcome::Loaded {
             upload: done,
             unknown_columns,

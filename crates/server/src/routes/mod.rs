@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod datasets;
 pub mod health;
+pub mod linking;
 pub mod registry;
 pub mod session;
 pub mod uploads;
@@ -40,4 +41,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
         .routes(routes!(verify::verify))
+        .routes(routes!(linking::counts))
+        .routes(routes!(linking::not_found))
+        .routes(routes!(linking::relink))
+        .routes(routes!(linking::list))
+        .routes(routes!(linking::get))
+        .routes(routes!(linking::decide))
 }
