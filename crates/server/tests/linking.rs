@@ -392,6 +392,78 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             StatusCode::NOT_FOUND
         );
 
+        // Online validation: by ID number, by details alone, and a stranger.
+        let id_row = &rows[0];
+        let v = api
+            .post_json(
+                "/v1/validate",
+                json!({"dataset": "widow_pension", "id_number": id_row[1]}),
+                &sw,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            (&v["in_base_data"], &v["found_by"], &v["resident_id"]),
+            (
+                &json!("yes"),
+                &json!("id_number"),
+                &json!(expected["WP-ID-0"])
+            ),
+            "{v}"
+        );
+        assert!(!v.to_string().contains(id_row[1].as_str()), "{v}");
+        let d = demographic[1];
+        let demo = row_of("x", "", d, d.resident.name.as_str());
+        let v = api
+            .post_json(
+                "/v1/validate",
+                json!({"dataset": "widow_pension", "name": demo[2], "relative_name": demo[3],
+                       "dob": demo[4], "gender": demo[5], "village_code": demo[6]}),
+                &sw,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            (&v["in_base_data"], &v["found_by"], &v["resident_id"]),
+            (
+                &json!("yes"),
+                &json!("model"),
+                &json!(d.resident.resident_id)
+            ),
+            "{v}"
+        );
+        assert!(v["match_probability"].as_f64().unwrap() >= 0.9, "{v}");
+        let v = api
+            .post_json(
+                "/v1/validate",
+                json!({"dataset": "widow_pension", "name": "Philomena Wojcik",
+                       "relative_name": "Stanislaw Wojcik", "dob": "17-09-1944", "gender": "F"}),
+                &sw,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(v["in_base_data"], "no", "{v}");
+        assert!(v["resident_id"].is_null(), "{v}");
+        for (body, code) in [
+            (
+                json!({"dataset": "widow_pension", "gender": "F"}),
+                "validate.nothing_to_match",
+            ),
+            (
+                json!({"dataset": "nope", "name": "Ravi"}),
+                "dataset.unknown",
+            ),
+            (
+                json!({"dataset": "widow_pension", "id_number": "1234"}),
+                "id_number.format",
+            ),
+        ] {
+            let p = api
+                .post_json("/v1/validate", body, &sw, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+            assert!(p.to_string().contains(code), "{code}: {p}");
+        }
+
         // With a stricter policy, new records the model is unsure of go to review.
         hub.set_link_policy(LinkPolicy {
             link_at: 1.0,

@@ -17,6 +17,7 @@ pub mod index;
 mod job;
 pub mod review;
 pub mod subjects;
+pub mod validate;
 
 pub use index::{LinkIndex, Linker};
 pub use job::{LinkStep, LinkSummary};

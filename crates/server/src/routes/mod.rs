@@ -7,6 +7,7 @@ pub mod linking;
 pub mod registry;
 pub mod session;
 pub mod uploads;
+pub mod validate;
 pub mod vault;
 pub mod verify;
 
@@ -41,6 +42,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
         .routes(routes!(verify::verify))
+        .routes(routes!(validate::validate))
         .routes(routes!(linking::counts))
         .routes(routes!(linking::not_found))
         .routes(routes!(linking::relink))

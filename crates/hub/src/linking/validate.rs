@@ -1,0 +1,197 @@
+//! Online validation of a candidate beneficiary (`POST /v1/validate`): before enrolling
+//! someone, a department asks whether the person is in the base data. The answer comes from
+//! the ID number (through the blind index), a reference key, or the person's details matched
+//! against the resident index without running any batch; it carries the resident's reference
+//! key and the match probability, never the registry's values.
+
+use sangam_domain::{IdNumber, RefKey};
+use sangam_matching::roles::Role;
+use serde::Serialize;
+
+use super::subjects::claimed_record;
+use crate::{Hub, HubError, HubResult};
+
+/// What a department knows of a candidate: an ID number, a reference key, or details.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    /// The scheme the candidate would join.
+    pub dataset: String,
+    pub id_number: Option<String>,
+    pub ref_key: Option<String>,
+    pub name: Option<String>,
+    pub relative_name: Option<String>,
+    pub dob: Option<String>,
+    pub gender: Option<String>,
+    pub village_code: Option<String>,
+    pub pincode: Option<String>,
+}
+
+/// Whether the candidate is in the base data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Found: by the ID number or reference key, or a match at or above the link threshold.
+    Yes,
+    /// A match between the review and link thresholds: check before relying on it.
+    Possible,
+    No,
+}
+
+/// How the resident was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    IdNumber,
+    RefKey,
+    Model,
+}
+
+/// The answer about the person, before the scheme's own checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Found {
+    pub in_base_data: Presence,
+    pub found_by: Option<FoundBy>,
+    pub resident_id: Option<String>,
+    /// The reference key of the resident's ID number, when the registry holds one.
+    pub ref_key: Option<String>,
+    pub match_probability: Option<f64>,
+}
+
+fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> HubError {
+    HubError::Invalid {
+        field: field.into(),
+        code,
+        message: message.into(),
+    }
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Hub {
+    /// Finds the candidate in the base data. `Yes` by an exact ID number or reference key;
+    /// otherwise by the model over the resident index.
+    pub async fn find_candidate(&self, c: &Candidate) -> HubResult<Found> {
+        let policy = self.link_policy();
+        let found = |by, resident: &sangam_store::Resident, p| Found {
+            in_base_data: Presence::Yes,
+            found_by: Some(by),
+            resident_id: Some(resident.resident_id.clone()),
+            ref_key: resident.id_ref_key.as_ref().map(|k| k.as_str().to_owned()),
+            match_probability: Some(p),
+        };
+        // The reference key the candidate's ID number has, if the vault knows the number.
+        let mut known_key: Option<RefKey> = None;
+        if let Some(raw) = given(&c.id_number) {
+            let id = IdNumber::parse(raw).map_err(|e| HubError::invalid("id_number", e))?;
+            if let Some(entry) = self.store.vault_find(&self.vault.blind_index(&id)).await? {
+                if let Some(r) = self.store.resident_by_ref_key(&entry.ref_key).await? {
+                    return Ok(found(FoundBy::IdNumber, &r, 1.0));
+                }
+                known_key = Some(entry.ref_key);
+            }
+        }
+        if let Some(raw) = given(&c.ref_key) {
+            let key = RefKey::parse(raw).map_err(|e| HubError::invalid("ref_key", e))?;
+            if let Some(r) = self.store.resident_by_ref_key(&key).await? {
+                return Ok(found(FoundBy::RefKey, &r, 1.0));
+            }
+            known_key = known_key.or(Some(key));
+        }
+        let details: Vec<(Role, &str)> = [
+            (Role::FullName, &c.name),
+            (Role::RelativeName, &c.relative_name),
+            (Role::BirthDate, &c.dob),
+            (Role::Gender, &c.gender),
+            (Role::VillageCode, &c.village_code),
+            (Role::Pincode, &c.pincode),
+        ]
+        .into_iter()
+        .filter_map(|(role, v)| given(v).map(|v| (role, v)))
+        .collect();
+        let not_found = Found {
+            in_base_data: Presence::No,
+            found_by: None,
+            resident_id: None,
+            ref_key: None,
+            match_probability: None,
+        };
+        if !details.iter().any(|(r, _)| *r == Role::FullName) {
+            if given(&c.id_number).is_some() || given(&c.ref_key).is_some() {
+                return Ok(not_found);
+            }
+            return Err(invalid(
+                "name",
+                "validate.nothing_to_match",
+                "send an ID number, a reference key, or at least the candidate's name (with the \
+                 date of birth, gender, relative's name and village where known)",
+            ));
+        }
+        let Some(index) = self.link_index().await? else {
+            return Ok(not_found);
+        };
+        let record = claimed_record(
+            &details,
+            known_key.as_ref().map(RefKey::as_str),
+            self.now().date_naive(),
+        );
+        let Some((resident_id, p)) = index
+            .lookup(&record, 1)
+            .first()
+            .map(|(id, p)| ((*id).to_owned(), *p))
+        else {
+            return Ok(not_found);
+        };
+        let in_base_data = if p >= policy.link_at {
+            Presence::Yes
+        } else if p >= policy.review_at {
+            Presence::Possible
+        } else {
+            return Ok(Found {
+                match_probability: Some(p),
+                ..not_found
+            });
+        };
+        let resident = self.store.resident(&resident_id).await?;
+        Ok(Found {
+            in_base_data,
+            found_by: Some(FoundBy::Model),
+            ref_key: resident
+                .and_then(|r| r.id_ref_key)
+                .map(|k| k.as_str().to_owned()),
+            resident_id: Some(resident_id),
+            match_probability: Some(p),
+        })
+    }
+}
+
+/// The whole answer of online validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Validation {
+    pub dataset: String,
+    #[serde(flatten)]
+    pub found: Found,
+}
+
+impl Hub {
+    /// Validates a candidate for a scheme: in the base data or not (see [`Hub::find_candidate`]).
+    /// Every call is audited with its outcome, never the details sent.
+    pub async fn validate_candidate(&self, c: &Candidate, actor: &str) -> HubResult<Validation> {
+        self.dataset(&c.dataset).await?;
+        let found = self.find_candidate(c).await?;
+        self.audit(
+            actor,
+            crate::audit::AuditEvent::CandidateValidated {
+                dataset: c.dataset.clone(),
+                found: found.in_base_data == Presence::Yes,
+                conflicts: 0,
+            },
+        )
+        .await?;
+        Ok(Validation {
+            dataset: c.dataset.clone(),
+            found,
+        })
+    }
+}
