@@ -16,7 +16,7 @@ use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_one
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
      village_code, head_resident_id, created_at, updated_at, version";
-const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
+pub(crate) const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
      relationship, mobile_masked, mobile_blind_index, id_ref_key, ekyc_status, life_status, \
      created_at, updated_at, version";
 
@@ -38,7 +38,7 @@ fn household(row: &Row) -> StoreResult<Household> {
     .into_record()
 }
 
-fn resident(row: &Row) -> StoreResult<Resident> {
+pub(crate) fn resident(row: &Row) -> StoreResult<Resident> {
     const T: &str = "residents";
     RawResident {
         resident_id: get(T, row, 0)?,

@@ -15,7 +15,7 @@ use crate::sql::{begin, map_err, parse_ts, ts};
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
      village_code, head_resident_id, created_at, updated_at, version";
-const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
+pub(crate) const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relative_name, gender, dob, \
      relationship, mobile_masked, mobile_blind_index, id_ref_key, ekyc_status, life_status, \
      created_at, updated_at, version";
 
@@ -51,7 +51,7 @@ fn household(
     raw.into_record()
 }
 
-fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String, String)> {
+pub(crate) fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String, String)> {
     let created: String = r.get(12)?;
     let updated: String = r.get(13)?;
     Ok((
@@ -77,7 +77,9 @@ fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String, String)> 
     ))
 }
 
-fn resident((mut raw, created, updated): (RawResident, String, String)) -> StoreResult<Resident> {
+pub(crate) fn resident(
+    (mut raw, created, updated): (RawResident, String, String),
+) -> StoreResult<Resident> {
     raw.created_at = parse_ts("residents.created_at", &created)?;
     raw.updated_at = parse_ts("residents.updated_at", &updated)?;
     raw.into_record()
