@@ -75,6 +75,10 @@ pub enum AuditEvent {
     MappingDownloaded { upload_id: String, rows: u64 },
     /// A resident's details were verified yes or no (the claimed values are not kept).
     ResidentVerified { ref_key: String, agreed: bool },
+    /// A scheme's conflict report was read (from its start, or resumed from a cursor).
+    DatasetConflictsRead { dataset: String, resumed: bool },
+    /// A resident's conflicts across schemes were read.
+    ResidentConflictsRead { resident_id: String, conflicts: u64 },
 }
 
 impl AuditEvent {
@@ -99,6 +103,8 @@ impl AuditEvent {
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
             AuditEvent::ResidentVerified { .. } => "resident.verified",
+            AuditEvent::DatasetConflictsRead { .. } => "dataset.conflicts_read",
+            AuditEvent::ResidentConflictsRead { .. } => "resident.conflicts_read",
         }
     }
 
@@ -110,7 +116,8 @@ impl AuditEvent {
             | AuditEvent::UserSaved { username, .. } => Some(format!("user:{username}")),
             AuditEvent::IdNumberRevealed { ref_key, .. }
             | AuditEvent::ResidentVerified { ref_key, .. } => Some(format!("ref_key:{ref_key}")),
-            AuditEvent::ResidentUpdated { resident_id, .. } => {
+            AuditEvent::ResidentUpdated { resident_id, .. }
+            | AuditEvent::ResidentConflictsRead { resident_id, .. } => {
                 Some(format!("resident:{resident_id}"))
             }
             AuditEvent::ApiClientCreated { client_id, .. } => Some(format!("client:{client_id}")),
@@ -124,7 +131,10 @@ impl AuditEvent {
                 Some(format!("upload:{upload_id}"))
             }
             AuditEvent::DatasetCreated { dataset, .. }
-            | AuditEvent::DatasetSpecChanged { dataset, .. } => Some(format!("dataset:{dataset}")),
+            | AuditEvent::DatasetSpecChanged { dataset, .. }
+            | AuditEvent::DatasetConflictsRead { dataset, .. } => {
+                Some(format!("dataset:{dataset}"))
+            }
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }
     }
