@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource.
 
 pub mod audit;
+pub mod conflicts;
 pub mod datasets;
 pub mod health;
 pub mod registry;
@@ -40,4 +41,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::entries))
         .routes(routes!(audit::verify))
         .routes(routes!(verify::verify))
+        .routes(routes!(conflicts::dataset))
+        .routes(routes!(conflicts::resident))
+        .routes(routes!(conflicts::resident_by_ref_key))
 }
