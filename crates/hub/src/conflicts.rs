@@ -40,6 +40,9 @@ use crate::{Hub, HubError, HubResult};
 /// How many groups (residents, households) or records one store query of a report reads.
 pub const REPORT_PAGE: u32 = 1000;
 
+/// The most store queries [`ConflictReport::collect`] makes for one page.
+pub const COLLECT_READS: u32 = 100;
+
 /// What is wrong. The codes are stable: reports, dashboards and `POST /v1/validate` use them.
 /// Declared in report order, which is also how they sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -482,20 +485,16 @@ enum Position {
 impl Position {
     /// An opaque token for resuming at this position (URL-safe).
     fn token(&self) -> Option<String> {
+        let key = |k: &Option<String>| k.clone().unwrap_or_default();
         let (phase, key) = match self {
-            Position::Duplicates(k) | Position::Exclusive(k) | Position::Records(k) => {
-                let phase = match self {
-                    Position::Duplicates(_) => "d",
-                    Position::Exclusive(_) => "x",
-                    _ => "r",
-                };
-                (phase, k.clone().unwrap_or_default())
-            }
+            Position::Duplicates(k) => ("d", key(k)),
             Position::Households(k) => (
                 "h",
                 k.as_ref()
                     .map_or_else(String::new, |c| c.as_str().to_owned()),
             ),
+            Position::Exclusive(k) => ("x", key(k)),
+            Position::Records(k) => ("r", key(k)),
             Position::Done => return None,
         };
         Some(URL_SAFE_NO_PAD.encode(format!("{phase}:{key}")))
@@ -582,14 +581,16 @@ impl ConflictReport {
         Ok(None)
     }
 
-    /// Reads conflicts until at least `at_least` were found or the report is complete.
+    /// Reads conflicts until at least `at_least` were found, the report is complete, or
+    /// [`COLLECT_READS`] store queries were made: a request for one page must answer in
+    /// time even over a long stretch without conflicts, so the result may be short (even
+    /// empty) while [`ConflictReport::cursor`] still says there is more.
     pub async fn collect(&mut self, at_least: usize) -> HubResult<Vec<Conflict>> {
         let mut all = Vec::new();
-        while all.len() < at_least {
-            match self.next_page().await? {
-                Some(page) => all.extend(page),
-                None => break,
-            }
+        let mut reads = 0;
+        while all.len() < at_least && reads < COLLECT_READS && self.position != Position::Done {
+            all.extend(self.step().await?);
+            reads += 1;
         }
         Ok(all)
     }

@@ -96,8 +96,9 @@ pub struct ConflictQuery {
     pub format: Option<String>,
     /// JSON only: the `next` of the previous page.
     pub after: Option<String>,
-    /// JSON only: about how many conflicts a page holds (1 to 10000, default 1000); a page
-    /// ends at the end of a store read, so it may hold a few more.
+    /// JSON only: about how many conflicts a page holds (1 to 10000, default 1000). A page
+    /// ends at the end of a store read, so it may hold a few more; after a long stretch
+    /// without conflicts it may hold fewer, even none: follow `next` until it is absent.
     pub limit: Option<u32>,
 }
 
