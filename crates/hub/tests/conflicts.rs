@@ -571,3 +571,197 @@ async fn each_conflict_appears_exactly_where_expected() {
         backend.cleanup().await;
     }
 }
+
+/// A larger scheme, read page by page: `SANGAM_CONFLICT_SCALE` households (default 20,000),
+/// one member of each enrolled, one household in a hundred with two, one resident in a
+/// hundred enrolled twice or also in an exclusive scheme. Run with `--ignored`; prints
+/// how long the whole report took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a timing run; cargo test -p sangam-hub --test conflicts -- --ignored --nocapture"]
+async fn a_large_scheme_is_reported_page_by_page() {
+    use chrono::Utc;
+    use sangam_domain::{
+        CardType, EkycStatus, Gender, PersonName, RationCardNumber, Relationship, VillageCode,
+    };
+    use sangam_store::{
+        Address, Enrolment, EnrolmentStatus, Household, UploadCounts, UploadRecord, UploadStatus,
+    };
+
+    let households: usize = std::env::var("SANGAM_CONFLICT_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    for backend in backends("a_large_scheme_is_reported_page_by_page").await {
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let admin = user(&hub, "admin", Role::Admin, None).await;
+        hub.create_dataset(
+            &scheme_spec(
+                "big",
+                "exclusive_with = [\"other\"]\none_per_household = true",
+                ADULT_RULE,
+            ),
+            SpecFormat::Toml,
+            "social-welfare",
+            &admin,
+        )
+        .await
+        .unwrap();
+        hub.create_dataset(
+            &scheme_spec("other", "", ""),
+            SpecFormat::Toml,
+            "social-welfare",
+            &admin,
+        )
+        .await
+        .unwrap();
+        let now = sangam_store::audit::truncate_to_micros(Utc::now());
+        let mut homes = Vec::new();
+        let mut people = Vec::new();
+        for h in 0..households {
+            let card = RationCardNumber::parse(&format!("PY{:010}", h + 1)).unwrap();
+            homes.push(Household {
+                card_number: card.clone(),
+                card_type: CardType::parse("PHH").unwrap(),
+                address: Address::default(),
+                village_code: VillageCode::parse("640001").unwrap(),
+                head_resident_id: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            });
+            for m in 0..2 {
+                people.push(Resident {
+                    resident_id: format!("R{h:08}-{m}"),
+                    card_number: card.clone(),
+                    name: PersonName::parse("Lakshmi").unwrap(),
+                    relative_name: None,
+                    gender: Gender::Female,
+                    dob: DateOfBirth::Full(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
+                    relationship: Relationship::parse("HEAD").unwrap(),
+                    mobile_masked: None,
+                    mobile_blind_index: None,
+                    id_ref_key: None,
+                    ekyc_status: EkycStatus::default(),
+                    life_status: LifeStatus::Alive,
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                });
+            }
+        }
+        let store = hub.store();
+        for (hs, rs) in homes.chunks(5000).zip(people.chunks(10_000)) {
+            store.insert_registry(hs, rs).await.unwrap();
+        }
+        let upload = UploadRecord {
+            id: "big-1".into(),
+            dataset: "big".into(),
+            organisation: "social-welfare".into(),
+            uploaded_by: "admin".into(),
+            file_name: "big.csv".into(),
+            file_sha256: "00".into(),
+            idempotency_key: "big".into(),
+            mode: "full".into(),
+            status: UploadStatus::Received,
+            counts: UploadCounts::default(),
+            corrects: None,
+            error: None,
+            received_at: now,
+            finished_at: None,
+        };
+        store.insert_upload(&upload).await.unwrap();
+        let enrolment = |dataset: &str, key: String, resident: String| Enrolment {
+            dataset: dataset.into(),
+            record_key: key,
+            ref_key: None,
+            resident_id: Some(resident),
+            fields: serde_json::json!({}),
+            key_version: 1,
+            sealed: vec![0; 16],
+            digest: [0; 32],
+            status: EnrolmentStatus::Active,
+            spec_version: 1,
+            upload_id: "big-1".into(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut rows = Vec::new();
+        let (mut expected_dup, mut expected_household, mut expected_exclusive) = (0, 0, 0);
+        for h in 0..households {
+            rows.push(enrolment("big", format!("B{h:08}"), format!("R{h:08}-0")));
+            if h % 100 == 1 {
+                rows.push(enrolment("big", format!("C{h:08}"), format!("R{h:08}-1")));
+                expected_household += 1;
+            }
+            if h % 100 == 2 {
+                rows.push(enrolment("big", format!("D{h:08}"), format!("R{h:08}-0")));
+                expected_dup += 1;
+            }
+            if h % 100 == 3 {
+                rows.push(enrolment("other", format!("O{h:08}"), format!("R{h:08}-0")));
+                expected_exclusive += 1;
+            }
+        }
+        let total = rows.len();
+        let mut load = store.begin_registry_load("big-1").await.unwrap();
+        for chunk in rows.chunks(10_000) {
+            load.upsert_enrolments(chunk.to_vec()).await.unwrap();
+        }
+        let mut done = upload.clone();
+        done.status = UploadStatus::Committed;
+        done.finished_at = Some(now);
+        load.commit(done).await.unwrap();
+
+        // PostgreSQL plans by table statistics, which a bulk load leaves stale until
+        // autovacuum's analyze: without them every page sorts the whole dataset.
+        if let Some(url) = backend.database_url()
+            && std::env::var("SANGAM_CONFLICT_NO_ANALYZE").is_err()
+        {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client
+                .batch_execute("ANALYZE enrolments; ANALYZE residents")
+                .await
+                .unwrap();
+        }
+        let started = std::time::Instant::now();
+        let mut report = hub.dataset_conflicts(&admin, "big").await.unwrap();
+        let mut counts = std::collections::BTreeMap::new();
+        let mut pages = 0;
+        while let Some(page) = report.next_page().await.unwrap() {
+            pages += 1;
+            for c in page {
+                *counts.entry(c.kind.code()).or_insert(0) += 1;
+            }
+        }
+        eprintln!(
+            "{}: {total} enrolments, {households} households: the whole report in {:?} ({pages} pages): {counts:?}",
+            backend.name,
+            started.elapsed()
+        );
+        assert_eq!(counts.get("duplicate_in_scheme"), Some(&expected_dup));
+        assert_eq!(counts.get("household_limit"), Some(&expected_household));
+        assert_eq!(counts.get("mutually_exclusive"), Some(&expected_exclusive));
+        assert_eq!(counts.get("ineligible"), None);
+
+        let started = std::time::Instant::now();
+        let conflicts = hub
+            .conflicts_if_enrolled(&format!("R{:08}-1", 5), "big")
+            .await
+            .unwrap();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        eprintln!(
+            "{}: conflicts_if_enrolled in {:?}",
+            backend.name,
+            started.elapsed()
+        );
+        drop(hub);
+        backend.cleanup().await;
+    }
+}

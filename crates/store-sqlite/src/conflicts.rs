@@ -216,10 +216,12 @@ impl ConflictStore for SqliteStore {
         let dataset = dataset.to_owned();
         let cards: Vec<&str> = cards.iter().map(RationCardNumber::as_str).collect();
         let cards = json_list(&cards)?;
+        // From the households' members to their enrolments: `+e.dataset` keeps SQLite from
+        // walking the whole dataset by its index instead of each member's few enrolments.
         let sql = format!(
             "SELECT {} FROM residents r JOIN enrolments e ON e.resident_id = r.resident_id \
              WHERE r.card_number IN (SELECT value FROM json_each(?2)) \
-             AND e.dataset = ?1 AND e.status = 'active' \
+             AND +e.dataset = ?1 AND e.status = 'active' \
              ORDER BY r.card_number, r.resident_id, e.record_key",
             linked_columns()
         );
