@@ -296,6 +296,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             crate::bench::run(&hub, n).await?;
         }
+        Command::BenchValidate {
+            store,
+            queries,
+            limit,
+            with_id_numbers,
+            url,
+            username,
+            password_file,
+            dataset,
+        } => {
+            let queries = crate::bench_validate::read_queries(&queries, limit, with_id_numbers)?;
+            match (url, username, password_file, dataset) {
+                (Some(url), Some(username), Some(password_file), Some(dataset)) => {
+                    let password = std::fs::read_to_string(&password_file)
+                        .with_context(|| format!("cannot read {}", password_file.display()))?;
+                    let target = crate::bench_validate::Target::Http {
+                        url: &url,
+                        username: &username,
+                        password: password.trim_end_matches(['\n', '\r']),
+                        dataset: &dataset,
+                    };
+                    crate::bench_validate::run(target, queries).await?;
+                }
+                _ => {
+                    let settings = settings(config, &store, None)?;
+                    let hub = open_hub(&settings, Open::Existing).await?;
+                    crate::bench_validate::run(
+                        crate::bench_validate::Target::InProcess(&hub),
+                        queries,
+                    )
+                    .await?;
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

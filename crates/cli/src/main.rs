@@ -3,6 +3,7 @@
 //! line and a non-zero exit status.
 
 mod bench;
+mod bench_validate;
 mod commands;
 mod config;
 mod ingest;
@@ -216,6 +217,32 @@ enum Command {
         /// Operations per measurement.
         #[arg(long, default_value_t = 100_000)]
         n: u64,
+    },
+    /// Measure finding candidate beneficiaries in the base data: in-process (the resident
+    /// index and incremental matching) with --data-dir or --database-url, or
+    /// `POST /v1/validate` of a running hub with --url.
+    BenchValidate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A CSV of people to look up (columns recognised by name).
+        #[arg(long)]
+        queries: std::path::PathBuf,
+        /// Look up at most this many.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+        /// Send the queries' ID numbers too (by default only their details).
+        #[arg(long)]
+        with_id_numbers: bool,
+        /// A running hub to measure over HTTP instead.
+        #[arg(long, requires_all = ["username", "password_file", "dataset"])]
+        url: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        /// The scheme dataset the candidates are validated for (over HTTP).
+        #[arg(long)]
+        dataset: Option<String>,
     },
 }
 

@@ -92,6 +92,10 @@ pub enum AuditEvent {
         found: bool,
         conflicts: usize,
     },
+    /// A scheme's conflict report was read (from its start, or resumed from a cursor).
+    DatasetConflictsRead { dataset: String, resumed: bool },
+    /// A resident's conflicts across schemes were read.
+    ResidentConflictsRead { resident_id: String, conflicts: u64 },
 }
 
 impl AuditEvent {
@@ -120,6 +124,8 @@ impl AuditEvent {
             AuditEvent::RelinkRequested { .. } => "match.relink_requested",
             AuditEvent::NotFoundReportDownloaded { .. } => "match.not_found_downloaded",
             AuditEvent::CandidateValidated { .. } => "resident.validated",
+            AuditEvent::DatasetConflictsRead { .. } => "dataset.conflicts_read",
+            AuditEvent::ResidentConflictsRead { .. } => "resident.conflicts_read",
         }
     }
 
@@ -131,7 +137,8 @@ impl AuditEvent {
             | AuditEvent::UserSaved { username, .. } => Some(format!("user:{username}")),
             AuditEvent::IdNumberRevealed { ref_key, .. }
             | AuditEvent::ResidentVerified { ref_key, .. } => Some(format!("ref_key:{ref_key}")),
-            AuditEvent::ResidentUpdated { resident_id, .. } => {
+            AuditEvent::ResidentUpdated { resident_id, .. }
+            | AuditEvent::ResidentConflictsRead { resident_id, .. } => {
                 Some(format!("resident:{resident_id}"))
             }
             AuditEvent::ApiClientCreated { client_id, .. } => Some(format!("client:{client_id}")),
@@ -148,7 +155,10 @@ impl AuditEvent {
             | AuditEvent::DatasetSpecChanged { dataset, .. }
             | AuditEvent::RelinkRequested { dataset, .. }
             | AuditEvent::NotFoundReportDownloaded { dataset, .. }
-            | AuditEvent::CandidateValidated { dataset, .. } => Some(format!("dataset:{dataset}")),
+            | AuditEvent::CandidateValidated { dataset, .. }
+            | AuditEvent::DatasetConflictsRead { dataset, .. } => {
+                Some(format!("dataset:{dataset}"))
+            }
             AuditEvent::MatchReviewDecided { review_id, .. } => Some(format!("review:{review_id}")),
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;
+pub mod conflicts;
 pub mod datasets;
 pub mod demo;
 mod error;

@@ -344,3 +344,47 @@ fn example_scheme_spec_parses_and_validates() {
     );
     assert!(example_scheme_spec_toml().contains("# "), "commented");
 }
+
+#[test]
+fn exclusive_schemes_and_the_household_limit_are_spec_data() {
+    let text = WIDOW_PENSION.replace(
+        "record_key = \"beneficiary_id\"",
+        "record_key = \"beneficiary_id\"\nexclusive_with = [\"old_age_pension\", \"not_declared_yet\"]\none_per_household = true",
+    );
+    let spec = DataSpec::from_toml(&text).expect("valid");
+    assert_eq!(spec.exclusive_with, ["old_age_pension", "not_declared_yet"]);
+    assert!(spec.one_per_household);
+    let again = DataSpec::from_json(&spec.to_json().unwrap()).unwrap();
+    assert_eq!(again, spec, "both survive the stored JSON form");
+    let plain = DataSpec::from_toml(WIDOW_PENSION).unwrap();
+    assert!(plain.exclusive_with.is_empty() && !plain.one_per_household);
+    assert!(
+        !plain.to_json().unwrap().contains("exclusive_with"),
+        "left out when unset, so earlier stored specs read the same"
+    );
+
+    let with = |list: &str| {
+        WIDOW_PENSION.replace(
+            "record_key = \"beneficiary_id\"",
+            &format!("record_key = \"beneficiary_id\"\nexclusive_with = {list}"),
+        )
+    };
+    let p = problems(&invalid(&with(r#"["widow_pension"]"#)));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("exclusive_with[0]: a scheme cannot exclude itself"),
+        "{p:?}"
+    );
+    let p = problems(&invalid(&with(r#"["a", "base", "Old Age", "x_y", "x_y"]"#)));
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert!(p[0].starts_with("exclusive_with[0]: `a` is not a dataset name"));
+    assert!(p[1].starts_with("exclusive_with[1]: `base` is the base registry"));
+    assert!(p[2].starts_with("exclusive_with[2]: `Old Age` is not a dataset name"));
+    assert!(p[3].starts_with("exclusive_with[4]: `x_y` is listed twice"));
+
+    let mut base = base_registry();
+    base.one_per_household = true;
+    base.exclusive_with = vec!["old_age_pension".into()];
+    let p = problems(&base.validate().unwrap_err());
+    assert_eq!(p.len(), 2, "{p:?}");
+}

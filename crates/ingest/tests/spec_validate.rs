@@ -483,6 +483,8 @@ fn other_kinds_and_code_lists() {
         ],
         rules: Vec::new(),
         update_frequency_days: None,
+        exclusive_with: Vec::new(),
+        one_per_household: false,
     };
     spec.columns[5].aliases = vec!["Payment Date".into()];
     let header = strings(&[

@@ -412,6 +412,22 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             "{v}"
         );
         assert!(!v.to_string().contains(id_row[1].as_str()), "{v}");
+        // The person is already enrolled: enrolling them again conflicts.
+        let kinds: Vec<&str> = v["conflicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["duplicate_in_scheme"], "{v}");
+        // Only the scheme's own department (or an administrator) validates for it.
+        api.post_json(
+            "/v1/validate",
+            json!({"dataset": "widow_pension", "id_number": id_row[1]}),
+            &hd,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
         let d = demographic[1];
         let demo = row_of("x", "", d, d.resident.name.as_str());
         let v = api
@@ -444,14 +460,11 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             .await;
         assert_eq!(v["in_base_data"], "no", "{v}");
         assert!(v["resident_id"].is_null(), "{v}");
+        assert_eq!(v["conflicts"], json!([]), "{v}");
         for (body, code) in [
             (
                 json!({"dataset": "widow_pension", "gender": "F"}),
                 "validate.nothing_to_match",
-            ),
-            (
-                json!({"dataset": "nope", "name": "Ravi"}),
-                "dataset.unknown",
             ),
             (
                 json!({"dataset": "widow_pension", "id_number": "1234"}),
@@ -463,6 +476,14 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
                 .await;
             assert!(p.to_string().contains(code), "{code}: {p}");
         }
+
+        api.post_json(
+            "/v1/validate",
+            json!({"dataset": "nope", "name": "Ravi"}),
+            &sw,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
 
         // With a stricter policy, new records the model is unsure of go to review.
         hub.set_link_policy(LinkPolicy {

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod conflicts;
 mod datasets;
 mod jobs;
 mod linking;

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod conflicts;
 mod connections;
 mod datasets;
 mod jobs;

@@ -537,3 +537,16 @@ pub struct EnrolmentState {
     pub ref_key: Option<RefKey>,
     pub version: i64,
 }
+
+// ---------------------------------------------------------------- conflicts
+
+/// An active enrolment linked to a resident, with the resident as the registry holds them
+/// now: what the conflict checks read (the enrolment's fields are not needed, so not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedEnrolment {
+    pub dataset: String,
+    pub record_key: String,
+    /// The reference key of the record's own ID number, if it had one.
+    pub ref_key: Option<RefKey>,
+    pub resident: Resident,
+}

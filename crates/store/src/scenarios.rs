@@ -28,6 +28,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     uploads(&*store).await;
     datasets(&*store).await;
     upload_outputs_and_enrolments(&*store).await;
+    conflict_reads(&*store).await;
 }
 
 fn today() -> NaiveDate {
@@ -1047,4 +1048,230 @@ async fn upload_outputs_and_enrolments(store: &dyn Store) {
             .unwrap(),
         1
     );
+}
+
+/// The reads conflict reports are made of: a resident enrolled twice in one scheme, two
+/// members of one household in one scheme, residents in two schemes; removed and unlinked
+/// records never count.
+async fn conflict_reads(store: &dyn Store) {
+    for name in ["conflict_a", "conflict_b"] {
+        let (d, spec) = sample_dataset(name, 1);
+        store.insert_dataset(&d, &spec).await.unwrap();
+    }
+    let (card1, card2, card3) = ("PY9200000001", "PY9200000002", "PY9200000003");
+    let r1 = sample_resident(card1, "Lakshmi", None);
+    let r2 = sample_resident(card1, "Meena", None);
+    let r3 = sample_resident(card2, "Kamala", None);
+    let r4 = sample_resident(card3, "Saroja", None);
+    store
+        .insert_registry(
+            &[
+                sample_household(card1),
+                sample_household(card2),
+                sample_household(card3),
+            ],
+            &[r1.clone(), r2.clone(), r3.clone(), r4.clone()],
+        )
+        .await
+        .unwrap();
+
+    let mut upload = sample_upload("c1", "c1");
+    upload.dataset = "conflict_a".into();
+    store.insert_upload(&upload).await.unwrap();
+    let enrolment = |dataset: &str, key: &str, resident: Option<&Resident>| {
+        let mut e = sample_enrolment(key, "c1", None);
+        e.dataset = dataset.into();
+        e.resident_id = resident.map(|r| r.resident_id.clone());
+        e
+    };
+    let mut removed = enrolment("conflict_a", "A-6", Some(&r3));
+    removed.status = EnrolmentStatus::Removed;
+    let mut load = store.begin_registry_load("c1").await.unwrap();
+    load.upsert_enrolments(vec![
+        enrolment("conflict_a", "A-1", Some(&r1)),
+        enrolment("conflict_a", "A-2", Some(&r1)),
+        enrolment("conflict_a", "A-3", Some(&r2)),
+        enrolment("conflict_a", "A-4", Some(&r3)),
+        enrolment("conflict_a", "A-5", None),
+        removed,
+        enrolment("conflict_b", "B-1", Some(&r3)),
+        enrolment("conflict_b", "B-2", Some(&r2)),
+        enrolment("conflict_b", "B-3", Some(&r4)),
+    ])
+    .await
+    .unwrap();
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    done.finished_at = Some(audit::truncate_to_micros(Utc::now()));
+    load.commit(done).await.unwrap();
+
+    let keys = |page: &[LinkedEnrolment]| -> Vec<String> {
+        page.iter()
+            .map(|e| format!("{}:{}", e.dataset, e.record_key))
+            .collect()
+    };
+    let page = store
+        .linked_enrolments("conflict_a", None, 2)
+        .await
+        .unwrap();
+    assert_eq!(keys(&page), ["conflict_a:A-1", "conflict_a:A-2"], "paged");
+    assert_eq!(
+        page[0].resident, r1,
+        "with the resident as the registry holds them"
+    );
+    let page = store
+        .linked_enrolments("conflict_a", Some("A-2"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&page),
+        ["conflict_a:A-3", "conflict_a:A-4"],
+        "the unlinked A-5 and the removed A-6 are left out"
+    );
+    assert!(
+        store
+            .linked_enrolments("nothing", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        store
+            .residents_enrolled_twice("conflict_a", None, 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&r1.resident_id),
+        "A-6 is removed, so r3 is enrolled once"
+    );
+    assert!(
+        store
+            .residents_enrolled_twice("conflict_a", Some(&r1.resident_id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .residents_enrolled_twice("conflict_b", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let card = |c: &str| RationCardNumber::parse(c).unwrap();
+    assert_eq!(
+        store
+            .households_enrolled_twice("conflict_a", None, 10)
+            .await
+            .unwrap(),
+        [card(card1)],
+        "r1 and r2 share a card; r1 twice is not two members"
+    );
+    assert!(
+        store
+            .households_enrolled_twice("conflict_a", Some(&card(card1)), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .households_enrolled_twice("conflict_b", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut both = vec![r2.resident_id.clone(), r3.resident_id.clone()];
+    both.sort();
+    let others = ["conflict_b".to_owned()];
+    assert_eq!(
+        store
+            .residents_enrolled_in_both("conflict_a", &others, None, 10)
+            .await
+            .unwrap(),
+        both
+    );
+    assert_eq!(
+        store
+            .residents_enrolled_in_both("conflict_a", &others, None, 1)
+            .await
+            .unwrap(),
+        both[..1]
+    );
+    assert_eq!(
+        store
+            .residents_enrolled_in_both("conflict_a", &others, Some(&both[0]), 10)
+            .await
+            .unwrap(),
+        both[1..]
+    );
+    assert!(
+        store
+            .residents_enrolled_in_both("conflict_a", &[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let ids = [r1.resident_id.clone(), r3.resident_id.clone()];
+    let all = store
+        .active_enrolments_of_residents(&ids, None)
+        .await
+        .unwrap();
+    let mut expected = vec![
+        (r1.resident_id.clone(), "conflict_a:A-1"),
+        (r1.resident_id.clone(), "conflict_a:A-2"),
+        (r3.resident_id.clone(), "conflict_a:A-4"),
+        (r3.resident_id.clone(), "conflict_b:B-1"),
+    ];
+    expected.sort();
+    let got: Vec<(String, String)> = all
+        .iter()
+        .map(|e| {
+            (
+                e.resident.resident_id.clone(),
+                format!("{}:{}", e.dataset, e.record_key),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(r, k)| (r, k.to_owned()))
+        .collect();
+    assert_eq!(got, expected, "ordered by resident, dataset, record key");
+    let in_b = store
+        .active_enrolments_of_residents(&ids, Some(&others))
+        .await
+        .unwrap();
+    assert_eq!(keys(&in_b), ["conflict_b:B-1"]);
+    assert!(
+        store
+            .active_enrolments_of_residents(&[], None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let household = store
+        .active_enrolments_of_households("conflict_a", &[card(card1), card(card3)])
+        .await
+        .unwrap();
+    let mut members = vec![
+        (r1.resident_id.clone(), "conflict_a:A-1".to_owned()),
+        (r1.resident_id.clone(), "conflict_a:A-2".to_owned()),
+        (r2.resident_id.clone(), "conflict_a:A-3".to_owned()),
+    ];
+    members.sort();
+    let got: Vec<(String, String)> = household
+        .iter()
+        .map(|e| {
+            (
+                e.resident.resident_id.clone(),
+                format!("{}:{}", e.dataset, e.record_key),
+            )
+        })
+        .collect();
+    assert_eq!(got, members, "card3's member is in conflict_b only");
 }

@@ -16,6 +16,7 @@ pub trait Store:
     + RegistryStore
     + UploadStore
     + DatasetStore
+    + ConflictStore
     + AuditStore
     + JobStore
     + AccountStore
@@ -183,6 +184,62 @@ pub trait DatasetStore: Send + Sync {
     ) -> StoreResult<Vec<Enrolment>>;
     /// How many enrolments of a dataset are active.
     async fn count_active_enrolments(&self, dataset: &str) -> StoreResult<u64>;
+}
+
+/// The reads conflict reports are made of: enrolments linked to residents, found by the
+/// groups that make a conflict (a resident enrolled twice, a household enrolled twice, a
+/// resident in two schemes), each read page by page so that a scheme of a million
+/// enrolments is never held in memory at once. Only active enrolments linked to a resident
+/// count; every list is in a stable order with a cursor (`after`) for the next page.
+#[async_trait]
+pub trait ConflictStore: Send + Sync {
+    /// Active enrolments of `dataset` linked to a resident, each with its resident, in
+    /// record-key order after `after`, at most `limit`.
+    async fn linked_enrolments(
+        &self,
+        dataset: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<LinkedEnrolment>>;
+    /// Residents with two or more active enrolments in `dataset`, in resident-id order after
+    /// `after`, at most `limit`.
+    async fn residents_enrolled_twice(
+        &self,
+        dataset: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>>;
+    /// Ration cards of which two or more different residents have active enrolments in
+    /// `dataset`, in card-number order after `after`, at most `limit`.
+    async fn households_enrolled_twice(
+        &self,
+        dataset: &str,
+        after: Option<&RationCardNumber>,
+        limit: u32,
+    ) -> StoreResult<Vec<RationCardNumber>>;
+    /// Residents with an active enrolment in `dataset` and another in any of `others`, in
+    /// resident-id order after `after`, at most `limit`.
+    async fn residents_enrolled_in_both(
+        &self,
+        dataset: &str,
+        others: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>>;
+    /// Active enrolments of these residents (only in `datasets` when given), each with its
+    /// resident, ordered by resident id, dataset and record key.
+    async fn active_enrolments_of_residents(
+        &self,
+        resident_ids: &[String],
+        datasets: Option<&[String]>,
+    ) -> StoreResult<Vec<LinkedEnrolment>>;
+    /// Active enrolments in `dataset` of the members of these households, each with its
+    /// resident, ordered by card number, resident id and record key.
+    async fn active_enrolments_of_households(
+        &self,
+        dataset: &str,
+        cards: &[RationCardNumber],
+    ) -> StoreResult<Vec<LinkedEnrolment>>;
 }
 
 /// One upload's loading transaction.

@@ -8,7 +8,11 @@ use sangam_domain::{IdNumber, RefKey};
 use sangam_matching::roles::Role;
 use serde::Serialize;
 
+use sangam_store::User;
+
 use super::subjects::claimed_record;
+use crate::audit::AuditEvent;
+use crate::conflicts::{Conflict, RuleOutcome, eligibility_on_resident};
 use crate::{Hub, HubError, HubResult};
 
 /// What a department knows of a candidate: an ID number, a reference key, or details.
@@ -172,26 +176,63 @@ pub struct Validation {
     pub dataset: String,
     #[serde(flatten)]
     pub found: Found,
+    /// What enrolling the resident found would break: already enrolled, in a scheme that
+    /// excludes this one, a household member already enrolled in a one-per-household scheme,
+    /// deceased. Records of other organisations' schemes are named by scheme only.
+    pub conflicts: Vec<Conflict>,
+    /// The scheme's eligibility rules on the resident's registry data (empty when no resident
+    /// was found).
+    pub eligibility: Vec<RuleOutcome>,
 }
 
 impl Hub {
-    /// Validates a candidate for a scheme: in the base data or not (see [`Hub::find_candidate`]).
-    /// Every call is audited with its outcome, never the details sent.
-    pub async fn validate_candidate(&self, c: &Candidate, actor: &str) -> HubResult<Validation> {
-        self.dataset(&c.dataset).await?;
+    /// Validates a candidate for one of the user's schemes: whether the person is in the base
+    /// data (see [`Hub::find_candidate`]), which enrolments would conflict, and which
+    /// eligibility rules hold. Every call is audited with its outcome, never the details.
+    pub async fn validate_candidate(&self, c: &Candidate, user: &User) -> HubResult<Validation> {
+        let scheme = self.scheme_for(&c.dataset, user).await?;
+        let spec = self
+            .dataset_spec(&scheme.name, scheme.current_version)
+            .await?;
         let found = self.find_candidate(c).await?;
+        let (mut conflicts, mut eligibility) = (Vec::new(), Vec::new());
+        if let Some(resident_id) = &found.resident_id {
+            conflicts = self
+                .conflicts_if_enrolled(resident_id, &scheme.name)
+                .await?;
+            let own: Vec<String> = self
+                .store
+                .datasets()
+                .await?
+                .into_iter()
+                .filter(|d| d.organisation == scheme.organisation)
+                .map(|d| d.name)
+                .collect();
+            for conflict in &mut conflicts {
+                for record in &mut conflict.records {
+                    if !own.contains(&record.dataset) {
+                        record.record_key.clear();
+                    }
+                }
+            }
+            if let Some(resident) = self.store.resident(resident_id).await? {
+                eligibility = eligibility_on_resident(&spec, &resident, self.now().date_naive());
+            }
+        }
         self.audit(
-            actor,
-            crate::audit::AuditEvent::CandidateValidated {
-                dataset: c.dataset.clone(),
+            &user.username,
+            AuditEvent::CandidateValidated {
+                dataset: scheme.name.clone(),
                 found: found.in_base_data == Presence::Yes,
-                conflicts: 0,
+                conflicts: conflicts.len(),
             },
         )
         .await?;
         Ok(Validation {
-            dataset: c.dataset.clone(),
+            dataset: scheme.name,
             found,
+            conflicts,
+            eligibility,
         })
     }
 }

@@ -91,6 +91,13 @@ impl<W: Write> SafeCsvWriter<W> {
         self.rows
     }
 
+    /// Hands what is buffered to the output, so that a report streamed in pieces (an HTTP
+    /// response page by page) sends each piece as it is written.
+    pub fn flush(&mut self) -> Result<(), ReportError> {
+        self.inner.flush()?;
+        Ok(())
+    }
+
     /// Flushes what is buffered and gives back the output.
     pub fn finish(self) -> Result<W, ReportError> {
         self.inner

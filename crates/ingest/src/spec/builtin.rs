@@ -117,6 +117,8 @@ pub fn base_registry() -> DataSpec {
         ],
         rules: Vec::new(),
         update_frequency_days: Some(30),
+        exclusive_with: Vec::new(),
+        one_per_household: false,
     }
 }
 
@@ -136,6 +138,10 @@ version = 1                          # raise it when the columns or rules change
 title = "Indira Gandhi National Old Age Pension: beneficiaries"
 record_key = "beneficiary_id"        # the department's own id for each record
 update_frequency_days = 30           # the dataset is overdue after 30 days without an upload
+# Schemes whose beneficiaries may not also draw this one (either side may name the other;
+# a name not declared yet is accepted and shown in the conflict report).
+exclusive_with = ["widow_pension"]
+one_per_household = false            # true: at most one member of a ration card
 
 # Incremental uploads carry an operation per row (add, modify, delete; A/M/D also work).
 # A delete row needs only the record key. Full uploads may leave the column out.

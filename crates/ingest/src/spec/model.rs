@@ -30,6 +30,20 @@ pub struct DataSpec {
     /// How often the department is expected to refresh this dataset, for the overdue list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_frequency_days: Option<u32>,
+    /// Datasets whose beneficiaries may not also be beneficiaries of this one (schemes that
+    /// exclude each other, e.g. two pensions). The relation is symmetric when conflicts are
+    /// reported: naming it on either side is enough. A name that is not (yet) a dataset is
+    /// accepted, so that two schemes can name each other whichever is declared first; the
+    /// conflict report lists such names so that a misspelling is seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusive_with: Vec<String>,
+    /// At most one member of a household (one ration card) may be a beneficiary.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_per_household: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One column of a data spec.

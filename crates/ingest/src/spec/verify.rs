@@ -301,6 +301,55 @@ impl DataSpec {
             }
         }
 
+        let is_base = self.dataset == super::builtin::BASE_DATASET;
+        let mut excluded: HashMap<&str, usize> = HashMap::new();
+        for (i, name) in self.exclusive_with.iter().enumerate() {
+            let at = format!("exclusive_with[{i}]");
+            if is_base {
+                problem(
+                    at,
+                    "the base registry holds every resident; only schemes exclude one another"
+                        .into(),
+                );
+                break;
+            }
+            if !is_identifier(name, 2, false) {
+                problem(
+                    at,
+                    format!(
+                        "`{name}` is not a dataset name (2 to 64 characters of a-z, 0-9 and _)"
+                    ),
+                );
+            } else if name == &self.dataset {
+                problem(
+                    at,
+                    format!(
+                        "a scheme cannot exclude itself; a person enrolled twice in `{name}` is \
+                         reported as a duplicate anyway"
+                    ),
+                );
+            } else if name == super::builtin::BASE_DATASET {
+                problem(
+                    at,
+                    "`base` is the base registry, which holds every resident; name schemes only"
+                        .into(),
+                );
+            } else if let Some(first) = excluded.insert(name, i) {
+                problem(
+                    at,
+                    format!("`{name}` is listed twice (also exclusive_with[{first}])"),
+                );
+            }
+        }
+        if is_base && self.one_per_household {
+            problem(
+                "one_per_household".into(),
+                "the base registry lists every member of a household; only a scheme can be \
+                 limited to one"
+                    .into(),
+            );
+        }
+
         if problems.is_empty() {
             Ok(())
         } else {

@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource.
 
 pub mod audit;
+pub mod conflicts;
 pub mod datasets;
 pub mod health;
 pub mod linking;
@@ -49,4 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(linking::list))
         .routes(routes!(linking::get))
         .routes(routes!(linking::decide))
+        .routes(routes!(conflicts::dataset))
+        .routes(routes!(conflicts::resident))
+        .routes(routes!(conflicts::resident_by_ref_key))
 }

@@ -4,12 +4,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use sangam_hub::conflicts::Outcome;
 use sangam_hub::linking::validate::{Candidate, FoundBy, Presence, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::SignedIn;
 use crate::problem::{ApiError, ApiJson};
+use crate::routes::conflicts::ConflictView;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,6 +47,19 @@ pub struct ValidateResponse {
     /// The reference key of the resident's ID number, when the registry holds one.
     pub ref_key: Option<String>,
     pub match_probability: Option<f64>,
+    /// What enrolling this resident in the scheme would break. Records of other
+    /// organisations' schemes carry no record key.
+    pub conflicts: Vec<ConflictView>,
+    /// The scheme's eligibility rules on the resident's registry data.
+    pub eligibility: Vec<RuleOutcomeView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleOutcomeView {
+    pub rule: String,
+    /// `pass`, `fail` or `not_checked`.
+    pub outcome: String,
+    pub message: String,
 }
 
 impl From<Validation> for ValidateResponse {
@@ -68,17 +83,35 @@ impl From<Validation> for ValidateResponse {
             resident_id: v.found.resident_id,
             ref_key: v.found.ref_key,
             match_probability: v.found.match_probability,
+            conflicts: v.conflicts.into_iter().map(ConflictView::from).collect(),
+            eligibility: v
+                .eligibility
+                .into_iter()
+                .map(|r| RuleOutcomeView {
+                    rule: r.rule,
+                    outcome: match r.outcome {
+                        Outcome::Pass => "pass",
+                        Outcome::Fail => "fail",
+                        Outcome::NotChecked => "not_checked",
+                    }
+                    .into(),
+                    message: r.message,
+                })
+                .collect(),
         }
     }
 }
 
-/// Validates a candidate beneficiary against the base data, online. Audited.
+/// Validates a candidate beneficiary for one of your schemes against the base data, online:
+/// found or not (with the resident's reference key and the match probability), the
+/// enrolments it would conflict with, and the scheme's eligibility rules. Audited.
 #[utoipa::path(
     post, path = "/v1/validate", tag = "matching", security(("bearer" = [])),
     request_body = ValidateRequest,
     responses(
         (status = 200, body = ValidateResponse),
         (status = 401, body = crate::problem::Problem),
+        (status = 404, body = crate::problem::Problem),
         (status = 422, body = crate::problem::Problem)
     )
 )]
@@ -98,9 +131,6 @@ pub async fn validate(
         village_code: body.village_code,
         pincode: body.pincode,
     };
-    let validation = state
-        .hub
-        .validate_candidate(&candidate, &user.username)
-        .await?;
+    let validation = state.hub.validate_candidate(&candidate, &user).await?;
     Ok(Json(validation.into()))
 }
