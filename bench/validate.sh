@@ -108,7 +108,7 @@ echo "== HTTP: POST /v1/validate, $queries people by their details"
 "$bin" bench-validate --url "$url" --username bench-admin \
   --password-file "$work/password" --dataset bench_scheme \
   --queries "$work/linkage/scheme.csv" --limit "$queries"
-kill -INT "$server"; wait "$server" 2>/dev/null || true; server=
+pkill -INT -P "$server"; wait "$server" 2>/dev/null || true; server=
 cat "$work/serve.time"
 
 echo "== in-process: the index rebuilt, then $queries people matched one at a time"
