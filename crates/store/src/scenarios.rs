@@ -13,6 +13,7 @@ use sangam_domain::{
 };
 
 use crate::audit::{self, ChainVerifier};
+use crate::linking::*;
 use crate::records::*;
 use crate::{Store, StoreError};
 
@@ -29,6 +30,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     datasets(&*store).await;
     upload_outputs_and_enrolments(&*store).await;
     conflict_reads(&*store).await;
+    linking(&*store).await;
 }
 
 fn today() -> NaiveDate {
@@ -1274,4 +1276,256 @@ async fn conflict_reads(store: &dyn Store) {
         })
         .collect();
     assert_eq!(got, members, "card3's member is in conflict_b only");
+}
+
+/// Linking: the link an upload writes, the link job's decisions (only on a record still at
+/// its version and pending), the review queue and its verdicts, relinking, and a changed
+/// record going back to pending.
+async fn linking(store: &dyn Store) {
+    let (d, spec) = sample_dataset("link_a", 1);
+    store.insert_dataset(&d, &spec).await.unwrap();
+    let card = "PY9300000001";
+    let r1 = sample_resident(card, "Anjali", None);
+    let r2 = sample_resident(card, "Bhavani", None);
+    store
+        .insert_registry(&[sample_household(card)], &[r1.clone(), r2.clone()])
+        .await
+        .unwrap();
+    let stamp = store.registry_stamp().await.unwrap();
+    assert!(
+        stamp.residents >= 2 && stamp.last_change.is_some(),
+        "{stamp:?}"
+    );
+
+    let mut upload = sample_upload("l1", "l1");
+    upload.dataset = "link_a".into();
+    store.insert_upload(&upload).await.unwrap();
+    let enrolment = |key: &str, resident: Option<&Resident>| {
+        let mut e = sample_enrolment(key, "l1", None);
+        e.dataset = "link_a".into();
+        e.resident_id = resident.map(|r| r.resident_id.clone());
+        e
+    };
+    let mut load = store.begin_registry_load("l1").await.unwrap();
+    load.upsert_enrolments(vec![
+        enrolment("L-1", Some(&r1)),
+        enrolment("L-2", None),
+        enrolment("L-3", None),
+        enrolment("L-4", None),
+    ])
+    .await
+    .unwrap();
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+
+    let counts =
+        |pairs: Vec<(LinkStatus, u64)>| -> Vec<u64> { pairs.iter().map(|p| p.1).collect() };
+    assert_eq!(
+        counts(store.link_counts("link_a").await.unwrap()),
+        [3, 1, 0, 0],
+        "pending, linked, review, not found: a row with a resident is linked at upload"
+    );
+    let l1 = store
+        .enrolment_link("link_a", "L-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (l1.status, l1.method, l1.probability),
+        (LinkStatus::Linked, Some(LinkMethod::IdNumber), Some(1.0))
+    );
+    let pending = store
+        .enrolments_by_link_status("link_a", LinkStatus::Pending, None, 2)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = pending.iter().map(|e| e.record_key.as_str()).collect();
+    assert_eq!(keys, ["L-2", "L-3"], "paged in key order");
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .matchable_residents(after.as_deref(), 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.resident.resident_id.clone());
+        seen.extend(page);
+    }
+    let ours: Vec<&MatchableResident> = seen
+        .iter()
+        .filter(|m| m.resident.card_number.as_str() == card)
+        .collect();
+    assert_eq!(ours.len(), 2);
+    assert!(ours.iter().all(|m| m.village_code == "640001"));
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].resident.resident_id < w[1].resident.resident_id),
+        "in resident-id order"
+    );
+
+    let now = audit::truncate_to_micros(Utc::now());
+    let decision = |key: &str, status, resident: Option<&Resident>, p: f64| LinkDecision {
+        dataset: "link_a".into(),
+        record_key: key.into(),
+        version: 1,
+        status,
+        resident_id: resident.map(|r| r.resident_id.clone()),
+        probability: Some(p),
+        reviews: Vec::new(),
+    };
+    let review = |id: &str, r: &Resident, p: f64| NewReview {
+        id: id.into(),
+        resident_id: r.resident_id.clone(),
+        probability: p,
+        explanation: serde_json::json!({"steps": [{"comparison": "name"}]}),
+        created_at: now,
+    };
+    let mut stale = decision("L-4", LinkStatus::Linked, Some(&r1), 0.99);
+    stale.version = 7;
+    let applied = store
+        .apply_link_decisions(&[
+            decision("L-2", LinkStatus::Linked, Some(&r2), 0.97),
+            LinkDecision {
+                reviews: vec![review("rv-1", &r1, 0.7), review("rv-2", &r2, 0.6)],
+                ..decision("L-3", LinkStatus::Review, None, 0.7)
+            },
+            stale,
+            decision("L-1", LinkStatus::NotFound, None, 0.1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        applied, 2,
+        "neither a stale version nor a record no longer pending changes"
+    );
+    assert_eq!(
+        counts(store.link_counts("link_a").await.unwrap()),
+        [1, 2, 1, 0]
+    );
+    let l2 = store
+        .enrolment_link("link_a", "L-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (l2.method, l2.resident_id.as_deref()),
+        (Some(LinkMethod::Model), Some(r2.resident_id.as_str()))
+    );
+    assert_eq!(
+        store
+            .enrolment("link_a", "L-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .resident_id,
+        Some(r2.resident_id.clone()),
+        "the model's link is the enrolment's resident"
+    );
+
+    let queue = store
+        .match_reviews(Some("link_a"), Some(ReviewStatus::Pending), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = queue.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["rv-1", "rv-2"]);
+    assert_eq!(queue[0].explanation["steps"][0]["comparison"], "name");
+    assert!(
+        store
+            .match_reviews(Some("other"), None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rejected = store
+        .decide_match_review("rv-1", ReviewStatus::Rejected, "reviewer", now)
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, ReviewStatus::Rejected);
+    assert_eq!(rejected.decided_by.as_deref(), Some("reviewer"));
+    assert_eq!(
+        store
+            .enrolment_link("link_a", "L-3")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        LinkStatus::Review,
+        "one candidate is still open"
+    );
+    assert!(matches!(
+        store
+            .decide_match_review("rv-1", ReviewStatus::Accepted, "reviewer", now)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .decide_match_review("rv-2", ReviewStatus::Accepted, "reviewer", now)
+        .await
+        .unwrap();
+    let l3 = store
+        .enrolment_link("link_a", "L-3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (l3.status, l3.method, l3.resident_id.as_deref()),
+        (
+            LinkStatus::Linked,
+            Some(LinkMethod::Review),
+            Some(r2.resident_id.as_str())
+        )
+    );
+    assert!(matches!(
+        store
+            .decide_match_review("nope", ReviewStatus::Accepted, "reviewer", now)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.decided_match_reviews(10).await.unwrap().len(), 2);
+
+    // The last pending record is not found; a relink sends it back.
+    store
+        .apply_link_decisions(&[decision("L-4", LinkStatus::NotFound, None, 0.2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .requeue_links("link_a", LinkStatus::NotFound)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .enrolment_link("link_a", "L-4")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        LinkStatus::Pending
+    );
+
+    // A changed record written without an exact link waits to be linked again.
+    let mut upload2 = sample_upload("l2", "l2");
+    upload2.dataset = "link_a".into();
+    store.insert_upload(&upload2).await.unwrap();
+    let mut changed = enrolment("L-2", None);
+    changed.version = 2;
+    changed.upload_id = "l2".into();
+    let mut load = store.begin_registry_load("l2").await.unwrap();
+    load.upsert_enrolments(vec![changed]).await.unwrap();
+    let mut done = upload2.clone();
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+    let l2 = store
+        .enrolment_link("link_a", "L-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (l2.status, l2.method, l2.resident_id),
+        (LinkStatus::Pending, None, None)
+    );
 }
