@@ -22,7 +22,7 @@ if [ -z "$bin" ]; then
   bin=${CARGO_TARGET_DIR:-target}/release/sangam
 fi
 work=$(mktemp -d /tmp/sangam-validate.XXXXXX)
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${server:-}" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 export RUST_LOG=warn
 
 echo "== data: $households households"

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use futures_util::StreamExt;
 use sangam_hub::Hub;
 use sangam_hub::linking::validate::{Candidate, Presence};
 use sangam_matching::roles::{Role, assign_roles};
@@ -36,6 +37,7 @@ pub enum Target<'a> {
 struct Report {
     mode: &'static str,
     queries: usize,
+    concurrency: usize,
     index_residents: Option<usize>,
     index_build_seconds: Option<f64>,
     seconds: f64,
@@ -99,7 +101,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-pub async fn run(target: Target<'_>, queries: Vec<Candidate>) -> anyhow::Result<()> {
+pub async fn run(
+    target: Target<'_>,
+    queries: Vec<Candidate>,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let concurrency = concurrency.max(1);
     let mut latencies = Vec::with_capacity(queries.len());
     let (mut yes, mut possible, mut no) = (0, 0, 0);
     let index_build;
@@ -115,11 +122,21 @@ pub async fn run(target: Target<'_>, queries: Vec<Candidate>) -> anyhow::Result<
             index_build = Some(building.elapsed().as_secs_f64());
             residents = Some(index.residents());
             started = Instant::now();
-            for q in &queries {
-                let one = Instant::now();
-                let found = hub.find_candidate(q).await?;
-                latencies.push(one.elapsed());
-                match found.in_base_data {
+            // As many lookups at once as there are cores: each is a few CPU-bound
+            // milliseconds at most, so more would only queue.
+            let mut answers = futures_util::stream::iter(queries.iter().map(|q| {
+                let (hub, q) = (hub.clone(), q.clone());
+                tokio::spawn(async move {
+                    let one = Instant::now();
+                    let found = hub.find_candidate(&q).await;
+                    (one.elapsed(), found)
+                })
+            }))
+            .buffer_unordered(concurrency);
+            while let Some(answer) = answers.next().await {
+                let (took, found) = answer?;
+                latencies.push(took);
+                match found?.in_base_data {
                     Presence::Yes => yes += 1,
                     Presence::Possible => possible += 1,
                     Presence::No => no += 1,
@@ -189,6 +206,7 @@ pub async fn run(target: Target<'_>, queries: Vec<Candidate>) -> anyhow::Result<
             "http"
         },
         queries: latencies.len(),
+        concurrency,
         index_residents: residents,
         index_build_seconds: index_build,
         seconds,

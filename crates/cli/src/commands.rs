@@ -300,6 +300,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
             queries,
             limit,
+            concurrency,
             with_id_numbers,
             url,
             username,
@@ -317,7 +318,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         password: password.trim_end_matches(['\n', '\r']),
                         dataset: &dataset,
                     };
-                    crate::bench_validate::run(target, queries).await?;
+                    crate::bench_validate::run(target, queries, 1).await?;
                 }
                 _ => {
                     let settings = settings(config, &store, None)?;
@@ -325,6 +326,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     crate::bench_validate::run(
                         crate::bench_validate::Target::InProcess(&hub),
                         queries,
+                        concurrency.unwrap_or_else(|| {
+                            std::thread::available_parallelism().map_or(1, usize::from)
+                        }),
                     )
                     .await?;
                 }

@@ -230,6 +230,10 @@ enum Command {
         /// Look up at most this many.
         #[arg(long, default_value_t = 10_000)]
         limit: usize,
+        /// Lookups at once in-process (default: the number of cores); over HTTP, requests
+        /// go one at a time.
+        #[arg(long)]
+        concurrency: Option<usize>,
         /// Send the queries' ID numbers too (by default only their details).
         #[arg(long)]
         with_id_numbers: bool,

@@ -336,20 +336,32 @@ impl Engine {
         let mut found = Vec::new();
         let mut scratch = Vec::new();
         candidates(record, &self.rules, &self.index, &mut found, &mut scratch);
-        let mut scored: Vec<(u32, f64)> = found
-            .iter()
-            .filter_map(|(j, _)| {
-                targets
-                    .get(*j as usize)
-                    .map(|t| (*j, self.model.weight(record, t)))
-            })
-            .collect();
-        scored.sort_unstable_by(|x, y| y.1.total_cmp(&x.1));
-        scored.truncate(limit);
-        scored
-            .into_iter()
-            .map(|(j, w)| (j, probability(w)))
-            .collect()
+        // Candidates sharing the most keys first: the best is usually among them, and once
+        // `limit` are held, a candidate that cannot beat the weakest of them is dropped
+        // before its names are compared.
+        found.sort_unstable_by_key(|(j, mask)| (std::cmp::Reverse(mask.count_ones()), *j));
+        let q = self.model.query_weights(record);
+        let mut best: Vec<(u32, f64)> = Vec::with_capacity(limit + 1);
+        for (j, _) in &found {
+            let Some(t) = targets.get(*j as usize) else {
+                continue;
+            };
+            let floor = if best.len() < limit {
+                f64::NEG_INFINITY
+            } else {
+                best.last().map_or(f64::NEG_INFINITY, |b| b.1)
+            };
+            let Some(w) = self.model.weight_above(&q, record, t, floor) else {
+                continue;
+            };
+            if best.len() == limit && w <= floor {
+                continue;
+            }
+            let at = best.partition_point(|b| b.1 >= w);
+            best.insert(at, (*j, w));
+            best.truncate(limit);
+        }
+        best.into_iter().map(|(j, w)| (j, probability(w))).collect()
     }
 
     /// Scores every candidate pair and clusters the accepted ones.
@@ -630,6 +642,56 @@ mod tests {
         assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
         let outcome = engine.run(task);
         assert_eq!(outcome.cluster[0], outcome.cluster[1 + best as usize]);
+    }
+
+    #[test]
+    fn a_bounded_lookup_keeps_the_best_candidates_an_exhaustive_one_finds() {
+        let targets = registry();
+        let queries: Vec<Record> = [
+            ("Laxmi", "Antony", "1962-03-03", "60002"),
+            ("Suresh K", "Gopal", "1956", "60001"),
+            ("Jose", "Velu", "07-05-1984", "60001"),
+            ("Murugan", "", "", "60000"),
+        ]
+        .iter()
+        .map(|(n, r, d, v)| person(n, r, d, v))
+        .collect();
+        let task = Task::Link {
+            queries: &queries,
+            targets: &targets,
+        };
+        let engine = Engine::train(task, Options::default()).expect("trained");
+        let model = engine.model();
+        for q in &queries {
+            let weights = model.query_weights(q);
+            for t in &targets {
+                let w = model.weight(q, t);
+                let bounded = model.weight_above(&weights, q, t, f64::NEG_INFINITY);
+                assert!(
+                    bounded.is_some_and(|b| (b - w).abs() < 1e-9),
+                    "{w} {bounded:?}"
+                );
+                assert_eq!(model.weight_above(&weights, q, t, w + 0.5), None);
+            }
+            let mut found = Vec::new();
+            let mut scratch = Vec::new();
+            candidates(q, &engine.rules, &engine.index, &mut found, &mut scratch);
+            let mut all: Vec<f64> = found
+                .iter()
+                .map(|(j, _)| probability(model.weight(q, &targets[*j as usize])))
+                .collect();
+            all.sort_by(|a, b| b.total_cmp(a));
+            let got: Vec<f64> = engine.lookup(q, &targets, 3).iter().map(|f| f.1).collect();
+            let want: Vec<f64> = all.into_iter().take(3).collect();
+            assert_eq!(got.len(), want.len());
+            // The same weights, summed in another order.
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-9 * g.abs().max(w.abs()),
+                    "{got:?} {want:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -64,6 +64,15 @@ pub struct Model {
     prior_weight: f64,
 }
 
+/// One query's term-frequency adjustments and bounds; see [`Model::query_weights`].
+#[derive(Debug, Clone)]
+pub struct QueryWeights {
+    order: Vec<usize>,
+    tf: Vec<f64>,
+    /// `rest_upper[i]`: the most comparisons `order[i..]` can add.
+    rest_upper: Vec<f64>,
+}
+
 /// A group of identical comparison patterns seen while training.
 #[derive(Debug, Clone, Copy)]
 pub struct PatternRow {
@@ -188,6 +197,68 @@ impl Model {
             }
         }
         w
+    }
+
+    /// What the model needs of one query to score many candidates against it: its
+    /// term-frequency adjustments (they depend on the query's values only) and, per
+    /// comparison, the most a candidate can add, so that [`Model::weight_above`] can drop a
+    /// candidate as soon as it cannot reach a floor.
+    pub fn query_weights(&self, a: &Record) -> QueryWeights {
+        let n = self.parameters.len();
+        let tf: Vec<f64> = (0..n).map(|k| self.frequency_adjustment(k, a)).collect();
+        // Cheap comparisons first, names last: a candidate whose date of birth, gender or
+        // place already rule it out never has its names compared.
+        let cost = |c: Comparison| match c {
+            Comparison::IdNumber | Comparison::Gender | Comparison::BirthDate => 0,
+            Comparison::Phone | Comparison::Email | Comparison::Place => 1,
+            Comparison::Address => 2,
+            Comparison::RelativeName => 3,
+            Comparison::Name => 4,
+        };
+        let mut order: Vec<usize> = (0..n)
+            .filter(|k| self.parameters[*k].comparison.present(a))
+            .collect();
+        order.sort_by_key(|k| cost(self.parameters[*k].comparison));
+        let upper = |k: usize| {
+            (1..self.parameters[k].m.len())
+                .map(|l| self.weights[k][l] + if l == 1 { tf[k] } else { 0.0 })
+                .fold(0.0f64, f64::max)
+        };
+        let mut rest_upper = vec![0.0; order.len() + 1];
+        for i in (0..order.len()).rev() {
+            rest_upper[i] = rest_upper[i + 1] + upper(order[i]);
+        }
+        QueryWeights {
+            order,
+            tf,
+            rest_upper,
+        }
+    }
+
+    /// The weight of the pair, as [`Model::weight`] gives it, or `None` as soon as it is
+    /// certain not to reach `floor`.
+    pub fn weight_above(
+        &self,
+        q: &QueryWeights,
+        a: &Record,
+        b: &Record,
+        floor: f64,
+    ) -> Option<f64> {
+        let mut w = self.prior_weight;
+        for (i, &k) in q.order.iter().enumerate() {
+            if w + q.rest_upper[i] < floor {
+                return None;
+            }
+            let l = self.parameters[k].comparison.level(a, b) as usize;
+            if l == 0 {
+                continue;
+            }
+            w += self.weights[k][l];
+            if l == 1 {
+                w += q.tf[k];
+            }
+        }
+        (w >= floor).then_some(w)
     }
 
     fn frequency_adjustment(&self, k: usize, a: &Record) -> f64 {

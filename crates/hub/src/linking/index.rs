@@ -54,6 +54,12 @@ impl LinkIndex {
         self.positions.get(resident_id).copied()
     }
 
+    /// The reference key of a resident's ID number, as the index holds it.
+    pub fn ref_key_of(&self, resident_id: &str) -> Option<&str> {
+        let i = self.position(resident_id)?;
+        self.records[i as usize].id_number.as_deref()
+    }
+
     /// The residents that could be `record`, best first, with their probabilities.
     pub fn lookup(&self, record: &Record, limit: usize) -> Vec<(&str, f64)> {
         self.engine

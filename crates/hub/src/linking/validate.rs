@@ -157,13 +157,10 @@ impl Hub {
                 ..not_found
             });
         };
-        let resident = self.store.resident(&resident_id).await?;
         Ok(Found {
             in_base_data,
             found_by: Some(FoundBy::Model),
-            ref_key: resident
-                .and_then(|r| r.id_ref_key)
-                .map(|k| k.as_str().to_owned()),
+            ref_key: index.ref_key_of(&resident_id).map(str::to_owned),
             resident_id: Some(resident_id),
             match_probability: Some(p),
         })
