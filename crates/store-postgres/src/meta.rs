@@ -38,4 +38,11 @@ impl MetaStore for PostgresStore {
         query_one(&c, "SELECT 1", &[]).await?;
         Ok(())
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.batch_execute("ANALYZE households, residents, vault_entries, enrolments")
+            .await
+            .map_err(crate::sql::map_err)
+    }
 }

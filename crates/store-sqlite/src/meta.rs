@@ -46,4 +46,10 @@ impl MetaStore for SqliteStore {
             .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
             .await
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        self.conns
+            .write(|c| c.execute_batch("PRAGMA optimize").map_err(map_err))
+            .await
+    }
 }

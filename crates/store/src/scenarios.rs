@@ -1485,6 +1485,9 @@ async fn linking(store: &dyn Store) {
     ));
     assert_eq!(store.decided_match_reviews(10).await.unwrap().len(), 2);
 
+    // Statistics refresh on a store with data in it.
+    store.refresh_statistics().await.unwrap();
+
     // The last pending record is not found; a relink sends it back.
     store
         .apply_link_decisions(&[decision("L-4", LinkStatus::NotFound, None, 0.2)])

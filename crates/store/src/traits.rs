@@ -36,6 +36,9 @@ pub trait MetaStore: Send + Sync {
     async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String>;
     /// Whether the database answers a trivial query (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// Refreshes the query planner's statistics after a bulk change (a large upload): without
+    /// them PostgreSQL plans a freshly loaded million-row table as if it were empty.
+    async fn refresh_statistics(&self) -> StoreResult<()>;
 }
 
 /// The vault's tables: wrapped data keys and sealed ID numbers.

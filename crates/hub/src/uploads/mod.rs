@@ -31,6 +31,8 @@ use reports::StoringSink;
 
 /// Rows read, validated and loaded per step.
 pub const CHUNK_ROWS: usize = 10_000;
+/// Accepted rows after which an upload refreshes the store's planner statistics.
+const STATISTICS_AFTER_ROWS: u64 = 10_000;
 /// The dataset name of the base registry.
 pub const BASE_DATASET: &str = "base";
 
@@ -319,6 +321,12 @@ impl Hub {
             },
         )
         .await?;
+        if done.counts.accepted >= STATISTICS_AFTER_ROWS {
+            // Not fatal: the data is in; only the planner's estimates are stale.
+            if let Err(e) = self.store.refresh_statistics().await {
+                tracing::warn!(error = %e, "could not refresh the store's statistics");
+            }
+        }
         if !is_base {
             // Rows without an exact link wait for the link job. Queued after the commit: if the
             // process dies in between, the rows stay pending and the dataset's next upload (or a
