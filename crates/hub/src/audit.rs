@@ -82,6 +82,12 @@ pub enum AuditEvent {
         record_key: String,
         accepted: bool,
     },
+    /// The model's explanation of a scheme record and a resident was shown.
+    PairExplained {
+        dataset: String,
+        record_key: String,
+        resident_id: String,
+    },
     /// A dataset's not-found report was downloaded.
     NotFoundReportDownloaded { dataset: String, rows: u64 },
     /// A dataset's records not found in the base data were sent to be linked again.
@@ -121,6 +127,7 @@ impl AuditEvent {
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
             AuditEvent::ResidentVerified { .. } => "resident.verified",
             AuditEvent::MatchReviewDecided { .. } => "match.review_decided",
+            AuditEvent::PairExplained { .. } => "match.pair_explained",
             AuditEvent::RelinkRequested { .. } => "match.relink_requested",
             AuditEvent::NotFoundReportDownloaded { .. } => "match.not_found_downloaded",
             AuditEvent::CandidateValidated { .. } => "resident.validated",
@@ -154,6 +161,7 @@ impl AuditEvent {
             AuditEvent::DatasetCreated { dataset, .. }
             | AuditEvent::DatasetSpecChanged { dataset, .. }
             | AuditEvent::RelinkRequested { dataset, .. }
+            | AuditEvent::PairExplained { dataset, .. }
             | AuditEvent::NotFoundReportDownloaded { dataset, .. }
             | AuditEvent::CandidateValidated { dataset, .. }
             | AuditEvent::DatasetConflictsRead { dataset, .. } => {

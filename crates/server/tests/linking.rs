@@ -357,6 +357,54 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             }
         }
 
+        // Any pair can be explained: the right resident scores high, another low.
+        let d0 = &expected["WP-DEMO-0"];
+        let other = &expected["WP-DEMO-1"];
+        let why = api
+            .get_json(
+                &format!("/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id={d0}"),
+                &sw,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(why["probability"].as_f64().unwrap() >= 0.9, "{why}");
+        let steps = why["steps"].as_array().unwrap();
+        assert!(
+            steps.iter().any(|s| s["comparison"] == "birth_date"),
+            "{why}"
+        );
+        let why_not = api
+            .get_json(
+                &format!(
+                    "/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id={other}"
+                ),
+                &sw,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(why_not["probability"].as_f64().unwrap() < 0.5, "{why_not}");
+        for (path, who) in [
+            (
+                format!("/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id={d0}"),
+                &hd,
+            ),
+            (
+                "/v1/datasets/widow_pension/records/NOPE/explain?resident_id=x".to_owned(),
+                &sw,
+            ),
+            (
+                "/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id=nobody"
+                    .to_owned(),
+                &sw,
+            ),
+        ] {
+            assert_eq!(
+                api.get(&path, who).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+
         // The not-found report names the strangers and no one else.
         let r = api.get("/v1/datasets/widow_pension/not-found", &sw).await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -664,6 +712,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             "match.review_decided",
             "match.relink_requested",
             "match.not_found_downloaded",
+            "match.pair_explained",
         ] {
             assert!(audit.iter().any(|e| e.action == action), "{action}");
         }

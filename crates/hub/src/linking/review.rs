@@ -214,3 +214,47 @@ impl Hub {
         writer.finish().map_err(err)
     }
 }
+
+impl Hub {
+    /// The model's explanation for any pair of a scheme record and a resident: each field's
+    /// comparison level, m, u and weight, and the running total (a waterfall). ID numbers
+    /// appear only as masked reference keys. Audited, since it shows how the registry spells
+    /// the resident.
+    pub async fn explain_pair(
+        &self,
+        dataset: &str,
+        record_key: &str,
+        resident_id: &str,
+        user: &User,
+    ) -> HubResult<sangam_matching::Explanation> {
+        self.scheme_for(dataset, user).await?;
+        let enrolment = self
+            .store
+            .enrolment(dataset, record_key)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("record {record_key} of {dataset}")))?;
+        let index = self
+            .link_index()
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("resident {resident_id}")))?;
+        let position = index
+            .position(resident_id)
+            .ok_or_else(|| HubError::NotFound(format!("resident {resident_id}")))?;
+        let spec = self.dataset_spec(dataset, enrolment.spec_version).await?;
+        let record =
+            super::subjects::SpecRoles::of(&spec).record(&enrolment, self.now().date_naive());
+        let explanation = index
+            .engine
+            .explain(&record, &index.records[position as usize]);
+        self.audit(
+            &user.username,
+            AuditEvent::PairExplained {
+                dataset: dataset.to_owned(),
+                record_key: record_key.to_owned(),
+                resident_id: resident_id.to_owned(),
+            },
+        )
+        .await?;
+        Ok(explanation)
+    }
+}

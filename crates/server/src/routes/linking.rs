@@ -266,3 +266,36 @@ pub async fn decide(
             .into(),
     ))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExplainQuery {
+    /// The resident to compare the record with.
+    pub resident_id: String,
+}
+
+/// The model's explanation for a scheme record and any resident: each field's comparison
+/// level, m, u and weight, and the running total, ending in the match probability. Audited.
+#[utoipa::path(
+    get, path = "/v1/datasets/{name}/records/{record_key}/explain", tag = "matching",
+    security(("bearer" = [])),
+    params(("name" = String, Path), ("record_key" = String, Path), ExplainQuery),
+    responses(
+        (status = 200, description = "the waterfall", body = Object),
+        (status = 401, body = crate::problem::Problem),
+        (status = 404, body = crate::problem::Problem)
+    )
+)]
+pub async fn explain(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path((name, record_key)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<ExplainQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let explanation = state
+        .hub
+        .explain_pair(&name, &record_key, &query.resident_id, &user)
+        .await?;
+    Ok(Json(serde_json::to_value(explanation).map_err(|e| {
+        ApiError::from(HubError::Internal(e.to_string()))
+    })?))
+}

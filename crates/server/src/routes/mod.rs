@@ -50,6 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(linking::list))
         .routes(routes!(linking::get))
         .routes(routes!(linking::decide))
+        .routes(routes!(linking::explain))
         .routes(routes!(conflicts::dataset))
         .routes(routes!(conflicts::resident))
         .routes(routes!(conflicts::resident_by_ref_key))
