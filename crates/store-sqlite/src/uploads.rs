@@ -629,19 +629,19 @@ impl Hasher for PrefixHasher {
     }
 }
 
-/// The unique indexes a load may defer, each with a query for one value it finds twice and
-/// what that value is, for the error that names it.
-const UNIQUE_CHECKS: [(&str, &str, &str); 2] = [
+/// The unique indexes a load may defer, each with a query for one value it finds twice,
+/// for the error that names it (a reference key is named; a blind index, keyed from an ID
+/// number, is not).
+const UNIQUE_CHECKS: [(&str, &str); 2] = [
     (
         "vault_entries_ref_key",
-        "SELECT ref_key FROM vault_entries GROUP BY ref_key HAVING count(*) > 1 LIMIT 1",
-        "reference key",
+        "SELECT 'the reference key ' || ref_key FROM vault_entries GROUP BY ref_key \
+         HAVING count(*) > 1 LIMIT 1",
     ),
     (
         BLIND_INDEX,
-        "SELECT hex(blind_index) FROM vault_entries GROUP BY blind_index HAVING count(*) > 1 \
+        "SELECT 'one ID number' FROM vault_entries GROUP BY blind_index HAVING count(*) > 1 \
          LIMIT 1",
-        "blind index",
     ),
 ];
 
@@ -652,7 +652,7 @@ fn build_index(conn: &Connection, name: &str, sql: &str) -> StoreResult<()> {
     let Err(StoreError::Conflict(reason)) = built else {
         return built;
     };
-    let Some((_, find, what)) = UNIQUE_CHECKS.iter().find(|(n, _, _)| *n == name) else {
+    let Some((_, find)) = UNIQUE_CHECKS.iter().find(|(n, _)| *n == name) else {
         return Err(StoreError::Conflict(format!(
             "this upload breaks the unique index {name}: {reason}"
         )));
@@ -662,9 +662,9 @@ fn build_index(conn: &Connection, name: &str, sql: &str) -> StoreResult<()> {
         .optional()
         .map_err(map_err)?;
     Err(StoreError::Conflict(match duplicate {
-        Some(value) => format!(
-            "this upload stores the {what} {value} twice in the vault (found when the index \
-             {name} was built); nothing of it was kept"
+        Some(what) => format!(
+            "this upload stores {what} twice in the vault (found when the index {name} was \
+             built); nothing of it was kept"
         ),
         None => format!("this upload breaks the unique index {name}: {reason}"),
     }))

@@ -48,7 +48,10 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     let mut b = vault_entry(12, 1);
     b.ref_key = a.ref_key.clone();
     let refused = match load.put_vault(vec![b]).await {
-        Err(e) => e,
+        Err(e) => {
+            drop(load);
+            e
+        }
         Ok(_) => {
             let mut done = sample_upload("f0", "f0");
             done.status = UploadStatus::Committed;
@@ -64,6 +67,38 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     }
     assert!(store.vault_get(&a.ref_key).await.unwrap().is_none());
     assert_eq!(store.registry_counts().await.unwrap().vault_entries, 0);
+
+    // A resident stored twice in one batch of many rows: refused, naming the resident.
+    store
+        .insert_upload(&sample_upload("fd", "fd"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("fd").await.unwrap();
+    let mut residents: Vec<Resident> = (0..150)
+        .map(|i| {
+            let mut r = sample_resident("PY4200000001", "Member", None);
+            r.resident_id = format!("r-{i:03}");
+            r
+        })
+        .collect();
+    residents[120].resident_id = "r-070".into();
+    let refused = match load
+        .insert(vec![sample_household("PY4200000001")], residents)
+        .await
+    {
+        Err(e) => {
+            drop(load);
+            e
+        }
+        Ok(()) => {
+            let mut done = sample_upload("fd", "fd");
+            done.status = UploadStatus::Committed;
+            load.commit(done).await.unwrap_err()
+        }
+    };
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    assert!(refused.to_string().contains("r-070"), "{refused}");
+    assert_eq!(store.registry_counts().await.unwrap().residents, 0);
 
     // An ID number sent again in a later batch gets the key it got first; one whose blind
     // index only begins like another's is a number of its own.
