@@ -87,6 +87,16 @@ async fn postgres_passes_the_store_scenarios() {
     db.remove().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_passes_the_first_load_scenarios() {
+    let Some(db) = FreshDatabase::create().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&db.url).await.expect("connect");
+    sangam_store::scenarios::first_loads(Arc::new(store)).await;
+    db.remove().await;
+}
+
 #[tokio::test]
 async fn reopening_keeps_data_and_does_not_rerun_migrations() {
     let Some(db) = FreshDatabase::create().await else {

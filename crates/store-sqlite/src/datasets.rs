@@ -13,7 +13,7 @@ use sangam_store::{
 };
 
 use crate::SqliteStore;
-use crate::sql::{begin, map_err, parse_ts, ts};
+use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
 
 const DATASET_COLUMNS: &str = "name, title, organisation, current_version, \
      update_frequency_days, created_by, created_at, updated_at";
@@ -545,26 +545,27 @@ pub(crate) fn put_mapping(
     upload_id: &str,
     rows: &[MappingEntry],
 ) -> StoreResult<()> {
-    let mut stmt = c
-        .prepare_cached(
-            "INSERT INTO upload_mapping \
-             (upload_id, seq, record_key, ref_key, id_masked, resident_id, outcome) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(map_err)?;
-    for m in rows {
-        stmt.execute(params![
-            upload_id,
-            i64_of(m.seq)?,
-            m.record_key,
-            m.ref_key.as_ref().map(RefKey::as_str),
-            m.id_masked,
-            m.resident_id,
-            m.outcome
-        ])
-        .map_err(map_err)?;
-    }
-    Ok(())
+    let seqs = rows
+        .iter()
+        .map(|m| i64_of(m.seq))
+        .collect::<StoreResult<Vec<i64>>>()?;
+    let rows: Vec<(i64, &MappingEntry)> = seqs.into_iter().zip(rows).collect();
+    insert_batched(
+        c,
+        "upload_mapping (upload_id, seq, record_key, ref_key, id_masked, resident_id, outcome)",
+        7,
+        &rows,
+        |stmt, i, (seq, m)| {
+            stmt.raw_bind_parameter(i, upload_id)?;
+            stmt.raw_bind_parameter(i + 1, *seq)?;
+            stmt.raw_bind_parameter(i + 2, &m.record_key)?;
+            stmt.raw_bind_parameter(i + 3, m.ref_key.as_ref().map(RefKey::as_str))?;
+            stmt.raw_bind_parameter(i + 4, &m.id_masked)?;
+            stmt.raw_bind_parameter(i + 5, &m.resident_id)?;
+            stmt.raw_bind_parameter(i + 6, &m.outcome)
+        },
+        |(seq, _)| format!("mapping entry {seq}"),
+    )
 }
 
 pub(crate) fn residents_by_ref_keys(

@@ -11,7 +11,7 @@ use sangam_store::{
 };
 
 use crate::SqliteStore;
-use crate::sql::{begin, map_err, parse_ts, ts};
+use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
      village_code, head_resident_id, created_at, updated_at, version";
@@ -114,14 +114,6 @@ fn insert_history(
     Ok(())
 }
 
-/// Turns a constraint failure into a conflict that names the record.
-fn conflict_naming(what: String) -> impl Fn(StoreError) -> StoreError {
-    move |e| match e {
-        StoreError::Conflict(detail) => StoreError::Conflict(format!("{what}: {detail}")),
-        other => other,
-    }
-}
-
 /// The text of the last timestamp written, kept for the next: the rows of a bulk load all
 /// carry the same time, which is then formatted once rather than twice a row.
 #[derive(Debug, Default)]
@@ -152,61 +144,52 @@ pub(crate) fn insert_rows(
     let mut stamp = Stamp::default();
     let mut hs: Vec<&RawHousehold> = households.iter().collect();
     hs.sort_unstable_by(|a, b| a.card_number.cmp(&b.card_number));
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "INSERT INTO households ({HOUSEHOLD_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        ))
-        .map_err(map_err)?;
-    for h in hs {
-        (|| {
-            stmt.raw_bind_parameter(1, &h.card_number)?;
-            stmt.raw_bind_parameter(2, &h.card_type)?;
-            stmt.raw_bind_parameter(3, &h.house_no)?;
-            stmt.raw_bind_parameter(4, &h.street)?;
-            stmt.raw_bind_parameter(5, &h.locality)?;
-            stmt.raw_bind_parameter(6, &h.pincode)?;
-            stmt.raw_bind_parameter(7, h.village_code)?;
-            stmt.raw_bind_parameter(8, &h.head_resident_id)?;
-            stmt.raw_bind_parameter(9, stamp.text(&h.created_at))?;
-            stmt.raw_bind_parameter(10, stamp.text(&h.updated_at))?;
-            stmt.raw_bind_parameter(11, h.version)?;
-            stmt.raw_execute()
-        })()
-        .map_err(map_err)
-        .map_err(conflict_naming(format!("household {}", h.card_number)))?;
-    }
+    insert_batched(
+        tx,
+        &format!("households ({HOUSEHOLD_COLUMNS})"),
+        11,
+        &hs,
+        |stmt, i, h| {
+            stmt.raw_bind_parameter(i, &h.card_number)?;
+            stmt.raw_bind_parameter(i + 1, &h.card_type)?;
+            stmt.raw_bind_parameter(i + 2, &h.house_no)?;
+            stmt.raw_bind_parameter(i + 3, &h.street)?;
+            stmt.raw_bind_parameter(i + 4, &h.locality)?;
+            stmt.raw_bind_parameter(i + 5, &h.pincode)?;
+            stmt.raw_bind_parameter(i + 6, h.village_code)?;
+            stmt.raw_bind_parameter(i + 7, &h.head_resident_id)?;
+            stmt.raw_bind_parameter(i + 8, stamp.text(&h.created_at))?;
+            stmt.raw_bind_parameter(i + 9, stamp.text(&h.updated_at))?;
+            stmt.raw_bind_parameter(i + 10, h.version)
+        },
+        |h| format!("household {}", h.card_number),
+    )?;
     let mut rs: Vec<&RawResident> = residents.iter().collect();
     rs.sort_unstable_by(|a, b| a.id_ref_key.cmp(&b.id_ref_key));
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "INSERT INTO residents ({RESIDENT_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-        ))
-        .map_err(map_err)?;
-    for r in rs {
-        (|| {
-            stmt.raw_bind_parameter(1, &r.resident_id)?;
-            stmt.raw_bind_parameter(2, &r.card_number)?;
-            stmt.raw_bind_parameter(3, &r.name)?;
-            stmt.raw_bind_parameter(4, &r.relative_name)?;
-            stmt.raw_bind_parameter(5, &r.gender)?;
-            stmt.raw_bind_parameter(6, &r.dob)?;
-            stmt.raw_bind_parameter(7, &r.relationship)?;
-            stmt.raw_bind_parameter(8, &r.mobile_masked)?;
-            stmt.raw_bind_parameter(9, &r.mobile_blind_index)?;
-            stmt.raw_bind_parameter(10, &r.id_ref_key)?;
-            stmt.raw_bind_parameter(11, &r.ekyc_status)?;
-            stmt.raw_bind_parameter(12, &r.life_status)?;
-            stmt.raw_bind_parameter(13, stamp.text(&r.created_at))?;
-            stmt.raw_bind_parameter(14, stamp.text(&r.updated_at))?;
-            stmt.raw_bind_parameter(15, r.version)?;
-            stmt.raw_execute()
-        })()
-        .map_err(map_err)
-        .map_err(conflict_naming(format!("resident {}", r.resident_id)))?;
-    }
-    Ok(())
+    insert_batched(
+        tx,
+        &format!("residents ({RESIDENT_COLUMNS})"),
+        15,
+        &rs,
+        |stmt, i, r| {
+            stmt.raw_bind_parameter(i, &r.resident_id)?;
+            stmt.raw_bind_parameter(i + 1, &r.card_number)?;
+            stmt.raw_bind_parameter(i + 2, &r.name)?;
+            stmt.raw_bind_parameter(i + 3, &r.relative_name)?;
+            stmt.raw_bind_parameter(i + 4, &r.gender)?;
+            stmt.raw_bind_parameter(i + 5, &r.dob)?;
+            stmt.raw_bind_parameter(i + 6, &r.relationship)?;
+            stmt.raw_bind_parameter(i + 7, &r.mobile_masked)?;
+            stmt.raw_bind_parameter(i + 8, &r.mobile_blind_index)?;
+            stmt.raw_bind_parameter(i + 9, &r.id_ref_key)?;
+            stmt.raw_bind_parameter(i + 10, &r.ekyc_status)?;
+            stmt.raw_bind_parameter(i + 11, &r.life_status)?;
+            stmt.raw_bind_parameter(i + 12, stamp.text(&r.created_at))?;
+            stmt.raw_bind_parameter(i + 13, stamp.text(&r.updated_at))?;
+            stmt.raw_bind_parameter(i + 14, r.version)
+        },
+        |r| format!("resident {}", r.resident_id),
+    )
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@
 //! is loading, so any upload still marked `validating` lost its process.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use crate::connections::configure;
 use crate::datasets;
 use crate::registry::insert_rows;
 use crate::sql::{begin, map_err, parse_ts, ts};
-use crate::vault::put_entries;
+use crate::vault::{append_entries, put_entries};
 
 const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
      idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
@@ -309,6 +310,13 @@ impl UploadStore for SqliteStore {
 /// a cache that fills as the file grows, keeps the peak nearly the same from 100,000 rows
 /// to a million.
 const LOAD_CACHE_KIB: i64 = 32 * 1024;
+/// Page cache of a load's connection while it builds the deferred indexes at the commit, in
+/// KiB. SQLite's sorter keeps up to the page cache's size of keys in memory per list, and with
+/// sort threads several lists at once: at 32 MiB, building the blind-index index of a
+/// million entries took the process from about 200 MiB to 260 MiB. At 4 MiB the sorter
+/// writes more, smaller runs and merges them, and measured no slower (the index is built by
+/// one scan and appended in order, which needs few pages of cache).
+const COMMIT_CACHE_KIB: i64 = 4 * 1024;
 /// Threads SQLite may use to sort when it builds the deferred indexes at the commit.
 const SORT_THREADS: i64 = 2;
 
@@ -340,7 +348,13 @@ struct Loader {
     /// once from sorted rows is several times cheaper than a million inserts at random
     /// places. Only indexes that enforce nothing are dropped, so no row is judged differently;
     /// and the drop is part of the load's transaction, so a crash undoes it with the rest.
-    deferred_indexes: Vec<String>,
+    /// Each is kept as (name, SQL).
+    deferred_indexes: Vec<(String, String)>,
+    /// In a first load, the blind-index index of the vault is deferred too (see
+    /// [`Loader::put_vault`]), and these are the first 8 bytes of every blind index the load
+    /// has stored: a blind index whose 8 bytes are not here cannot be in the vault. `None`
+    /// when the index is live.
+    blind_prefixes: Option<HashSet<u64, BuildHasherDefault<PrefixHasher>>>,
     /// The reference keys the last `put_vault` stored for the first time, until residents are
     /// next inserted. No resident can hold one of them (the foreign key to the vault would
     /// have refused it), so `ref_keys_in_use` need not look them up.
@@ -398,6 +412,7 @@ impl Loader {
         let mut loader = Loader {
             conn,
             deferred_indexes: Vec::new(),
+            blind_prefixes: None,
             fresh_keys: HashSet::new(),
             unchecked_foreign_keys,
             failed: None,
@@ -408,6 +423,10 @@ impl Loader {
             // keys would, and they are off), so in a first load its unique index is built
             // once at the commit, which also proves the keys unique.
             loader.defer_index("vault_entries_ref_key")?;
+            // The blind index is unique too, and a load does look entries up by it (an ID
+            // number sent twice): see `put_vault`.
+            loader.defer_index(BLIND_INDEX)?;
+            loader.blind_prefixes = Some(HashSet::default());
         }
         Ok(loader)
     }
@@ -450,7 +469,7 @@ impl Loader {
             self.conn
                 .execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))
                 .map_err(map_err)?;
-            self.deferred_indexes.push(sql);
+            self.deferred_indexes.push((name, sql));
         }
         Ok(())
     }
@@ -468,12 +487,33 @@ impl Loader {
         self.conn
             .execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))
             .map_err(map_err)?;
-        self.deferred_indexes.push(sql);
+        self.deferred_indexes.push((name.to_owned(), sql));
         Ok(())
     }
 
+    /// Builds the deferred index `name` now, if it is deferred, instead of at the commit.
+    fn build_deferred_index(&mut self, name: &str) -> StoreResult<()> {
+        if let Some(i) = self.deferred_indexes.iter().position(|(n, _)| n == name) {
+            let (name, sql) = self.deferred_indexes.remove(i);
+            build_index(&self.conn, &name, &sql)?;
+        }
+        Ok(())
+    }
+
+    /// Stores vault entries as `vault_put` does. In a first load the vault's blind-index
+    /// index is not kept up row by row (a million random 32-byte keys inserted one by one
+    /// thrash the page cache, and the index is built at the commit from sorted keys
+    /// instead). The load then knows every blind index it stored by its first 8 bytes: a
+    /// batch none of whose blind indexes share 8 bytes with one stored before (or with
+    /// another of the batch) cannot repeat a number, and is appended as it is. The first
+    /// batch that might (an ID number sent twice, or one chance in 10^19 a pair), builds
+    /// the index there and then, and the load goes on the ordinary way, each number looked
+    /// up as it comes.
     fn put_vault(&mut self, entries: &[NewVaultEntry]) -> StoreResult<Vec<RefKey>> {
-        let keys = put_entries(&self.conn, entries)?;
+        let keys = match self.put_vault_unindexed(entries)? {
+            Some(keys) => keys,
+            None => put_entries(&self.conn, entries)?,
+        };
         self.fresh_keys.clear();
         self.fresh_keys.extend(
             entries
@@ -483,6 +523,31 @@ impl Loader {
                 .map(|(_, k)| k.clone()),
         );
         Ok(keys)
+    }
+
+    /// `put_vault` while the blind-index index is deferred: the keys, or `None` if the batch
+    /// must go the ordinary way (the index is then built, and no longer deferred).
+    fn put_vault_unindexed(
+        &mut self,
+        entries: &[NewVaultEntry],
+    ) -> StoreResult<Option<Vec<RefKey>>> {
+        let Some(seen) = &mut self.blind_prefixes else {
+            return Ok(None);
+        };
+        let mut batch: HashSet<u64, BuildHasherDefault<PrefixHasher>> =
+            HashSet::with_capacity_and_hasher(entries.len(), Default::default());
+        let clash = entries.iter().any(|e| {
+            let prefix = blind_prefix(&e.blind_index);
+            seen.contains(&prefix) || !batch.insert(prefix)
+        });
+        if clash {
+            self.blind_prefixes = None;
+            self.build_deferred_index(BLIND_INDEX)?;
+            return Ok(None);
+        }
+        append_entries(&self.conn, entries)?;
+        seen.extend(batch);
+        Ok(Some(entries.iter().map(|e| e.ref_key.clone()).collect()))
     }
 
     fn ref_keys_in_use(&self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
@@ -530,8 +595,13 @@ impl Loader {
     }
 
     fn commit(self, upload: &UploadRecord) -> StoreResult<()> {
-        for sql in &self.deferred_indexes {
-            self.conn.execute_batch(sql).map_err(map_err)?;
+        if !self.deferred_indexes.is_empty() {
+            self.conn
+                .pragma_update(None, "cache_size", -COMMIT_CACHE_KIB)
+                .map_err(map_err)?;
+        }
+        for (name, sql) in &self.deferred_indexes {
+            build_index(&self.conn, name, sql)?;
         }
         if self.unchecked_foreign_keys {
             self.check_foreign_keys()?;
@@ -539,6 +609,77 @@ impl Loader {
         write_final(&self.conn, upload)?;
         self.conn.execute_batch("COMMIT").map_err(map_err)
     }
+}
+
+/// The vault's unique index on blind indexes, deferred in a first load.
+const BLIND_INDEX: &str = "vault_entries_blind_index";
+
+/// The first 8 bytes of a blind index (an HMAC, so already uniformly spread).
+fn blind_prefix(blind_index: &[u8; 32]) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&blind_index[..8]);
+    u64::from_le_bytes(head)
+}
+
+/// Hashes a blind-index prefix as itself: it is an HMAC's bytes, spread evenly already.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The unique indexes a load may defer, each with a query for one value it finds twice,
+/// for the error that names it (a reference key is named; a blind index, keyed from an ID
+/// number, is not).
+const UNIQUE_CHECKS: [(&str, &str); 2] = [
+    (
+        "vault_entries_ref_key",
+        "SELECT 'the reference key ' || ref_key FROM vault_entries GROUP BY ref_key \
+         HAVING count(*) > 1 LIMIT 1",
+    ),
+    (
+        BLIND_INDEX,
+        "SELECT 'one ID number' FROM vault_entries GROUP BY blind_index HAVING count(*) > 1 \
+         LIMIT 1",
+    ),
+];
+
+/// Builds a deferred index from its SQL. A unique index that finds a value twice fails the
+/// load with an error that names the value (the whole load then rolls back).
+fn build_index(conn: &Connection, name: &str, sql: &str) -> StoreResult<()> {
+    let built = conn.execute_batch(sql).map_err(map_err);
+    let Err(StoreError::Conflict(reason)) = built else {
+        return built;
+    };
+    let Some((_, find)) = UNIQUE_CHECKS.iter().find(|(n, _)| *n == name) else {
+        return Err(StoreError::Conflict(format!(
+            "this upload breaks the unique index {name}: {reason}"
+        )));
+    };
+    let duplicate: Option<String> = conn
+        .query_row(find, [], |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    Err(StoreError::Conflict(match duplicate {
+        Some(what) => format!(
+            "this upload stores {what} twice in the vault (found when the index {name} was \
+             built); nothing of it was kept"
+        ),
+        None => format!("this upload breaks the unique index {name}: {reason}"),
+    }))
 }
 
 /// Whether the registry, the vault and the enrolments are all empty: a first load.

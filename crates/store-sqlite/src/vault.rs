@@ -11,7 +11,7 @@ use sangam_store::{
 
 use crate::SqliteStore;
 use crate::registry::Stamp;
-use crate::sql::{begin, map_err, parse_ts, ts};
+use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
 
 const ENTRY_COLUMNS: &str = "ref_key, blind_index, key_version, sealed, consent_ref, created_at";
 
@@ -83,6 +83,28 @@ pub(crate) fn put_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreRe
         }
     }
     Ok(keys.into_iter().flatten().collect())
+}
+
+/// Appends vault entries on `conn` that the caller knows are new (no blind index or
+/// reference key of theirs is in the vault): a first load, whose unique indexes are built at
+/// its commit, which would refuse a repeated one.
+pub(crate) fn append_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreResult<()> {
+    let mut stamp = Stamp::default();
+    insert_batched(
+        tx,
+        &format!("vault_entries ({ENTRY_COLUMNS})"),
+        6,
+        entries,
+        |stmt, i, e| {
+            stmt.raw_bind_parameter(i, e.ref_key.as_str())?;
+            stmt.raw_bind_parameter(i + 1, &e.blind_index[..])?;
+            stmt.raw_bind_parameter(i + 2, e.key_version)?;
+            stmt.raw_bind_parameter(i + 3, &e.sealed)?;
+            stmt.raw_bind_parameter(i + 4, &e.consent_ref)?;
+            stmt.raw_bind_parameter(i + 5, stamp.text(&e.created_at))
+        },
+        |e| format!("vault entry {}", e.ref_key.as_str()),
+    )
 }
 
 #[async_trait]

@@ -11,6 +11,13 @@ async fn sqlite_passes_the_store_scenarios() {
     sangam_store::scenarios::run_all(Arc::new(store)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_passes_the_first_load_scenarios() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    sangam_store::scenarios::first_loads(Arc::new(store)).await;
+}
+
 #[tokio::test]
 async fn reopening_keeps_data_and_does_not_rerun_migrations() {
     use sangam_store::MetaStore;

@@ -33,6 +33,142 @@ pub async fn run_all(store: Arc<dyn Store>) {
     linking(&*store).await;
 }
 
+/// Loads into an empty registry and vault (a first-time migration), where a backend may
+/// build its indexes at the commit instead of row by row: every row must still be judged
+/// as it would be with the indexes live. Needs a fresh, empty store of its own.
+pub async fn first_loads(store: Arc<dyn Store>) {
+    let store = &*store;
+
+    // Two entries with one reference key: refused, at the latest by the commit, with an
+    // error that names the key, and nothing of the load is kept.
+    store
+        .insert_upload(&sample_upload("f0", "f0"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("f0").await.unwrap();
+    let a = vault_entry(11, 1);
+    load.put_vault(vec![a.clone()]).await.unwrap();
+    let mut b = vault_entry(12, 1);
+    b.ref_key = a.ref_key.clone();
+    let refused = match load.put_vault(vec![b]).await {
+        Err(e) => {
+            drop(load);
+            e
+        }
+        Ok(_) => {
+            let mut done = sample_upload("f0", "f0");
+            done.status = UploadStatus::Committed;
+            load.commit(done).await.unwrap_err()
+        }
+    };
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    if store.backend_name() == "sqlite" {
+        assert!(
+            refused.to_string().contains(a.ref_key.as_str()),
+            "{refused}"
+        );
+    }
+    assert!(store.vault_get(&a.ref_key).await.unwrap().is_none());
+    assert_eq!(store.registry_counts().await.unwrap().vault_entries, 0);
+
+    // A resident stored twice in one batch of many rows: refused, naming the resident.
+    store
+        .insert_upload(&sample_upload("fd", "fd"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("fd").await.unwrap();
+    let mut residents: Vec<Resident> = (0..150)
+        .map(|i| {
+            let mut r = sample_resident("PY4200000001", "Member", None);
+            r.resident_id = format!("r-{i:03}");
+            r
+        })
+        .collect();
+    residents[120].resident_id = "r-070".into();
+    let refused = match load
+        .insert(vec![sample_household("PY4200000001")], residents)
+        .await
+    {
+        Err(e) => {
+            drop(load);
+            e
+        }
+        Ok(()) => {
+            let mut done = sample_upload("fd", "fd");
+            done.status = UploadStatus::Committed;
+            load.commit(done).await.unwrap_err()
+        }
+    };
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    assert!(refused.to_string().contains("r-070"), "{refused}");
+    assert_eq!(store.registry_counts().await.unwrap().residents, 0);
+
+    // An ID number sent again in a later batch gets the key it got first; one whose blind
+    // index only begins like another's is a number of its own.
+    store
+        .insert_upload(&sample_upload("f1", "f1"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("f1").await.unwrap();
+    let first = vault_entry(41, 1);
+    let mut batch = vec![first.clone()];
+    batch.extend((0..100u8).map(|i| {
+        let mut e = vault_entry(i, 1);
+        e.blind_index[1] = 0xAA;
+        e
+    }));
+    let keys = load.put_vault(batch.clone()).await.unwrap();
+    assert_eq!(
+        keys,
+        batch.iter().map(|e| e.ref_key.clone()).collect::<Vec<_>>()
+    );
+    let again = vault_entry(41, 1);
+    let mut lookalike = vault_entry(41, 1);
+    lookalike.blind_index[31] = 0;
+    let later = vault_entry(200, 1);
+    let keys = load
+        .put_vault(vec![again, lookalike.clone(), later.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        keys,
+        vec![
+            first.ref_key.clone(),
+            lookalike.ref_key.clone(),
+            later.ref_key.clone()
+        ]
+    );
+    let household = sample_household("PY4100000001");
+    let resident = sample_resident("PY4100000001", "Meena", Some(first.ref_key.clone()));
+    load.insert(vec![household], vec![resident]).await.unwrap();
+    assert_eq!(
+        load.ref_keys_in_use(vec![first.ref_key.clone(), later.ref_key.clone()])
+            .await
+            .unwrap(),
+        vec![first.ref_key.clone()]
+    );
+    let mut done = sample_upload("f1", "f1");
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+    let counts = store.registry_counts().await.unwrap();
+    assert_eq!(counts.vault_entries, 103);
+    assert_eq!(counts.residents, 1);
+    assert_eq!(
+        store.vault_find(&[41; 32]).await.unwrap().unwrap().ref_key,
+        first.ref_key
+    );
+    assert_eq!(
+        store
+            .vault_find(&lookalike.blind_index)
+            .await
+            .unwrap()
+            .unwrap()
+            .ref_key,
+        lookalike.ref_key
+    );
+    assert!(store.vault_get(&later.ref_key).await.unwrap().is_some());
+}
+
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
 }

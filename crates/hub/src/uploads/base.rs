@@ -10,12 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use sangam_domain::{ConsentRef, IdNumber, RefKey, Relationship};
+use sangam_domain::{ConsentRef, EkycStatus, IdNumber, MobileNumber, RefKey, Relationship};
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{ValidRow, Validator, Value};
 use sangam_store::{
-    Address, Household, MappingEntry, NewVaultEntry, RegistryLoad, UploadCounts, UploadRecord,
+    Address, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident, UploadCounts,
+    UploadRecord,
 };
 
 use super::pipeline::{Chunk, ChunkReader};
@@ -40,6 +41,13 @@ struct MemberRow {
     sealed: Option<NewVaultEntry>,
     /// The ID number masked, for the uploader's mapping (set when it is sealed).
     id_masked: Option<String>,
+    /// The mobile number masked and its blind index, for the resident (set when the chunk
+    /// is prepared).
+    mobile_masked: Option<String>,
+    mobile_blind_index: Option<[u8; 32]>,
+    /// The line of an earlier row of the same chunk that holds the same person (set when
+    /// the chunk is prepared): this row is then refused.
+    duplicate_of: Option<u64>,
 }
 
 fn text(row: &ValidRow, column: &str) -> Option<String> {
@@ -106,6 +114,9 @@ fn member_row(row: ValidRow, fields: Vec<String>) -> Result<MemberRow, RejectedR
         consent: optional!("consent_ref", ConsentRef),
         sealed: None,
         id_masked: None,
+        mobile_masked: None,
+        mobile_blind_index: None,
+        duplicate_of: None,
         fields,
     })
 }
@@ -139,6 +150,42 @@ async fn seal_members(
         }
     }
     Ok(())
+}
+
+/// What the rest of a chunk's preparation does, off the writer's path: the members' mobile
+/// numbers masked and keyed, and duplicates inside the chunk found: the same ID number (by
+/// the blind index it was sealed with, without hashing anything again), or the same member
+/// of a card. Only the first of each is kept; the others point at its line.
+fn finish_members(vault: &Vault, members: &mut [MemberRow]) {
+    let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::with_capacity(members.len());
+    let mut seen_members: HashMap<(String, String, String), u64> =
+        HashMap::with_capacity(members.len());
+    for m in members.iter_mut() {
+        m.mobile_masked = m.member.mobile.as_ref().map(MobileNumber::masked);
+        m.mobile_blind_index = m
+            .member
+            .mobile
+            .as_ref()
+            .map(|n| vault.mobile_blind_index(n));
+        let member_key = (
+            m.household.card_number.as_str().to_owned(),
+            m.member.name.as_str().to_lowercase(),
+            m.member.dob.to_storage(),
+        );
+        let duplicate_of = m
+            .sealed
+            .as_ref()
+            .and_then(|e| seen_ids.get(&e.blind_index).copied())
+            .or_else(|| seen_members.get(&member_key).copied());
+        if duplicate_of.is_some() {
+            m.duplicate_of = duplicate_of;
+            continue;
+        }
+        if let Some(e) = &m.sealed {
+            seen_ids.insert(e.blind_index, m.line);
+        }
+        seen_members.insert(member_key, m.line);
+    }
 }
 
 /// Per-upload state that spans chunks.
@@ -182,7 +229,12 @@ impl Hub {
             let (vault, consent) = (vault.clone(), default_consent.clone());
             async move {
                 seal_members(&vault, &mut chunk.rows, &consent).await?;
-                Ok(chunk)
+                tokio::task::spawn_blocking(move || {
+                    finish_members(&vault, &mut chunk.rows);
+                    chunk
+                })
+                .await
+                .map_err(|e| HubError::Internal(format!("preparing a chunk failed: {e}")))
             }
         };
         let mut reader = ChunkReader::start(source, validator, member_row, prepare);
@@ -203,25 +255,11 @@ impl Hub {
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
-        // Duplicates inside the chunk: the same ID number (found by the blind index it was
-        // sealed with, without hashing anything again), or the same member of a card.
-        let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::with_capacity(members.len());
-        let mut seen_members: HashMap<(String, String, String), u64> =
-            HashMap::with_capacity(members.len());
+        // Duplicates inside the chunk, found when it was prepared.
         let mut kept: Vec<(MemberRow, bool)> = Vec::with_capacity(members.len());
         let mut entries: Vec<NewVaultEntry> = Vec::with_capacity(members.len());
         for mut m in members {
-            let entry = m.sealed.take();
-            let member_key = (
-                m.household.card_number.as_str().to_owned(),
-                m.member.name.as_str().to_lowercase(),
-                m.member.dob.to_storage(),
-            );
-            let duplicate_of = entry
-                .as_ref()
-                .and_then(|e| seen_ids.get(&e.blind_index).copied())
-                .or_else(|| seen_members.get(&member_key).copied());
-            if let Some(first) = duplicate_of {
+            if let Some(first) = m.duplicate_of {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {
                     line: m.line,
@@ -234,10 +272,7 @@ impl Hub {
                 })?;
                 continue;
             }
-            if let Some(e) = &entry {
-                seen_ids.insert(e.blind_index, m.line);
-            }
-            seen_members.insert(member_key, m.line);
+            let entry = m.sealed.take();
             kept.push((m, entry.is_some()));
             entries.extend(entry);
         }
@@ -292,7 +327,10 @@ impl Hub {
         let mut new_households: HashMap<String, Household> = HashMap::new();
         let mut residents = Vec::with_capacity(accepted.len());
         let mut mapping = Vec::with_capacity(accepted.len());
-        for (m, key) in accepted {
+        // The file's own text of the accepted rows, freed off this task (a million rows hold
+        // fifteen million small strings, and this task is on the writer's path).
+        let mut spent: Vec<Vec<String>> = Vec::with_capacity(accepted.len());
+        for (mut m, key) in accepted {
             let card = m.household.card_number.as_str().to_owned();
             let ours = state.cards_created.contains(&state.card_hash(&card));
             if existing.contains(&card) && !ours {
@@ -308,6 +346,7 @@ impl Hub {
                 })?;
                 continue;
             }
+            spent.push(std::mem::take(&mut m.fields));
             let resident_id = m.resident_id;
             let card_number = m.household.card_number.clone();
             if !existing.contains(&card) {
@@ -329,7 +368,23 @@ impl Hub {
                 resident_id: Some(resident_id.clone()),
                 outcome: "added".into(),
             });
-            residents.push(self.resident_record(resident_id, card_number, m.member, key, now));
+            residents.push(Resident {
+                resident_id,
+                card_number,
+                name: m.member.name,
+                relative_name: m.member.relative_name,
+                gender: m.member.gender,
+                dob: m.member.dob,
+                relationship: m.member.relationship,
+                mobile_masked: m.mobile_masked,
+                mobile_blind_index: m.mobile_blind_index,
+                id_ref_key: key,
+                ekyc_status: EkycStatus::default(),
+                life_status: m.member.life_status,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            });
         }
         for card in new_households.keys() {
             let hash = state.card_hash(card);
@@ -340,6 +395,7 @@ impl Hub {
         load.insert(new_households.into_values().collect(), residents)
             .await?;
         load.put_mapping(mapping).await?;
+        drop(tokio::task::spawn_blocking(move || drop(spent)));
         Ok(())
     }
 }
