@@ -82,6 +82,12 @@ pub enum AuditEvent {
         record_key: String,
         accepted: bool,
     },
+    /// A code list (villages, schemes) was loaded, replacing the one before.
+    CodeListLoaded {
+        name: String,
+        entries: u64,
+        sha256: String,
+    },
     /// The model's explanation of a scheme record and a resident was shown.
     PairExplained {
         dataset: String,
@@ -128,6 +134,7 @@ impl AuditEvent {
             AuditEvent::ResidentVerified { .. } => "resident.verified",
             AuditEvent::MatchReviewDecided { .. } => "match.review_decided",
             AuditEvent::PairExplained { .. } => "match.pair_explained",
+            AuditEvent::CodeListLoaded { .. } => "code_list.loaded",
             AuditEvent::RelinkRequested { .. } => "match.relink_requested",
             AuditEvent::NotFoundReportDownloaded { .. } => "match.not_found_downloaded",
             AuditEvent::CandidateValidated { .. } => "resident.validated",
@@ -168,6 +175,7 @@ impl AuditEvent {
                 Some(format!("dataset:{dataset}"))
             }
             AuditEvent::MatchReviewDecided { review_id, .. } => Some(format!("review:{review_id}")),
+            AuditEvent::CodeListLoaded { name, .. } => Some(format!("code_list:{name}")),
             AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
         }
     }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;
+pub mod code_lists;
 pub mod conflicts;
 pub mod datasets;
 pub mod demo;
@@ -35,6 +36,7 @@ pub struct Hub {
     /// The resident index for matching, built on first use.
     linker: Arc<linking::Linker>,
     link_policy: Arc<std::sync::RwLock<linking::LinkPolicy>>,
+    code_list_cache: Arc<std::sync::Mutex<code_lists::CodeListCache>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -60,6 +62,7 @@ impl Hub {
             clock,
             linker: Arc::default(),
             link_policy: Arc::default(),
+            code_list_cache: Arc::default(),
         })
     }
 

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod code_lists;
 mod conflicts;
 mod datasets;
 mod jobs;

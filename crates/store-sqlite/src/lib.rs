@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod code_lists;
 mod conflicts;
 mod connections;
 mod datasets;

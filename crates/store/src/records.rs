@@ -550,3 +550,16 @@ pub struct LinkedEnrolment {
     pub ref_key: Option<RefKey>,
     pub resident: Resident,
 }
+
+/// A code list as loaded: the CSV it came from (already checked whole) and who loaded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCodeList {
+    /// `villages` or `schemes`.
+    pub name: String,
+    pub body: String,
+    pub entries: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    pub loaded_by: String,
+    pub loaded_at: DateTime<Utc>,
+}

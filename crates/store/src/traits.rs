@@ -21,6 +21,7 @@ pub trait Store:
     + JobStore
     + AccountStore
     + LinkStore
+    + CodeListStore
     + Send
     + Sync
 {
@@ -429,4 +430,14 @@ pub trait LinkStore: Send + Sync {
     ) -> StoreResult<MatchReview>;
     /// Accepted and rejected reviews, newest first, at most `limit`: labels for training.
     async fn decided_match_reviews(&self, limit: u32) -> StoreResult<Vec<MatchReview>>;
+}
+
+/// The code lists uploads are checked against.
+#[async_trait]
+pub trait CodeListStore: Send + Sync {
+    /// Stores a list, replacing the one of that name.
+    async fn put_code_list(&self, list: &StoredCodeList) -> StoreResult<()>;
+    async fn code_list(&self, name: &str) -> StoreResult<Option<StoredCodeList>>;
+    /// Every loaded list, by name, with an empty body.
+    async fn code_lists(&self) -> StoreResult<Vec<StoredCodeList>>;
 }

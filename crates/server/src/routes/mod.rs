@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource.
 
 pub mod audit;
+pub mod code_lists;
 pub mod conflicts;
 pub mod datasets;
 pub mod health;
@@ -51,6 +52,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(linking::get))
         .routes(routes!(linking::decide))
         .routes(routes!(linking::explain))
+        .routes(routes!(code_lists::list))
+        .routes(routes!(code_lists::load))
         .routes(routes!(conflicts::dataset))
         .routes(routes!(conflicts::resident))
         .routes(routes!(conflicts::resident_by_ref_key))

@@ -1,0 +1,156 @@
+//! Code lists: the LGD village directory and the list of scheme codes a state loads, so that
+//! uploads check a code against the real list rather than only its format. A list is checked
+//! whole before it replaces the one loaded (a half-loaded directory would reject valid
+//! villages later), and kept as the CSV it came from.
+
+use std::sync::{Arc, Mutex};
+
+use sangam_domain::code_list::{LgdDirectory, SchemeCodeList};
+use sangam_store::StoredCodeList;
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditEvent;
+use crate::{Hub, HubError, HubResult};
+
+/// The lists a state can load.
+pub const CODE_LISTS: [&str; 2] = ["villages", "schemes"];
+
+/// The parsed lists, by the checksum of the body they were parsed from.
+#[derive(Debug, Default)]
+pub struct CodeListCache {
+    villages: Option<(String, Arc<LgdDirectory>)>,
+    schemes: Option<(String, Arc<SchemeCodeList>)>,
+}
+
+/// The lists an upload is checked against (`None`: not loaded, formats only).
+#[derive(Debug, Clone, Default)]
+pub struct LoadedCodeLists {
+    pub villages: Option<Arc<LgdDirectory>>,
+    pub schemes: Option<Arc<SchemeCodeList>>,
+}
+
+fn invalid(name: &str, e: impl std::fmt::Display) -> HubError {
+    HubError::Invalid {
+        field: "body".into(),
+        code: "code_list.invalid",
+        message: format!("the {name} list was not loaded: {e}; nothing was changed"),
+    }
+}
+
+impl Hub {
+    /// Checks and stores a code list (CSV), replacing the one loaded before. Villages need
+    /// `state_code`, `district_code`, `sub_district_code`, `village_code` and
+    /// `village_name`; schemes `scheme_code` and `scheme_name`.
+    pub async fn load_code_list(
+        &self,
+        name: &str,
+        body: &str,
+        actor: &str,
+    ) -> HubResult<StoredCodeList> {
+        let entries = match name {
+            "villages" => LgdDirectory::from_csv(body.as_bytes())
+                .map_err(|e| invalid(name, e))?
+                .len(),
+            "schemes" => SchemeCodeList::from_csv(body.as_bytes())
+                .map_err(|e| invalid(name, e))?
+                .len(),
+            _ => {
+                return Err(HubError::NotFound(format!(
+                    "code list {name:?}; the hub has {}",
+                    CODE_LISTS.join(" and ")
+                )));
+            }
+        };
+        if entries == 0 {
+            return Err(invalid(name, "it has no rows"));
+        }
+        let list = StoredCodeList {
+            name: name.to_owned(),
+            body: body.to_owned(),
+            entries: entries as u64,
+            sha256: hex::encode(Sha256::digest(body.as_bytes())),
+            loaded_by: actor.to_owned(),
+            loaded_at: self.now(),
+        };
+        self.store.put_code_list(&list).await?;
+        self.audit(
+            actor,
+            AuditEvent::CodeListLoaded {
+                name: name.to_owned(),
+                entries: list.entries,
+                sha256: list.sha256.clone(),
+            },
+        )
+        .await?;
+        Ok(StoredCodeList {
+            body: String::new(),
+            ..list
+        })
+    }
+
+    /// The loaded lists, without their bodies.
+    pub async fn code_lists(&self) -> HubResult<Vec<StoredCodeList>> {
+        Ok(self.store.code_lists().await?)
+    }
+
+    /// The lists uploads are checked against now, parsed once per version loaded.
+    pub(crate) async fn loaded_code_lists(&self) -> HubResult<LoadedCodeLists> {
+        let loaded = self.store.code_lists().await?;
+        let sha = |name: &str| {
+            loaded
+                .iter()
+                .find(|l| l.name == name)
+                .map(|l| l.sha256.clone())
+        };
+        let (villages_sha, schemes_sha) = (sha("villages"), sha("schemes"));
+        let cached = |cache: &Mutex<CodeListCache>| -> LoadedCodeLists {
+            let c = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            LoadedCodeLists {
+                villages: c
+                    .villages
+                    .as_ref()
+                    .filter(|(s, _)| Some(s) == villages_sha.as_ref())
+                    .map(|(_, d)| d.clone()),
+                schemes: c
+                    .schemes
+                    .as_ref()
+                    .filter(|(s, _)| Some(s) == schemes_sha.as_ref())
+                    .map(|(_, d)| d.clone()),
+            }
+        };
+        let mut lists = cached(&self.code_list_cache);
+        if lists.villages.is_none()
+            && let Some(sha) = villages_sha
+            && let Some(stored) = self.store.code_list("villages").await?
+        {
+            let dir = Arc::new(LgdDirectory::from_csv(stored.body.as_bytes()).map_err(|e| {
+                HubError::Internal(format!(
+                    "the stored village directory no longer parses: {e}"
+                ))
+            })?);
+            self.code_list_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .villages = Some((sha, dir.clone()));
+            lists.villages = Some(dir);
+        }
+        if lists.schemes.is_none()
+            && let Some(sha) = schemes_sha
+            && let Some(stored) = self.store.code_list("schemes").await?
+        {
+            let list = Arc::new(
+                SchemeCodeList::from_csv(stored.body.as_bytes()).map_err(|e| {
+                    HubError::Internal(format!("the stored scheme list no longer parses: {e}"))
+                })?,
+            );
+            self.code_list_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .schemes = Some((sha, list.clone()));
+            lists.schemes = Some(list);
+        }
+        Ok(lists)
+    }
+}

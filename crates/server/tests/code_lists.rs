@@ -1,0 +1,180 @@
+//! Code lists over HTTP, on every backend: an administrator loads the LGD village directory;
+//! from then on an upload rejects a row whose village is not in it (before, only the code's
+//! format was checked), and a list with a bad row changes nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Client, StatusCode};
+use sangam_hub::bootstrap::open_hub;
+use sangam_hub::clock::ManualClock;
+use sangam_store::Role;
+use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
+use sangam_testkit::backends;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn sign_in(client: &Client, base: &str, user: &str) -> String {
+    let r = client
+        .post(format!("{base}/v1/session"))
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    format!("Bearer {token}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_against_the_loaded_village_directory() {
+    for backend in backends("uploads_are_checked_against_the_loaded_village_directory").await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let hub = open_hub(
+            &backend.location,
+            &sangam_vault::MasterKey::generate(),
+            clock,
+        )
+        .await
+        .unwrap();
+        hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
+            .await
+            .unwrap();
+        hub.save_user(
+            "cs-officer",
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let client = Client::new();
+        let admin = sign_in(&client, &base, "admin").await;
+        let officer = sign_in(&client, &base, "cs-officer").await;
+
+        let generator = Generator::new(GeneratorConfig {
+            seed: 5,
+            households: 40,
+            ..Default::default()
+        });
+        // The directory holds every village of the data but one.
+        let mut villages = BTreeMap::new();
+        let mut members_of = BTreeMap::<u32, u64>::new();
+        for h in generator.households() {
+            *members_of.entry(h.village.village_code).or_default() += h.members.len() as u64;
+            villages.insert(h.village.village_code, h.village.clone());
+        }
+        assert!(villages.len() >= 2, "{}", villages.len());
+        let (&left_out, _) = villages.iter().next().unwrap();
+        let mut directory =
+            String::from("state_code,district_code,sub_district_code,village_code,village_name\n");
+        for v in villages.values().filter(|v| v.village_code != left_out) {
+            directory.push_str(&format!(
+                "{},{},{},{},{}\n",
+                v.state_code, v.district_code, v.sub_district_code, v.village_code, v.village_name
+            ));
+        }
+        let put = |path: String, body: String, auth: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .put(path)
+                    .header("authorization", auth)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // Only an administrator loads a list; a bad row or an unknown list changes nothing.
+        let url = format!("{base}/v1/code-lists/villages");
+        let r = put(url.clone(), directory.clone(), officer.clone()).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let broken = format!("{directory}34,601,6001,12,\n");
+        let r = put(url.clone(), broken, admin.clone()).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem.to_string().contains("code_list.invalid"),
+            "{problem}"
+        );
+        let r = put(
+            format!("{base}/v1/code-lists/ifsc"),
+            directory.clone(),
+            admin.clone(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let lists: Value = client
+            .get(format!("{base}/v1/code-lists"))
+            .header("authorization", &officer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(lists, json!([]), "nothing was loaded");
+
+        let r = put(url.clone(), directory.clone(), admin.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let loaded: Value = r.json().await.unwrap();
+        assert_eq!(loaded["entries"], villages.len() as u64 - 1);
+        assert_eq!(loaded["loaded_by"], "admin");
+
+        // The upload: rows of the village left out are rejected, and only those.
+        let mut file = Vec::new();
+        let rows = write_base_registry_csv(&generator, &mut file).unwrap();
+        let answer: Value = client
+            .post(format!(
+                "{base}/v1/uploads?dataset=base&file_name=cards.csv"
+            ))
+            .header("authorization", &officer)
+            .body(file)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rejected = members_of[&left_out];
+        assert_eq!(answer["upload"]["counts"]["rejected"], rejected, "{answer}");
+        assert_eq!(
+            answer["upload"]["counts"]["accepted"],
+            rows - rejected,
+            "{answer}"
+        );
+        let id = answer["upload"]["id"].as_str().unwrap();
+        let report = client
+            .get(format!("{base}/v1/uploads/{id}/rejections"))
+            .header("authorization", &officer)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            report.matches("village_code.unknown").count() as u64,
+            rejected,
+            "{report}"
+        );
+        let audit = hub.store().audit_entries(0, 1000).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "code_list.loaded"));
+        server.shutdown().await.unwrap();
+    }
+}
