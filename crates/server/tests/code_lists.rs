@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use sangam_hub::bootstrap::open_hub;
 use sangam_hub::clock::ManualClock;
 use sangam_store::Role;
@@ -16,21 +18,7 @@ use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn sign_in(client: &Client, base: &str, user: &str) -> String {
-    let r = client
-        .post(format!("{base}/v1/session"))
-        .json(&json!({"username": user, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    format!("Bearer {token}")
-}
+use common::{Api, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked_against_the_loaded_village_directory() {
@@ -60,10 +48,10 @@ async fn uploads_are_checked_against_the_loaded_village_directory() {
         let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
-        let base = format!("http://{}", server.addr);
-        let client = Client::new();
-        let admin = sign_in(&client, &base, "admin").await;
-        let officer = sign_in(&client, &base, "cs-officer").await;
+        let api = Api::new(server.addr);
+        let (base, client) = (api.base.clone(), api.client.clone());
+        let admin = api.sign_in("admin").await;
+        let officer = api.sign_in("cs-officer").await;
 
         let generator = Generator::new(GeneratorConfig {
             seed: 5,

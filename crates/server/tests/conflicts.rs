@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -18,58 +20,10 @@ use sangam_synth::{Generator, GeneratorConfig};
 use sangam_testkit::backends;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::{Api, PASSWORD};
+
 const SEED: u64 = 11;
 const HOUSEHOLDS: u64 = 30;
-
-struct Api {
-    base: String,
-    client: Client,
-}
-
-impl Api {
-    async fn sign_in(&self, user: &str) -> String {
-        let r = self
-            .client
-            .post(format!("{}/v1/session", self.base))
-            .json(&json!({"username": user, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        format!("Bearer {token}")
-    }
-
-    async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("authorization", auth)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn json(&self, r: reqwest::Response, status: StatusCode) -> Value {
-        let got = r.status();
-        let text = r.text().await.unwrap();
-        assert_eq!(got, status, "{text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn post(&self, path: &str, body: String, auth: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("authorization", auth)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 fn scheme_spec(name: &str, extra: &str, rules: &str) -> String {
     format!(

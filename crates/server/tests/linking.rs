@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::{Api, PASSWORD, to_csv};
 
 const SCHEME_SPEC: &str = r#"
 dataset = "widow_pension"
@@ -71,82 +73,6 @@ const HEADER: [&str; 7] = [
     "gender",
     "village_code",
 ];
-
-struct Api {
-    base: String,
-    client: Client,
-}
-
-impl Api {
-    async fn sign_in(&self, user: &str) -> String {
-        let r = self
-            .client
-            .post(format!("{}/v1/session", self.base))
-            .json(&json!({"username": user, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        format!("Bearer {token}")
-    }
-
-    async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("authorization", auth)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn json(r: reqwest::Response, status: StatusCode) -> Value {
-        let got = r.status();
-        let text = r.text().await.unwrap();
-        assert_eq!(got, status, "{text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn get_json(&self, path: &str, auth: &str, status: StatusCode) -> Value {
-        Self::json(self.get(path, auth).await, status).await
-    }
-
-    async fn post_json(&self, path: &str, body: Value, auth: &str, status: StatusCode) -> Value {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("authorization", auth)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        Self::json(r, status).await
-    }
-
-    async fn upload(&self, query: &str, body: Vec<u8>, auth: &str) -> Value {
-        let r = self
-            .client
-            .post(format!("{}/v1/uploads?{query}", self.base))
-            .header("authorization", auth)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        Self::json(r, StatusCode::CREATED).await
-    }
-}
-
-fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).unwrap();
-    for r in rows {
-        w.write_record(r).unwrap();
-    }
-    w.into_inner().unwrap()
-}
 
 /// A scheme row copied from a resident, as a department would have typed it.
 fn row_of(key: &str, aadhaar: &str, m: &MatchableResident, name: &str) -> Vec<String> {
@@ -213,8 +139,13 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
         });
         let mut base = Vec::new();
         write_base_registry_csv(&generator, &mut base).unwrap();
-        api.upload("dataset=base&file_name=cards.csv", base, &cs)
-            .await;
+        api.upload(
+            "dataset=base&file_name=cards.csv",
+            base,
+            &cs,
+            StatusCode::CREATED,
+        )
+        .await;
         let residents = hub.store().matchable_residents(None, 10_000).await.unwrap();
         assert!(residents.len() > 300, "{}", residents.len());
         let by_ref: HashMap<String, &MatchableResident> = residents
@@ -224,7 +155,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
 
         // The scheme: 30 rows with a resident's ID number, 20 without one (copied from
         // other residents, some with the name's tokens swapped), and 5 strangers.
-        Api::json(
+        api.json(
             api.client
                 .post(format!("{}/v1/datasets", api.base))
                 .header("authorization", &sw)
@@ -308,6 +239,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
                 "dataset=widow_pension&file_name=wp.csv",
                 to_csv(&HEADER, &rows),
                 &sw,
+                StatusCode::CREATED,
             )
             .await;
         assert_eq!(uploaded["upload"]["counts"]["accepted"], 55, "{uploaded}");
@@ -570,6 +502,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             "dataset=widow_pension&mode=incremental&file_name=wp-add.csv",
             to_csv(&header, &added),
             &sw,
+            StatusCode::CREATED,
         )
         .await;
         hub.run_jobs_until_idle().await.unwrap();

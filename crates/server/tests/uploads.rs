@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -15,65 +17,9 @@ use sangam_hub::clock::ManualClock;
 use sangam_store::Role;
 use sangam_synth::{BASE_REGISTRY_HEADER, Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Api {
-    base: String,
-    client: Client,
-}
-
-impl Api {
-    async fn sign_in(&self, user: &str) -> String {
-        let r = self
-            .client
-            .post(format!("{}/v1/session", self.base))
-            .json(&json!({"username": user, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        format!("Bearer {token}")
-    }
-
-    async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("authorization", auth)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Sends `body` as the raw file.
-    async fn upload_raw(&self, query: &str, body: Vec<u8>, auth: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/v1/uploads?{query}", self.base))
-            .header("authorization", auth)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Sends `body` as the raw file and returns the answer, which must have `status`.
-    async fn upload(&self, query: &str, body: Vec<u8>, auth: &str, status: StatusCode) -> Value {
-        self.json(self.upload_raw(query, body, auth).await, status)
-            .await
-    }
-
-    async fn json(&self, r: reqwest::Response, status: StatusCode) -> Value {
-        let got = r.status();
-        let text = r.text().await.unwrap();
-        assert_eq!(got, status, "{text}");
-        serde_json::from_str(&text).unwrap()
-    }
-}
+use common::{Api, PASSWORD, to_csv};
 
 /// The named counts of an upload result, in order (a missing one fails the test).
 fn counts(result: &Value, names: &[&str]) -> Vec<u64> {
@@ -101,15 +47,6 @@ fn rows_of_report(report: &str, width: usize) -> Vec<Vec<String>> {
         .records()
         .map(|r| r.unwrap().iter().take(width).map(str::to_owned).collect())
         .collect()
-}
-
-fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).unwrap();
-    for r in rows {
-        w.write_record(r).unwrap();
-    }
-    w.into_inner().unwrap()
 }
 
 /// A bank account number of a beneficiary: sensitive, so stored only sealed.

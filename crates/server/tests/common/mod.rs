@@ -1,0 +1,124 @@
+//! What the HTTP tests share: a client of the running server that signs in, sends and reads
+//! JSON, and uploads files, and a CSV writer for the files.
+
+#![allow(dead_code, reason = "each test file uses its own share of the helpers")]
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+/// Every test user's password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The server under test, as a client sees it.
+pub struct Api {
+    pub base: String,
+    pub client: Client,
+}
+
+impl Api {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
+        Api {
+            base: format!("http://{addr}"),
+            client: Client::new(),
+        }
+    }
+
+    /// Signs `user` in with [`PASSWORD`] and returns the `authorization` header value.
+    pub async fn sign_in(&self, user: &str) -> String {
+        let r = self
+            .client
+            .post(format!("{}/v1/session", self.base))
+            .json(&json!({"username": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        format!("Bearer {token}")
+    }
+
+    pub async fn get(&self, path: &str, auth: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The answer's JSON, which must come with `status`.
+    pub async fn json(&self, r: reqwest::Response, status: StatusCode) -> Value {
+        let got = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(got, status, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str, auth: &str, status: StatusCode) -> Value {
+        self.json(self.get(path, auth).await, status).await
+    }
+
+    pub async fn post(&self, path: &str, body: String, auth: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: Value,
+        auth: &str,
+        status: StatusCode,
+    ) -> Value {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        self.json(r, status).await
+    }
+
+    /// Sends `body` as the raw file.
+    pub async fn upload_raw(&self, query: &str, body: Vec<u8>, auth: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/uploads?{query}", self.base))
+            .header("authorization", auth)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends `body` as the raw file and returns the answer, which must have `status`.
+    pub async fn upload(
+        &self,
+        query: &str,
+        body: Vec<u8>,
+        auth: &str,
+        status: StatusCode,
+    ) -> Value {
+        self.json(self.upload_raw(query, body, auth).await, status)
+            .await
+    }
+}
+
+/// A CSV file of `rows` under `header`.
+pub fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.into_inner().unwrap()
+}
