@@ -86,6 +86,12 @@ pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
         Open::CreateIfMissing => bootstrap::open_hub(&location, &master_key, clock).await?,
         Open::Existing => bootstrap::open_existing_hub(&location, &master_key, clock).await?,
     };
+    hub.set_link_policy(sangam_hub::linking::LinkPolicy {
+        link_at: settings.link_at,
+        review_at: settings.review_at,
+        ..sangam_hub::linking::LinkPolicy::default()
+    })
+    .context("link_at and review_at")?;
     tracing::info!(backend = hub.store().backend_name(), "hub opened");
     Ok(hub)
 }

@@ -42,6 +42,12 @@ listen = "127.0.0.1:8080"
 # Log level (error, warn, info, debug, trace, or a tracing filter) and format (text or json).
 log_level = "info"
 log_format = "text"
+
+# Linking scheme records to residents: a match probability at or above link_at links the
+# record; from review_at up to it, a reviewer decides; below, the record is "not found in
+# base data". Lower link_at for fewer reviews and more wrong links.
+link_at = 0.9
+review_at = 0.5
 "#;
 
 /// The hub's settings after every layer is applied.
@@ -59,6 +65,8 @@ pub struct Settings {
     pub master_key_file: Option<PathBuf>,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub link_at: f64,
+    pub review_at: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -79,6 +87,8 @@ impl Default for Settings {
             master_key_file: None,
             log_level: "info".into(),
             log_format: LogFormat::Text,
+            link_at: sangam_hub::linking::LinkPolicy::default().link_at,
+            review_at: sangam_hub::linking::LinkPolicy::default().review_at,
         }
     }
 }
@@ -95,6 +105,8 @@ impl std::fmt::Debug for Settings {
             .field("master_key_file", &self.master_key_file)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
+            .field("link_at", &self.link_at)
+            .field("review_at", &self.review_at)
             .finish()
     }
 }
@@ -189,6 +201,10 @@ mod tests {
         assert_eq!(from_file.listen, defaults.listen);
         assert_eq!(from_file.data_dir, defaults.data_dir);
         assert_eq!(from_file.log_format, defaults.log_format);
+        assert_eq!(
+            (from_file.link_at, from_file.review_at),
+            (defaults.link_at, defaults.review_at)
+        );
     }
 
     #[test]
