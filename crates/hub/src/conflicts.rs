@@ -33,8 +33,7 @@ use sangam_store::{LinkedEnrolment, Resident, Role, User};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
-use crate::datasets::{DatasetWithSpec, acts_for};
-use crate::uploads::BASE_DATASET;
+use crate::datasets::{DatasetWithSpec, acts_for, refuse_base};
 use crate::{Hub, HubError, HubResult};
 
 /// How many groups (residents, households) or records one store query of a report reads.
@@ -819,15 +818,7 @@ impl Hub {
     /// A scheme by name for a conflict question: unknown is "not found", and the base
     /// registry has no enrolments to be in conflict.
     fn scheme<'a>(&self, schemes: &'a Schemes, name: &str) -> HubResult<&'a DatasetWithSpec> {
-        if name == BASE_DATASET {
-            return Err(HubError::Invalid {
-                field: "dataset".into(),
-                code: "dataset.base",
-                message: "the base registry is the residents themselves, not enrolments; \
-                          conflicts are reported per scheme"
-                    .into(),
-            });
-        }
+        refuse_base(name)?;
         schemes.get(name)
     }
 
@@ -859,14 +850,9 @@ impl Hub {
         name: &str,
         position: Position,
     ) -> HubResult<ConflictReport> {
+        self.scheme_for(name, actor).await?;
         let schemes = self.schemes().await?;
         let dataset = self.scheme(&schemes, name)?.clone();
-        if !acts_for(actor, &dataset.dataset.organisation) {
-            return Err(HubError::Forbidden(format!(
-                "the conflict report of {name} is for {} and hub administrators",
-                dataset.dataset.organisation
-            )));
-        }
         let resumed = position != Position::Duplicates(None);
         self.audit(
             &actor.username,

@@ -82,7 +82,43 @@ pub fn acts_for(user: &User, organisation: &str) -> bool {
     }
 }
 
+/// Refuses the base registry where only a scheme makes sense: it has no enrolments to link,
+/// review or be in conflict.
+pub(crate) fn refuse_base(name: &str) -> HubResult<()> {
+    if name == BASE_DATASET {
+        return Err(HubError::Invalid {
+            field: "dataset".into(),
+            code: "dataset.base",
+            message: "the base registry is the residents themselves, not enrolments; links, \
+                      reviews and conflicts are per scheme"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 impl Hub {
+    /// A scheme's dataset whose reports (links, reviews, conflicts, validation) `user` may
+    /// have: administrators any, a nodal officer their organisation's. Datasets are listed to
+    /// every user, so another organisation's is forbidden rather than hidden; the base
+    /// registry has no enrolments and is refused with its own code.
+    pub async fn scheme_for(&self, name: &str, user: &User) -> HubResult<Dataset> {
+        refuse_base(name)?;
+        let dataset = self
+            .store
+            .dataset(name)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("dataset {name}")))?;
+        if !acts_for(user, &dataset.organisation) {
+            return Err(HubError::Forbidden(format!(
+                "dataset {name} is {}'s: its reports go to that organisation and to hub \
+                 administrators",
+                dataset.organisation
+            )));
+        }
+        Ok(dataset)
+    }
+
     /// Declares a new dataset with its first spec (version 1). Administrators declare one for
     /// any organisation; a nodal officer only for their own.
     pub async fn create_dataset(

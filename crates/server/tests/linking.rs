@@ -315,26 +315,25 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             )
             .await;
         assert!(why_not["probability"].as_f64().unwrap() < 0.5, "{why_not}");
-        for (path, who) in [
+        for (path, who, status) in [
             (
                 format!("/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id={d0}"),
                 &hd,
+                StatusCode::FORBIDDEN,
             ),
             (
                 "/v1/datasets/widow_pension/records/NOPE/explain?resident_id=x".to_owned(),
                 &sw,
+                StatusCode::NOT_FOUND,
             ),
             (
                 "/v1/datasets/widow_pension/records/WP-DEMO-0/explain?resident_id=nobody"
                     .to_owned(),
                 &sw,
+                StatusCode::NOT_FOUND,
             ),
         ] {
-            assert_eq!(
-                api.get(&path, who).await.status(),
-                StatusCode::NOT_FOUND,
-                "{path}"
-            );
+            assert_eq!(api.get(&path, who).await.status(), status, "{path}");
         }
 
         // The not-found report names the strangers and no one else.
@@ -355,7 +354,8 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             "the department's own columns, never the ID number: {report}"
         );
         assert!(report.contains("Philomena Wojcik"), "{report}");
-        // Another department sees neither the counts nor the report.
+        // Another department gets neither the counts nor the report; the base registry has
+        // no links; an unknown dataset is not found.
         for path in [
             "/v1/datasets/widow_pension/links",
             "/v1/datasets/widow_pension/not-found",
@@ -363,7 +363,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
         ] {
             assert_eq!(
                 api.get(path, &hd).await.status(),
-                StatusCode::NOT_FOUND,
+                StatusCode::FORBIDDEN,
                 "{path}"
             );
         }
@@ -371,6 +371,14 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             api.get("/v1/datasets/nope/links", &admin).await.status(),
             StatusCode::NOT_FOUND
         );
+        let p = api
+            .get_json(
+                "/v1/datasets/base/links",
+                &admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(p.to_string().contains("dataset.base"), "{p}");
 
         // Online validation: by ID number, by details alone, and a stranger.
         let id_row = &rows[0];
@@ -405,7 +413,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             "/v1/validate",
             json!({"dataset": "widow_pension", "id_number": id_row[1]}),
             &hd,
-            StatusCode::NOT_FOUND,
+            StatusCode::FORBIDDEN,
         )
         .await;
         let d = demographic[1];

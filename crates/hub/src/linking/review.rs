@@ -4,12 +4,10 @@
 //! are kept and train the next model as labels.
 
 use sangam_ingest::report::SafeCsvWriter;
-use sangam_store::{Dataset, LinkStatus, MatchReview, ReviewStatus, Role, User};
+use sangam_store::{LinkStatus, MatchReview, ReviewStatus, Role, User};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
-use crate::datasets::acts_for;
-use crate::uploads::BASE_DATASET;
 use crate::{Hub, HubError, HubResult};
 
 /// A dataset's records by link status.
@@ -23,21 +21,6 @@ pub struct LinkCounts {
 }
 
 impl Hub {
-    /// A scheme's dataset that `user` may review and report on: administrators any, a nodal
-    /// officer their organisation's. Another organisation's dataset is not found, not
-    /// forbidden, so its existence is not confirmed.
-    pub async fn scheme_for(&self, name: &str, user: &User) -> HubResult<Dataset> {
-        let dataset = if name == BASE_DATASET {
-            None
-        } else {
-            self.store.dataset(name).await?
-        };
-        match dataset {
-            Some(d) if acts_for(user, &d.organisation) => Ok(d),
-            _ => Err(HubError::NotFound(format!("scheme dataset {name}"))),
-        }
-    }
-
     /// Pairs in the queue, oldest first after `after`; of one dataset and status when given.
     /// A nodal officer must name one of their organisation's datasets.
     pub async fn match_reviews(

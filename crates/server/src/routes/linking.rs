@@ -48,6 +48,7 @@ impl From<LinkCounts> for LinkCountsView {
     responses(
         (status = 200, body = LinkCountsView),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem)
     )
 )]
@@ -67,6 +68,7 @@ pub async fn counts(
     responses(
         (status = 200, description = "the report", content_type = "text/csv"),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem)
     )
 )]
@@ -104,6 +106,7 @@ pub struct RelinkView {
     responses(
         (status = 202, body = RelinkView),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem)
     )
 )]
@@ -177,6 +180,7 @@ pub struct ReviewFilter {
     responses(
         (status = 200, body = Vec<ReviewView>),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem),
         (status = 422, body = crate::problem::Problem)
     )
@@ -218,6 +222,7 @@ pub async fn list(
     responses(
         (status = 200, body = ReviewView),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem)
     )
 )]
@@ -247,6 +252,7 @@ pub struct DecisionRequest {
     responses(
         (status = 200, body = ReviewView),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem),
         (status = 409, body = crate::problem::Problem),
         (status = 422, body = crate::problem::Problem)
@@ -282,6 +288,7 @@ pub struct ExplainQuery {
     responses(
         (status = 200, description = "the waterfall", body = Object),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem)
     )
 )]

@@ -111,6 +111,7 @@ impl From<Validation> for ValidateResponse {
     responses(
         (status = 200, body = ValidateResponse),
         (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem),
         (status = 422, body = crate::problem::Problem)
     )
