@@ -339,6 +339,11 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
         // The not-found report names the strangers and no one else.
         let r = api.get("/v1/datasets/widow_pension/not-found", &sw).await;
         assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()["content-disposition"],
+            "attachment; filename=\"widow_pension-not-found.csv\""
+        );
+        assert_eq!(r.headers()["cache-control"], "no-store");
         let report = r.text().await.unwrap();
         let keys: Vec<String> = csv::Reader::from_reader(report.as_bytes())
             .records()

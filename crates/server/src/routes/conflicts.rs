@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sangam_domain::RefKey;
 use sangam_hub::conflicts::{Conflict, ConflictCsv, ConflictRecord, ConflictReport};
@@ -17,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::SignedIn;
 use crate::problem::{ApiError, ApiQuery};
+use crate::routes::download::{CSV, attachment};
 use crate::state::AppState;
 
 /// The most conflicts one JSON page asks for.
@@ -170,18 +170,14 @@ pub async fn dataset(
         .await?
         .with_page_size(limit);
     let conflicts = report.collect(limit as usize).await?;
-    let mut response = Json(DatasetConflictsView {
+    Ok(Json(DatasetConflictsView {
         dataset: name,
         exclusive_with: report.exclusive_with().to_vec(),
         unknown_exclusive_with: report.unknown_exclusive_with().to_vec(),
         conflicts: conflicts.into_iter().map(Into::into).collect(),
         next: report.cursor(),
     })
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    .into_response())
 }
 
 /// The whole report as CSV, written page by page as the hub reads it. A store failure
@@ -204,18 +200,11 @@ fn csv_response(report: ConflictReport, name: &str) -> Result<Response, ApiError
             Err(e) => Some((Err(stream_error(e)), None)),
         }
     });
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}-conflicts.csv\""))
-    {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(attachment(
+        Body::from_stream(stream),
+        CSV,
+        &format!("{name}-conflicts.csv"),
+    ))
 }
 
 fn stream_error(e: HubError) -> std::io::Error {

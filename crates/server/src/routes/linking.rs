@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sangam_hub::HubError;
 use sangam_hub::linking::review::LinkCounts;
@@ -14,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::SignedIn;
 use crate::problem::{ApiError, ApiJson, ApiQuery};
+use crate::routes::download::{CSV, attachment};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,18 +78,7 @@ pub async fn not_found(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let bytes = state.hub.not_found_report_csv(&name, &user).await?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}-not-found.csv\""))
-    {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(attachment(bytes, CSV, &format!("{name}-not-found.csv")))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod code_lists;
 pub mod conflicts;
 pub mod datasets;
+pub mod download;
 pub mod health;
 pub mod linking;
 pub mod registry;

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::SignedIn;
 use crate::problem::{ApiError, ApiQuery};
+use crate::routes::download::{CSV, XLSX, attachment};
 use crate::spool;
 use crate::state::AppState;
 
@@ -329,18 +330,6 @@ pub struct ReportQuery {
     pub format: Option<String>,
 }
 
-fn attachment(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    // Reports hold the department's own data: never kept by a shared cache.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// The rejected rows of an upload, as the officer sent them, with `line`, `error_codes` and
 /// `error_messages` added: fix them and upload the file again (with `corrects` naming this
 /// upload). Only for nodal officers of the uploading organisation.
@@ -375,16 +364,8 @@ pub async fn rejections(
     };
     let bytes = state.hub.rejection_report(&id, format, &user).await?;
     Ok(match format {
-        ReportFormat::Csv => attachment(
-            bytes,
-            "text/csv; charset=utf-8",
-            &format!("{id}-rejected.csv"),
-        ),
-        ReportFormat::Xlsx => attachment(
-            bytes,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("{id}-rejected.xlsx"),
-        ),
+        ReportFormat::Csv => attachment(bytes, CSV, &format!("{id}-rejected.csv")),
+        ReportFormat::Xlsx => attachment(bytes, XLSX, &format!("{id}-rejected.xlsx")),
     })
 }
 
@@ -444,11 +425,7 @@ pub async fn mapping(
                 outcome: m.outcome,
             })
             .collect();
-        let mut response = Json(views).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return Ok(response);
+        return Ok(Json(views).into_response());
     }
     Ok(attachment(
         mapping_csv(&entries)?,
