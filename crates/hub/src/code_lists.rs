@@ -3,9 +3,9 @@
 //! whole before it replaces the one loaded (a half-loaded directory would reject valid
 //! villages later), and kept as the CSV it came from.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use sangam_domain::code_list::{LgdDirectory, SchemeCodeList};
+use sangam_domain::code_list::{CodeListError, LgdDirectory, SchemeCodeList};
 use sangam_store::StoredCodeList;
 use sha2::{Digest, Sha256};
 
@@ -102,55 +102,55 @@ impl Hub {
                 .find(|l| l.name == name)
                 .map(|l| l.sha256.clone())
         };
-        let (villages_sha, schemes_sha) = (sha("villages"), sha("schemes"));
-        let cached = |cache: &Mutex<CodeListCache>| -> LoadedCodeLists {
-            let c = cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            LoadedCodeLists {
-                villages: c
-                    .villages
-                    .as_ref()
-                    .filter(|(s, _)| Some(s) == villages_sha.as_ref())
-                    .map(|(_, d)| d.clone()),
-                schemes: c
-                    .schemes
-                    .as_ref()
-                    .filter(|(s, _)| Some(s) == schemes_sha.as_ref())
-                    .map(|(_, d)| d.clone()),
-            }
+        Ok(LoadedCodeLists {
+            villages: self
+                .parsed_list(
+                    "villages",
+                    sha("villages"),
+                    |c| &mut c.villages,
+                    |b| LgdDirectory::from_csv(b),
+                )
+                .await?,
+            schemes: self
+                .parsed_list(
+                    "schemes",
+                    sha("schemes"),
+                    |c| &mut c.schemes,
+                    |b| SchemeCodeList::from_csv(b),
+                )
+                .await?,
+        })
+    }
+
+    /// The list `name` as loaded now (its body's checksum `sha`), from the cache `slot` when
+    /// it holds that version, otherwise read from the store, parsed and cached.
+    async fn parsed_list<T>(
+        &self,
+        name: &str,
+        sha: Option<String>,
+        slot: impl Fn(&mut CodeListCache) -> &mut Option<(String, Arc<T>)>,
+        parse: impl Fn(&[u8]) -> Result<T, CodeListError>,
+    ) -> HubResult<Option<Arc<T>>> {
+        let Some(sha) = sha else {
+            return Ok(None);
         };
-        let mut lists = cached(&self.code_list_cache);
-        if lists.villages.is_none()
-            && let Some(sha) = villages_sha
-            && let Some(stored) = self.store.code_list("villages").await?
-        {
-            let dir = Arc::new(LgdDirectory::from_csv(stored.body.as_bytes()).map_err(|e| {
-                HubError::Internal(format!(
-                    "the stored village directory no longer parses: {e}"
-                ))
-            })?);
+        let cache = || {
             self.code_list_cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .villages = Some((sha, dir.clone()));
-            lists.villages = Some(dir);
-        }
-        if lists.schemes.is_none()
-            && let Some(sha) = schemes_sha
-            && let Some(stored) = self.store.code_list("schemes").await?
+        };
+        if let Some((cached, list)) = slot(&mut cache()).as_ref()
+            && *cached == sha
         {
-            let list = Arc::new(
-                SchemeCodeList::from_csv(stored.body.as_bytes()).map_err(|e| {
-                    HubError::Internal(format!("the stored scheme list no longer parses: {e}"))
-                })?,
-            );
-            self.code_list_cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .schemes = Some((sha, list.clone()));
-            lists.schemes = Some(list);
+            return Ok(Some(list.clone()));
         }
-        Ok(lists)
+        let Some(stored) = self.store.code_list(name).await? else {
+            return Ok(None);
+        };
+        let list = Arc::new(parse(stored.body.as_bytes()).map_err(|e| {
+            HubError::Internal(format!("the stored {name} list no longer parses: {e}"))
+        })?);
+        *slot(&mut cache()) = Some((stored.sha256, list.clone()));
+        Ok(Some(list))
     }
 }

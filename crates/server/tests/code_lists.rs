@@ -161,6 +161,47 @@ async fn uploads_are_checked_against_the_loaded_village_directory() {
             rejected,
             "{report}"
         );
+        // A new version of the list replaces the old one at once: with the village added,
+        // the same rows load (as a correction of the rejected ones).
+        let full = format!(
+            "{directory}{},{},{},{},{}\n",
+            villages[&left_out].state_code,
+            villages[&left_out].district_code,
+            villages[&left_out].sub_district_code,
+            left_out,
+            villages[&left_out].village_name
+        );
+        let r = put(url.clone(), full, admin.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut fixed = Vec::new();
+        write_base_registry_csv(&generator, &mut fixed).unwrap();
+        let text = String::from_utf8(fixed).unwrap();
+        let mut lines = text.lines();
+        let mut only_left_out = format!("{}\n", lines.next().unwrap());
+        for line in lines.filter(|l| l.contains(&format!(",{left_out},"))) {
+            only_left_out.push_str(line);
+            only_left_out.push('\n');
+        }
+        let again: Value = client
+            .post(format!(
+                "{base}/v1/uploads?dataset=base&file_name=fixed.csv&corrects={id}"
+            ))
+            .header("authorization", &officer)
+            .body(only_left_out)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                &again["upload"]["counts"]["accepted"],
+                &again["upload"]["counts"]["rejected"]
+            ),
+            (&json!(rejected), &json!(0)),
+            "{again}"
+        );
         let audit = hub.store().audit_entries(0, 1000).await.unwrap();
         assert!(audit.iter().any(|e| e.action == "code_list.loaded"));
         server.shutdown().await.unwrap();

@@ -236,23 +236,14 @@ impl LinkStore for PostgresStore {
             &[&dataset],
         )
         .await?;
-        let mut found = Vec::new();
-        for row in &rows {
-            found.push((
-                get::<String>("enrolments", row, 0)?,
-                count(get("enrolments", row, 1)?),
-            ));
-        }
-        Ok(LinkStatus::ALL
-            .into_iter()
-            .map(|s| {
-                let n = found
-                    .iter()
-                    .find(|(code, _)| code == s.code())
-                    .map_or(0, |(_, n)| *n);
-                (s, n)
+        rows.iter()
+            .map(|row| {
+                let code: String = get("enrolments", row, 0)?;
+                let status = LinkStatus::from_code(&code)
+                    .ok_or_else(|| StoreError::corrupt("enrolments.link_status", &code))?;
+                Ok((status, count(get("enrolments", row, 1)?)))
             })
-            .collect())
+            .collect()
     }
 
     async fn apply_link_decisions(&self, decisions: &[LinkDecision]) -> StoreResult<u64> {

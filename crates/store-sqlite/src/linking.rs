@@ -354,16 +354,14 @@ impl LinkStore for SqliteStore {
                     .map_err(map_err)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(map_err)?;
-                Ok(LinkStatus::ALL
+                found
                     .into_iter()
-                    .map(|s| {
-                        let n = found
-                            .iter()
-                            .find(|(code, _)| code == s.code())
-                            .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or_default());
-                        (s, n)
+                    .map(|(code, n)| {
+                        let status = LinkStatus::from_code(&code)
+                            .ok_or_else(|| StoreError::corrupt("enrolments.link_status", &code))?;
+                        Ok((status, u64::try_from(n).unwrap_or_default()))
                     })
-                    .collect())
+                    .collect()
             })
             .await
     }

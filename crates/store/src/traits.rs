@@ -398,8 +398,7 @@ pub trait LinkStore: Send + Sync {
         dataset: &str,
         record_key: &str,
     ) -> StoreResult<Option<EnrolmentLink>>;
-    /// How many active enrolments of `dataset` are in each link status (every status, zeros
-    /// included).
+    /// How many active enrolments of `dataset` are in each link status that has any.
     async fn link_counts(&self, dataset: &str) -> StoreResult<Vec<(LinkStatus, u64)>>;
     /// Applies the link job's decisions in one transaction: each only to an enrolment still at
     /// its version and still pending; review candidates go into the queue. Returns how many

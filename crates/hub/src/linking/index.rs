@@ -42,7 +42,6 @@ pub struct LinkIndex {
     pub(crate) resident_ids: Vec<String>,
     positions: HashMap<String, u32>,
     pub(crate) stamp: IndexStamp,
-    pub(crate) built_in: Duration,
 }
 
 impl LinkIndex {
@@ -67,10 +66,6 @@ impl LinkIndex {
             .into_iter()
             .map(|(i, p)| (self.resident_ids[i as usize].as_str(), p))
             .collect()
-    }
-
-    pub fn training(&self) -> &sangam_matching::TrainingReport {
-        self.engine.report()
     }
 }
 
@@ -144,14 +139,10 @@ impl Hub {
         }
         let started = Instant::now();
         let training = self.training_records().await?;
-        let index = self.build_link_index(stamp, training).await?;
-        let index = Arc::new(LinkIndex {
-            built_in: started.elapsed(),
-            ..index
-        });
+        let index = Arc::new(self.build_link_index(stamp, training).await?);
         tracing::info!(
             residents = index.records.len(),
-            seconds = index.built_in.as_secs_f64(),
+            seconds = started.elapsed().as_secs_f64(),
             "resident index built"
         );
         self.linker.set(index.clone());
@@ -204,8 +195,6 @@ impl Hub {
                     }
                     training.push(TrainingRecord {
                         roles: roles[&e.spec_version].clone(),
-                        dataset: e.dataset.clone(),
-                        record_key: e.record_key.clone(),
                         enrolment: e,
                     });
                 }
@@ -276,7 +265,6 @@ impl Hub {
                 resident_ids,
                 positions,
                 stamp,
-                built_in: Duration::ZERO,
             })
         })
         .await
@@ -295,8 +283,6 @@ pub(crate) fn options(today: NaiveDate) -> Options {
 /// A scheme record to train on.
 struct TrainingRecord {
     roles: SpecRoles,
-    dataset: String,
-    record_key: String,
     enrolment: sangam_store::Enrolment,
 }
 
@@ -311,7 +297,10 @@ fn label_pairs<'a>(
     let by_key: HashMap<(&str, &str), usize> = training
         .iter()
         .enumerate()
-        .map(|(i, t)| ((t.dataset.as_str(), t.record_key.as_str()), i))
+        .map(|(i, t)| {
+            let e = &t.enrolment;
+            ((e.dataset.as_str(), e.record_key.as_str()), i)
+        })
         .collect();
     decided
         .iter()

@@ -38,19 +38,7 @@ impl Hub {
 
     /// Changes the thresholds (configuration, tests). `review_at` must not exceed `link_at`.
     pub fn set_link_policy(&self, policy: LinkPolicy) -> HubResult<()> {
-        let valid = (0.0..=1.0).contains(&policy.review_at)
-            && (0.0..=1.0).contains(&policy.link_at)
-            && policy.review_at <= policy.link_at
-            && policy.review_candidates >= 1;
-        if !valid {
-            return Err(HubError::Invalid {
-                field: "link_policy".into(),
-                code: "link_policy.range",
-                message: "thresholds are probabilities with review_at <= link_at, and at least \
-                          one review candidate"
-                    .into(),
-            });
-        }
+        policy.check()?;
         if let Ok(mut p) = self.link_policy.write() {
             *p = policy;
         }

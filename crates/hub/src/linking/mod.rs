@@ -24,6 +24,8 @@ pub use job::{LinkStep, LinkSummary};
 
 use serde::Serialize;
 
+use crate::{HubError, HubResult};
+
 /// The thresholds that decide what a model match means.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LinkPolicy {
@@ -42,5 +44,89 @@ impl Default for LinkPolicy {
             review_at: 0.5,
             review_candidates: 3,
         }
+    }
+}
+
+impl LinkPolicy {
+    /// Thresholds are probabilities, the review band sits below the link threshold, and a
+    /// record in review has at least one candidate.
+    pub fn check(&self) -> HubResult<()> {
+        let probability = |p: f64| (0.0..=1.0).contains(&p);
+        if !probability(self.link_at) || !probability(self.review_at) {
+            return Err(HubError::Invalid {
+                field: "link_policy".into(),
+                code: "link_policy.range",
+                message: format!(
+                    "link_at ({}) and review_at ({}) are probabilities, from 0 to 1",
+                    self.link_at, self.review_at
+                ),
+            });
+        }
+        if self.review_at > self.link_at {
+            return Err(HubError::Invalid {
+                field: "link_policy".into(),
+                code: "link_policy.order",
+                message: format!(
+                    "review_at ({}) must not exceed link_at ({}): records between them go to review",
+                    self.review_at, self.link_at
+                ),
+            });
+        }
+        if self.review_candidates == 0 {
+            return Err(HubError::Invalid {
+                field: "link_policy".into(),
+                code: "link_policy.candidates",
+                message: "a record in review needs at least one candidate".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(p: LinkPolicy) -> Option<&'static str> {
+        match p.check() {
+            Ok(()) => None,
+            Err(HubError::Invalid { code, .. }) => Some(code),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn thresholds_must_be_ordered_probabilities() {
+        let default = LinkPolicy::default();
+        assert_eq!(code(default), None);
+        assert_eq!(
+            code(LinkPolicy {
+                link_at: 1.2,
+                ..default
+            }),
+            Some("link_policy.range")
+        );
+        assert_eq!(
+            code(LinkPolicy {
+                review_at: f64::NAN,
+                ..default
+            }),
+            Some("link_policy.range")
+        );
+        assert_eq!(
+            code(LinkPolicy {
+                link_at: 0.5,
+                review_at: 0.9,
+                ..default
+            }),
+            Some("link_policy.order")
+        );
+        assert_eq!(
+            code(LinkPolicy {
+                review_candidates: 0,
+                ..default
+            }),
+            Some("link_policy.candidates")
+        );
     }
 }

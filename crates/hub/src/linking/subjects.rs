@@ -76,13 +76,6 @@ impl SpecRoles {
         SpecRoles { columns }
     }
 
-    /// Whether the spec gives matching anything to go on besides the ID number.
-    pub fn has_demographics(&self) -> bool {
-        self.columns
-            .iter()
-            .any(|(_, r)| matches!(r, Role::FullName | Role::GivenName | Role::Surname))
-    }
-
     /// An enrolment prepared for matching.
     pub fn record(&self, e: &Enrolment, today: NaiveDate) -> Record {
         let text = |name: &str| -> Option<String> {

@@ -4,7 +4,7 @@
 //! against the resident index without running any batch; it carries the resident's reference
 //! key and the match probability, never the registry's values.
 
-use sangam_domain::{IdNumber, RefKey};
+use sangam_domain::{IdNumber, RefKey, ValidationError};
 use sangam_matching::roles::Role;
 use serde::Serialize;
 
@@ -61,14 +61,6 @@ pub struct Found {
     pub match_probability: Option<f64>,
 }
 
-fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> HubError {
-    HubError::Invalid {
-        field: field.into(),
-        code,
-        message: message.into(),
-    }
-}
-
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -89,11 +81,11 @@ impl Hub {
         let mut known_key: Option<RefKey> = None;
         if let Some(raw) = given(&c.id_number) {
             let id = IdNumber::parse(raw).map_err(|e| HubError::invalid("id_number", e))?;
-            if let Some(entry) = self.store.vault_find(&self.vault.blind_index(&id)).await? {
-                if let Some(r) = self.store.resident_by_ref_key(&entry.ref_key).await? {
+            if let Some(key) = self.vault.find(&id).await? {
+                if let Some(r) = self.store.resident_by_ref_key(&key).await? {
                     return Ok(found(FoundBy::IdNumber, &r, 1.0));
                 }
-                known_key = Some(entry.ref_key);
+                known_key = Some(key);
             }
         }
         if let Some(raw) = given(&c.ref_key) {
@@ -125,11 +117,13 @@ impl Hub {
             if given(&c.id_number).is_some() || given(&c.ref_key).is_some() {
                 return Ok(not_found);
             }
-            return Err(invalid(
+            return Err(HubError::invalid(
                 "name",
-                "validate.nothing_to_match",
-                "send an ID number, a reference key, or at least the candidate's name (with the \
-                 date of birth, gender, relative's name and village where known)",
+                ValidationError::new(
+                    "validate.nothing_to_match",
+                    "send an ID number, a reference key, or at least the candidate's name (with \
+                     the date of birth, gender, relative's name and village where known)",
+                ),
             ));
         }
         let Some(index) = self.link_index().await? else {
