@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use sangam_domain::RationCardNumber;
+use sangam_store::columns::qualified;
 use sangam_store::raw::ref_key;
 use sangam_store::{ConflictStore, LinkedEnrolment, StoreError, StoreResult};
 use tokio_postgres::Row;
@@ -14,13 +15,9 @@ use crate::sql::{Params, get, query};
 
 /// The resident's columns (prefixed `r.`) and then the enrolment's, as [`linked`] reads them.
 fn linked_columns() -> String {
-    let resident: Vec<String> = RESIDENT_COLUMNS
-        .split(',')
-        .map(|c| format!("r.{}", c.trim()))
-        .collect();
     format!(
         "{}, e.dataset, e.record_key, e.ref_key",
-        resident.join(", ")
+        qualified(RESIDENT_COLUMNS, "r")
     )
 }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use sangam_store::columns::qualified;
 use sangam_store::{
     Enrolment, EnrolmentLink, LinkDecision, LinkMethod, LinkStatus, LinkStore, MatchReview,
     MatchableResident, RegistryStamp, ReviewStatus, StoreError, StoreResult,
@@ -17,14 +18,6 @@ use crate::sql::{count, execute, get, map_err, query, query_one, query_opt};
 
 const REVIEW_COLUMNS: &str = "id, dataset, record_key, resident_id, probability, explanation, \
      enrolment_version, status, created_at, decided_by, decided_at";
-
-fn prefixed(columns: &str, alias: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn review(row: &Row) -> StoreResult<MatchReview> {
     const T: &str = "match_reviews";
@@ -157,7 +150,7 @@ impl LinkStore for PostgresStore {
                 "SELECT {}, h.village_code FROM residents AS r \
                  JOIN households AS h ON h.card_number = r.card_number \
                  WHERE r.resident_id > $1 ORDER BY r.resident_id LIMIT $2",
-                prefixed(RESIDENT_COLUMNS, "r")
+                qualified(RESIDENT_COLUMNS, "r")
             ),
             &[&after.unwrap_or(""), &i64::from(limit)],
         )

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, ToSql, params};
 use sangam_domain::RationCardNumber;
+use sangam_store::columns::qualified;
 use sangam_store::raw::ref_key;
 use sangam_store::{ConflictStore, LinkedEnrolment, StoreError, StoreResult};
 
@@ -15,13 +16,9 @@ use crate::sql::map_err;
 /// The resident's columns (prefixed `r.`) and then the enrolment's, as [`linked_row`] reads
 /// them.
 fn linked_columns() -> String {
-    let resident: Vec<String> = RESIDENT_COLUMNS
-        .split(',')
-        .map(|c| format!("r.{}", c.trim()))
-        .collect();
     format!(
         "{}, e.dataset, e.record_key, e.ref_key",
-        resident.join(", ")
+        qualified(RESIDENT_COLUMNS, "r")
     )
 }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use sangam_store::columns::qualified;
 use sangam_store::{
     Enrolment, EnrolmentLink, LinkDecision, LinkMethod, LinkStatus, LinkStore, MatchReview,
     MatchableResident, RegistryStamp, ReviewStatus, StoreError, StoreResult,
@@ -16,14 +17,6 @@ use crate::sql::{begin, map_err, parse_ts, ts};
 
 const REVIEW_COLUMNS: &str = "id, dataset, record_key, resident_id, probability, explanation, \
      enrolment_version, status, created_at, decided_by, decided_at";
-
-fn prefixed(columns: &str, alias: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn review(r: &Row<'_>) -> rusqlite::Result<StoreResult<MatchReview>> {
     let explanation: String = r.get(5)?;
@@ -248,7 +241,7 @@ impl LinkStore for SqliteStore {
                         "SELECT {}, h.village_code FROM residents AS r \
                          JOIN households AS h ON h.card_number = r.card_number \
                          WHERE r.resident_id > ?1 ORDER BY r.resident_id LIMIT ?2",
-                        prefixed(RESIDENT_COLUMNS, "r")
+                        qualified(RESIDENT_COLUMNS, "r")
                     ))
                     .map_err(map_err)?;
                 let rows = stmt
