@@ -9,12 +9,13 @@
 //!   clerical review queue (`review.rs`), where a reviewer accepts or rejects each pair and
 //!   the decisions become labels the next model trains with;
 //! - below the review threshold, records it as not found in the base data, which the
-//!   department gets back as a report.
+//!   department gets back as a report (`reports.rs`, with the counts and explanations).
 //!
 //! `validate.rs` answers the same question online for one candidate beneficiary.
 
 pub mod index;
 mod job;
+pub mod reports;
 pub mod review;
 pub mod subjects;
 pub mod validate;

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sangam_hub::HubError;
-use sangam_hub::linking::review::LinkCounts;
+use sangam_hub::linking::reports::LinkCounts;
 use sangam_store::{MatchReview, ReviewStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
