@@ -9,6 +9,9 @@ use serde::Serialize;
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
+/// Rows of the not-found report read per query.
+const REPORT_PAGE: u32 = 5_000;
+
 /// A dataset's records by link status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkCounts {
@@ -33,12 +36,7 @@ impl Hub {
             not_found: of(LinkStatus::NotFound),
         })
     }
-}
 
-/// Rows of the not-found report read per query.
-const REPORT_PAGE: u32 = 5_000;
-
-impl Hub {
     /// The dataset's records not found in the base data, as CSV: the record key, the upload
     /// that last sent it, and the record's plain fields (never the sealed ones), so the
     /// department can check them against its own files. Cells are neutralised.
@@ -98,9 +96,7 @@ impl Hub {
         .await?;
         writer.finish().map_err(err)
     }
-}
 
-impl Hub {
     /// The model's explanation for any pair of a scheme record and a resident: each field's
     /// comparison level, m, u and weight, and the running total (a waterfall). ID numbers
     /// appear only as masked reference keys. Audited, since it shows how the registry spells
