@@ -635,8 +635,39 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
         )
         .await;
 
-        // Not-found records go again on request (say, after the registry grew).
+        // The registry grows: one of the strangers gets a ration card. Not-found records go
+        // again on request, and the index, rebuilt for the new registry, finds her.
         hub.set_link_policy(LinkPolicy::default()).unwrap();
+        let village = residents[1].village_code.clone();
+        let card = to_csv(
+            sangam_synth::BASE_REGISTRY_HEADER,
+            &[[
+                "PYX900000001",
+                "PHH",
+                "4",
+                "Church St",
+                "Ward 2",
+                village.as_str(),
+                "605001",
+                "Philomena Wojcik",
+                "Stanislaw Wojcik",
+                "F",
+                "1944-09-17",
+                "HEAD",
+                "",
+                "",
+                "alive",
+            ]
+            .map(str::to_owned)
+            .to_vec()],
+        );
+        api.upload(
+            "dataset=base&file_name=new-card.csv",
+            card,
+            &cs,
+            StatusCode::CREATED,
+        )
+        .await;
         let relinked = api
             .post_json(
                 "/v1/datasets/widow_pension/relink",
@@ -651,7 +682,30 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             .get_json("/v1/datasets/widow_pension/links", &sw, StatusCode::OK)
             .await;
         assert_eq!(counts["pending"], 0, "{counts}");
-        assert!(counts["not_found"].as_u64().unwrap() >= 5, "{counts}");
+        let philomena = hub
+            .store()
+            .enrolment_link("widow_pension", "WP-NEW-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (philomena.status, philomena.method),
+            (LinkStatus::Linked, Some(LinkMethod::Model)),
+            "{philomena:?}"
+        );
+        let new_resident = hub
+            .store()
+            .residents_of(&sangam_domain::RationCardNumber::parse("PYX900000001").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            philomena.resident_id.as_deref(),
+            Some(new_resident[0].resident_id.as_str())
+        );
+        assert_eq!(
+            counts["not_found"], 5,
+            "the other four strangers and WP-UNSURE-1: {counts}"
+        );
 
         let audit = hub.store().audit_entries(0, 10_000).await.unwrap();
         for action in [

@@ -413,4 +413,22 @@ impl LinkStore for PostgresStore {
         .map(review)
         .collect()
     }
+
+    async fn rejected_pairs(
+        &self,
+        dataset: &str,
+        record_keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let c = self.client().await?;
+        query(
+            &c,
+            "SELECT record_key, resident_id FROM match_reviews \
+             WHERE dataset = $1 AND record_key = ANY($2) AND status = 'rejected'",
+            &[&dataset, &record_keys],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((get("match_reviews", row, 0)?, get("match_reviews", row, 1)?)))
+        .collect()
+    }
 }

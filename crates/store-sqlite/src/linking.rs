@@ -473,4 +473,32 @@ impl LinkStore for SqliteStore {
             })
             .await
     }
+
+    async fn rejected_pairs(
+        &self,
+        dataset: &str,
+        record_keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let (dataset, keys) = (dataset.to_owned(), record_keys.to_vec());
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT record_key, resident_id FROM match_reviews \
+                         WHERE dataset = ?1 AND record_key = ?2 AND status = 'rejected'",
+                    )
+                    .map_err(map_err)?;
+                let mut pairs = Vec::new();
+                for key in &keys {
+                    let rows = stmt
+                        .query_map(params![dataset, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(map_err)?;
+                    for row in rows {
+                        pairs.push(row.map_err(map_err)?);
+                    }
+                }
+                Ok(pairs)
+            })
+            .await
+    }
 }

@@ -1625,6 +1625,21 @@ async fn linking(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.decided_match_reviews(10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .rejected_pairs("link_a", &["L-2".into(), "L-3".into()])
+            .await
+            .unwrap(),
+        [("L-3".to_owned(), r1.resident_id.clone())],
+        "the accepted pair is not rejected"
+    );
+    assert!(
+        store
+            .rejected_pairs("other", &["L-3".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Statistics refresh on a store with data in it.
     store.refresh_statistics().await.unwrap();

@@ -429,6 +429,13 @@ pub trait LinkStore: Send + Sync {
     ) -> StoreResult<MatchReview>;
     /// Accepted and rejected reviews, newest first, at most `limit`: labels for training.
     async fn decided_match_reviews(&self, limit: u32) -> StoreResult<Vec<MatchReview>>;
+    /// The (record key, resident id) pairs of these records of `dataset` that a reviewer
+    /// rejected: the link job never proposes them again.
+    async fn rejected_pairs(
+        &self,
+        dataset: &str,
+        record_keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// The code lists uploads are checked against.

@@ -103,6 +103,12 @@ impl Hub {
                 slot.insert(SpecRoles::of(&spec));
             }
         }
+        // A pair a reviewer rejected is never proposed again, linked or queued.
+        let keys: Vec<String> = page.iter().map(|e| e.record_key.clone()).collect();
+        let mut rejected: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, resident) in self.store.rejected_pairs(dataset, &keys).await? {
+            rejected.entry(key).or_default().push(resident);
+        }
         let decisions: Vec<LinkDecision> = tokio::task::spawn_blocking(move || {
             page.par_iter()
                 .map(|e| {
@@ -119,7 +125,13 @@ impl Hub {
                         return not_found(None);
                     };
                     let record = roles[&e.spec_version].record(e, today);
-                    let found = index.lookup(&record, policy.review_candidates);
+                    let refused = rejected.get(&e.record_key).map_or(&[][..], Vec::as_slice);
+                    let found: Vec<(&str, f64)> = index
+                        .lookup(&record, policy.review_candidates + refused.len())
+                        .into_iter()
+                        .filter(|(id, _)| !refused.iter().any(|r| r == id))
+                        .take(policy.review_candidates)
+                        .collect();
                     let Some((best, p)) = found.first().map(|(id, p)| ((*id).to_owned(), *p))
                     else {
                         return not_found(None);
