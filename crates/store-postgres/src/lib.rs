@@ -17,6 +17,7 @@ mod jobs;
 mod linking;
 mod meta;
 mod registry;
+mod sharing;
 mod sql;
 mod uploads;
 mod url;

@@ -15,6 +15,7 @@ mod jobs;
 mod linking;
 mod meta;
 mod registry;
+mod sharing;
 mod sql;
 mod uploads;
 mod vault;

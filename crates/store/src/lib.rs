@@ -14,9 +14,11 @@ pub mod raw;
 pub mod records;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod sharing;
 mod traits;
 
 pub use error::{StoreError, StoreResult};
 pub use linking::*;
 pub use records::*;
+pub use sharing::*;
 pub use traits::*;

@@ -15,6 +15,7 @@ use sangam_domain::{
 use crate::audit::{self, ChainVerifier};
 use crate::linking::*;
 use crate::records::*;
+use crate::sharing::*;
 use crate::{Store, StoreError};
 
 /// Runs every scenario against `store`, which must be freshly created and empty.
@@ -31,6 +32,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     upload_outputs_and_enrolments(&*store).await;
     conflict_reads(&*store).await;
     linking(&*store).await;
+    sharing(&*store).await;
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
@@ -1686,5 +1688,202 @@ async fn linking(store: &dyn Store) {
     assert_eq!(
         (l2.status, l2.method, l2.resident_id),
         (LinkStatus::Pending, None, None)
+    );
+}
+
+/// Organisations and applications (optimistic versions), the batched access log and its
+/// searches, usage counts, decoys and enrolment requests.
+async fn sharing(store: &dyn Store) {
+    let now = audit::truncate_to_micros(Utc::now());
+    let org = StoredOrganisation {
+        id: "health".into(),
+        name: "Health Department".into(),
+        doc: r#"{"category":"government"}"#.into(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_organisation(&org).await.unwrap();
+    let renamed = StoredOrganisation {
+        name: "Department of Health".into(),
+        ..org.clone()
+    };
+    store.put_organisation(&renamed).await.unwrap();
+    assert_eq!(
+        store.organisation("health").await.unwrap().unwrap(),
+        renamed
+    );
+    assert_eq!(store.organisations().await.unwrap(), vec![renamed]);
+
+    let app = StoredApplication {
+        id: "app-1".into(),
+        organisation: "health".into(),
+        client_id: None,
+        status: "submitted".into(),
+        version: 1,
+        doc: "{}".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_application(&app).await.unwrap();
+    assert!(matches!(
+        store.insert_application(&app).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let orphan = StoredApplication {
+        id: "app-x".into(),
+        organisation: "nobody".into(),
+        ..app.clone()
+    };
+    assert!(
+        store.insert_application(&orphan).await.is_err(),
+        "an application needs a registered organisation"
+    );
+    let live = StoredApplication {
+        client_id: Some("cl-1".into()),
+        status: "live".into(),
+        version: 2,
+        doc: r#"{"x":1}"#.into(),
+        ..app.clone()
+    };
+    store.update_application(&live).await.unwrap();
+    assert!(
+        matches!(
+            store.update_application(&live).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a second change from the same version loses"
+    );
+    assert_eq!(store.application("app-1").await.unwrap().unwrap(), live);
+    assert_eq!(
+        store.application_by_client("cl-1").await.unwrap().unwrap(),
+        live
+    );
+    assert!(store.application_by_client("cl-2").await.unwrap().is_none());
+    assert_eq!(store.applications(Some("health")).await.unwrap().len(), 1);
+    assert!(store.applications(Some("other")).await.unwrap().is_empty());
+    assert_eq!(store.applications(None).await.unwrap().len(), 1);
+
+    // The access log: a batch chains like single appends, and the searches find it.
+    let drafts: Vec<AuditDraft> = (0..2500)
+        .map(|i| AuditDraft {
+            at: now,
+            actor: "app:app-1".into(),
+            action: "record.served".into(),
+            target: Some(format!("resident:R{}", i % 10)),
+            details: format!(r#"{{"i":{i}}}"#),
+        })
+        .collect();
+    let last = store.append_audit_batch(&drafts).await.unwrap();
+    assert_eq!(store.append_audit_batch(&[]).await.unwrap(), last);
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, 1000).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for entry in &page {
+            verifier.check(entry).unwrap();
+        }
+        after = page.last().unwrap().seq;
+    }
+    assert_eq!(after, last);
+    let seen = store
+        .search_audit(
+            &AuditFilter {
+                target: Some("resident:R3".into()),
+                ..AuditFilter::default()
+            },
+            0,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 250);
+    assert!(seen.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let older = store
+        .search_audit(
+            &AuditFilter {
+                target: Some("resident:R3".into()),
+                actor: Some("app:app-1".into()),
+                action: Some("record.served".into()),
+            },
+            seen[9].seq,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 5);
+    assert_eq!(older[0].seq, seen[10].seq);
+    assert!(
+        store
+            .search_audit(
+                &AuditFilter {
+                    actor: Some("app:other".into()),
+                    ..AuditFilter::default()
+                },
+                0,
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let counts = store
+        .audit_target_counts("app:app-1", "record.served", 3)
+        .await
+        .unwrap();
+    assert_eq!(counts.len(), 3);
+    assert!(counts.iter().all(|(_, n)| *n == 250));
+
+    let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let usage = |d: NaiveDate, n: u64| DailyUsage {
+        application_id: "app-1".into(),
+        day: d,
+        requests: n,
+    };
+    store
+        .add_usage(&[
+            usage(day, 5),
+            usage(day, 7),
+            usage(day.succ_opt().unwrap(), 1),
+        ])
+        .await
+        .unwrap();
+    store.add_usage(&[usage(day, 3)]).await.unwrap();
+    assert_eq!(
+        store
+            .usage("app-1", day, day.succ_opt().unwrap())
+            .await
+            .unwrap(),
+        vec![usage(day, 15), usage(day.succ_opt().unwrap(), 1)]
+    );
+    assert!(
+        store
+            .usage("app-1", day.pred_opt().unwrap(), day.pred_opt().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .add_honeytokens(&["R9".into(), "R1".into()], now)
+        .await
+        .unwrap();
+    store.add_honeytokens(&["R1".into()], now).await.unwrap();
+    assert_eq!(store.honeytokens().await.unwrap(), vec!["R1", "R9"]);
+
+    let request = ResidentRequest {
+        id: "rq-1".into(),
+        application_id: "app-1".into(),
+        status: "pending_verification".into(),
+        key_version: 1,
+        sealed: vec![1, 2, 3],
+        created_at: now,
+    };
+    store.insert_resident_request(&request).await.unwrap();
+    assert_eq!(
+        store.resident_requests("app-1").await.unwrap(),
+        vec![request]
     );
 }

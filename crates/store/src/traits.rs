@@ -2,12 +2,13 @@
 //! `Arc<dyn Store>`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sangam_domain::{RationCardNumber, RefKey};
 
 use crate::StoreResult;
 use crate::linking::*;
 use crate::records::*;
+use crate::sharing::*;
 
 /// Everything the hub needs from a storage backend.
 pub trait Store:
@@ -22,6 +23,7 @@ pub trait Store:
     + AccountStore
     + LinkStore
     + CodeListStore
+    + SharingStore
     + Send
     + Sync
 {
@@ -322,6 +324,26 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, draft: &AuditDraft) -> StoreResult<AuditEntry>;
     /// Entries with `seq > after`, in order, at most `limit`.
     async fn audit_entries(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// Appends many entries in one transaction, chained in order; returns the `seq` of the
+    /// log's last entry afterwards.
+    /// Records served to applications come in thousands a second: one commit each would not
+    /// keep up.
+    async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> StoreResult<i64>;
+    /// Entries matching `filter` with `seq` below `before` (0: from the newest), newest
+    /// first.
+    async fn search_audit(
+        &self,
+        filter: &AuditFilter,
+        before: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>>;
+    /// For entries of `actor` with `action`: how many there are per target, most first.
+    async fn audit_target_counts(
+        &self,
+        actor: &str,
+        action: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, u64)>>;
 }
 
 /// The queue of background work.
@@ -446,4 +468,40 @@ pub trait CodeListStore: Send + Sync {
     async fn code_list(&self, name: &str) -> StoreResult<Option<StoredCodeList>>;
     /// Every loaded list, by name, with an empty body.
     async fn code_lists(&self) -> StoreResult<Vec<StoredCodeList>>;
+}
+
+/// Organisations, consuming applications, their usage, decoys and enrolment requests.
+#[async_trait]
+pub trait SharingStore: Send + Sync {
+    /// Inserts or replaces an organisation.
+    async fn put_organisation(&self, organisation: &StoredOrganisation) -> StoreResult<()>;
+    async fn organisation(&self, id: &str) -> StoreResult<Option<StoredOrganisation>>;
+    async fn organisations(&self) -> StoreResult<Vec<StoredOrganisation>>;
+    /// `Conflict` if the id (or the client id) is taken.
+    async fn insert_application(&self, application: &StoredApplication) -> StoreResult<()>;
+    /// Replaces the application if the stored version is `application.version - 1`;
+    /// `Conflict` if another change came first.
+    async fn update_application(&self, application: &StoredApplication) -> StoreResult<()>;
+    async fn application(&self, id: &str) -> StoreResult<Option<StoredApplication>>;
+    async fn application_by_client(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<StoredApplication>>;
+    /// All applications, or one organisation's.
+    async fn applications(&self, organisation: Option<&str>)
+    -> StoreResult<Vec<StoredApplication>>;
+    /// Adds requests to the stored daily counts.
+    async fn add_usage(&self, deltas: &[DailyUsage]) -> StoreResult<()>;
+    /// One application's counts for the days from `from` to `to`, inclusive.
+    async fn usage(
+        &self,
+        application_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<DailyUsage>>;
+    /// Marks residents as decoys (honeytokens).
+    async fn add_honeytokens(&self, resident_ids: &[String], at: DateTime<Utc>) -> StoreResult<()>;
+    async fn honeytokens(&self) -> StoreResult<Vec<String>>;
+    async fn insert_resident_request(&self, request: &ResidentRequest) -> StoreResult<()>;
+    async fn resident_requests(&self, application_id: &str) -> StoreResult<Vec<ResidentRequest>>;
 }
