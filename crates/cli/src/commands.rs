@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { store, listen } => {
             let settings = settings(config, &store, listen)?;
             let hub = open_hub(&settings, Open::CreateIfMissing).await?;
-            serve(hub, settings.listen).await?;
+            serve(hub, &settings).await?;
         }
         Command::Demo {
             store,
@@ -117,9 +117,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if no_serve {
                 print_demo_banner(&credentials, None, &settings.data_dir);
             } else {
-                let server = sangam_server::start(hub, settings.listen, true)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", settings.listen))?;
+                let server = sangam_server::start_with(
+                    hub,
+                    settings.listen,
+                    true,
+                    server_options(&settings)?,
+                )
+                .await
+                .with_context(|| format!("cannot listen on {}", settings.listen))?;
                 print_demo_banner(&credentials, Some(server.addr), &settings.data_dir);
                 wait_for_signal(server).await?;
             }
@@ -379,8 +384,15 @@ async fn keys(config: Option<&Path>, command: KeysCommand) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn serve(hub: Hub, listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    let server = sangam_server::start(hub, listen, true)
+fn server_options(settings: &Settings) -> anyhow::Result<sangam_server::ServerOptions> {
+    let trusted_proxies = sangam_access::network::TrustedProxies::parse(&settings.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+    Ok(sangam_server::ServerOptions { trusted_proxies })
+}
+
+async fn serve(hub: Hub, settings: &Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let server = sangam_server::start_with(hub, listen, true, server_options(settings)?)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %server.addr, "serving");
@@ -469,13 +481,7 @@ async fn seed_demo(
 }
 
 fn credentials_from_json(v: &serde_json::Value) -> Option<DemoCredentials> {
-    let field = |k: &str| v.get(k)?.as_str().map(str::to_owned);
-    Some(DemoCredentials {
-        admin_username: field("admin_username")?,
-        admin_password: field("admin_password")?,
-        client_id: field("client_id")?,
-        client_secret: field("client_secret")?,
-    })
+    serde_json::from_value(v.clone()).ok()
 }
 
 /// Writes a file only its owner can read.
@@ -512,6 +518,11 @@ fn print_demo_banner(c: &DemoCredentials, addr: Option<std::net::SocketAddr>, da
             "  Try:          curl -s -X POST {base}/v1/session -H 'content-type: application/json' \
              -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'",
             c.admin_username, c.admin_password
+        );
+        println!(
+            "  Application:  {} (live; purpose {}): curl -s -u {}:<client_secret from the \
+             credentials file> -d grant_type=client_credentials {base}/oauth2/token",
+            c.application_id, c.purpose, c.client_id
         );
         println!("  Stop with Ctrl-C.");
     }

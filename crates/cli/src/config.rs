@@ -48,6 +48,12 @@ log_format = "text"
 # base data". Lower link_at for fewer reviews and more wrong links.
 link_at = 0.9
 review_at = 0.5
+
+# Reverse proxies (addresses or CIDR blocks) in front of the hub. A consuming application's
+# address, checked against its IP allow-list, is the TCP peer's unless the peer is one of
+# these; then it is the rightmost address in X-Forwarded-For that is not a trusted proxy.
+# Leave empty when clients connect directly: otherwise a client could forge its address.
+trusted_proxies = []
 "#;
 
 /// The hub's settings after every layer is applied.
@@ -67,6 +73,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub link_at: f64,
     pub review_at: f64,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -89,6 +97,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             link_at: sangam_hub::linking::LinkPolicy::default().link_at,
             review_at: sangam_hub::linking::LinkPolicy::default().review_at,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -107,6 +116,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("link_at", &self.link_at)
             .field("review_at", &self.review_at)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

@@ -8,9 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use rand::RngCore;
-use sangam_store::{ApiClient, Role, Session, User};
+use sangam_store::{Role, Session, User};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
@@ -101,21 +100,6 @@ impl std::fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionToken")
             .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Client credentials, with the secret shown once.
-#[derive(Clone)]
-pub struct IssuedClient {
-    pub client_id: String,
-    pub client_secret: String,
-}
-
-impl std::fmt::Debug for IssuedClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedClient")
-            .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
 }
@@ -249,50 +233,4 @@ impl Hub {
     pub async fn sign_out(&self, token: &str) -> HubResult<()> {
         Ok(self.store.delete_session(&token_hash(token)).await?)
     }
-
-    /// Issues client credentials to an application. The secret is returned once and stored
-    /// only as its SHA-256 (a 256-bit random secret needs no slow hash).
-    pub async fn create_api_client(&self, name: &str, actor: &str) -> HubResult<IssuedClient> {
-        let client_id = format!("app-{}", &random_token(9));
-        let client_secret = random_token(32);
-        self.store
-            .insert_api_client(&ApiClient {
-                client_id: client_id.clone(),
-                name: name.to_owned(),
-                secret_hash: format!("sha256:{}", hex_digest(&client_secret)),
-                status: "registered".into(),
-                created_at: self.now(),
-            })
-            .await?;
-        self.audit(
-            actor,
-            AuditEvent::ApiClientCreated {
-                client_id: client_id.clone(),
-                name: name.into(),
-            },
-        )
-        .await?;
-        Ok(IssuedClient {
-            client_id,
-            client_secret,
-        })
-    }
-
-    /// Whether a client secret is the one issued to `client_id`.
-    pub async fn check_client_secret(&self, client_id: &str, secret: &str) -> HubResult<bool> {
-        let Some(client) = self.store.api_client(client_id).await? else {
-            return Ok(false);
-        };
-        let expected = format!("sha256:{}", hex_digest(secret));
-        Ok(bool::from(
-            expected.as_bytes().ct_eq(client.secret_hash.as_bytes()),
-        ))
-    }
-}
-
-fn hex_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

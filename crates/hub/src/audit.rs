@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::{Hub, HubError, HubResult};
 
+/// The action of a record served to an application: the access log's entries.
+pub const RECORD_SERVED: &str = "record.served";
+
 /// What the hub records in its audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -59,8 +62,6 @@ pub enum AuditEvent {
         dataset: String,
         organisation: String,
     },
-    /// Client credentials were issued to an application.
-    ApiClientCreated { client_id: String, name: String },
     /// A dataset (a scheme's beneficiary list) was declared with its first spec.
     DatasetCreated {
         dataset: String,
@@ -108,6 +109,90 @@ pub enum AuditEvent {
     DatasetConflictsRead { dataset: String, resumed: bool },
     /// A resident's conflicts across schemes were read.
     ResidentConflictsRead { resident_id: String, conflicts: u64 },
+    /// An organisation registered (or its registration changed).
+    OrganisationRegistered { organisation: String, name: String },
+    /// A consuming application was submitted with its connectivity request.
+    ApplicationSubmitted {
+        application_id: String,
+        organisation: String,
+        name: String,
+    },
+    /// An application moved from one onboarding state to another.
+    ApplicationStatusChanged {
+        application_id: String,
+        from: String,
+        to: String,
+        reason: Option<String>,
+    },
+    /// A comment, meeting notes, or a clarification asked or given.
+    ApplicationNoteAdded {
+        application_id: String,
+        kind: String,
+        text: String,
+    },
+    /// An application was approved; its agreed plan became an agreement.
+    AgreementApproved {
+        application_id: String,
+        agreement_id: String,
+        starts_on: String,
+        ends_on: String,
+        purposes: Vec<String>,
+    },
+    AgreementRenewed {
+        application_id: String,
+        agreement_id: String,
+        ends_on: String,
+    },
+    AgreementTerminated {
+        application_id: String,
+        agreement_id: String,
+        reason: String,
+    },
+    /// The consumer confirmed it destroyed the data it held.
+    DataDestructionConfirmed {
+        application_id: String,
+        agreement_id: String,
+        reference: String,
+    },
+    ClientSecretIssued {
+        application_id: String,
+        secret_id: String,
+        environment: String,
+    },
+    ClientSecretRevoked {
+        application_id: String,
+        secret_id: String,
+    },
+    /// An access token was issued by the client-credentials grant.
+    AccessTokenIssued {
+        application_id: String,
+        secret_id: String,
+        scopes: Vec<String>,
+    },
+    /// A record was served to an application: the access log.
+    RecordServed {
+        application_id: String,
+        resident_id: String,
+        operation: String,
+        fields: Vec<String>,
+        purpose: String,
+        request_id: String,
+        client_ip: String,
+    },
+    /// The scraping detector raised an alert.
+    ScrapingDetected {
+        application_id: String,
+        kind: String,
+        detail: String,
+        suspended: bool,
+    },
+    /// Residents were marked as decoys (how many only: which ones is the secret).
+    HoneytokensPlanted { count: u64 },
+    /// An application asked the hub to enrol a resident missing from it.
+    ResidentRequested {
+        application_id: String,
+        request_id: String,
+    },
 }
 
 impl AuditEvent {
@@ -126,7 +211,6 @@ impl AuditEvent {
             AuditEvent::RegistryLoaded { .. } => "registry.loaded",
             AuditEvent::UploadCommitted { .. } => "upload.committed",
             AuditEvent::UploadFailed { .. } => "upload.failed",
-            AuditEvent::ApiClientCreated { .. } => "client.created",
             AuditEvent::DatasetCreated { .. } => "dataset.created",
             AuditEvent::DatasetSpecChanged { .. } => "dataset.spec_changed",
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
@@ -140,6 +224,21 @@ impl AuditEvent {
             AuditEvent::CandidateValidated { .. } => "resident.validated",
             AuditEvent::DatasetConflictsRead { .. } => "dataset.conflicts_read",
             AuditEvent::ResidentConflictsRead { .. } => "resident.conflicts_read",
+            AuditEvent::OrganisationRegistered { .. } => "organisation.registered",
+            AuditEvent::ApplicationSubmitted { .. } => "application.submitted",
+            AuditEvent::ApplicationStatusChanged { .. } => "application.status_changed",
+            AuditEvent::ApplicationNoteAdded { .. } => "application.note_added",
+            AuditEvent::AgreementApproved { .. } => "agreement.approved",
+            AuditEvent::AgreementRenewed { .. } => "agreement.renewed",
+            AuditEvent::AgreementTerminated { .. } => "agreement.terminated",
+            AuditEvent::DataDestructionConfirmed { .. } => "agreement.destruction_confirmed",
+            AuditEvent::ClientSecretIssued { .. } => "client.secret_issued",
+            AuditEvent::ClientSecretRevoked { .. } => "client.secret_revoked",
+            AuditEvent::AccessTokenIssued { .. } => "client.token_issued",
+            AuditEvent::RecordServed { .. } => RECORD_SERVED,
+            AuditEvent::ScrapingDetected { .. } => "scraping.detected",
+            AuditEvent::HoneytokensPlanted { .. } => "scraping.honeytokens_planted",
+            AuditEvent::ResidentRequested { .. } => "resident.requested",
         }
     }
 
@@ -152,10 +251,10 @@ impl AuditEvent {
             AuditEvent::IdNumberRevealed { ref_key, .. }
             | AuditEvent::ResidentVerified { ref_key, .. } => Some(format!("ref_key:{ref_key}")),
             AuditEvent::ResidentUpdated { resident_id, .. }
+            | AuditEvent::RecordServed { resident_id, .. }
             | AuditEvent::ResidentConflictsRead { resident_id, .. } => {
                 Some(format!("resident:{resident_id}"))
             }
-            AuditEvent::ApiClientCreated { client_id, .. } => Some(format!("client:{client_id}")),
             AuditEvent::DataKeyAdded { version }
             | AuditEvent::ReencryptionCompleted { version, .. }
             | AuditEvent::DataKeyRetired { version } => Some(format!("data_key:{version}")),
@@ -176,12 +275,31 @@ impl AuditEvent {
             }
             AuditEvent::MatchReviewDecided { review_id, .. } => Some(format!("review:{review_id}")),
             AuditEvent::CodeListLoaded { name, .. } => Some(format!("code_list:{name}")),
-            AuditEvent::HubInitialised { .. } | AuditEvent::RegistryLoaded { .. } => None,
+            AuditEvent::ApplicationSubmitted { application_id, .. }
+            | AuditEvent::ApplicationStatusChanged { application_id, .. }
+            | AuditEvent::ApplicationNoteAdded { application_id, .. }
+            | AuditEvent::AgreementApproved { application_id, .. }
+            | AuditEvent::AgreementRenewed { application_id, .. }
+            | AuditEvent::AgreementTerminated { application_id, .. }
+            | AuditEvent::DataDestructionConfirmed { application_id, .. }
+            | AuditEvent::ClientSecretIssued { application_id, .. }
+            | AuditEvent::ClientSecretRevoked { application_id, .. }
+            | AuditEvent::AccessTokenIssued { application_id, .. }
+            | AuditEvent::ScrapingDetected { application_id, .. }
+            | AuditEvent::ResidentRequested { application_id, .. } => {
+                Some(format!("application:{application_id}"))
+            }
+            AuditEvent::OrganisationRegistered { organisation, .. } => {
+                Some(format!("organisation:{organisation}"))
+            }
+            AuditEvent::HubInitialised { .. }
+            | AuditEvent::RegistryLoaded { .. }
+            | AuditEvent::HoneytokensPlanted { .. } => None,
         }
     }
 
     /// The event's fields as canonical JSON (keys sorted), without the action tag.
-    fn details(&self) -> String {
+    pub(crate) fn details(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             map.remove("action");

@@ -31,6 +31,9 @@ pub enum HubError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// A consuming application's call refused by a named rule of the sharing policy.
+    #[error("{} ({})", .0.message, .0.code)]
+    Denied(crate::sharing::gate::Denial),
     #[error("internal error: {0}")]
     Internal(String),
 }

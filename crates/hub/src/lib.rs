@@ -17,6 +17,7 @@ mod error;
 pub mod jobs;
 pub mod linking;
 pub mod registry;
+pub mod sharing;
 pub mod uploads;
 pub mod vault;
 pub mod verify;
@@ -37,6 +38,7 @@ pub struct Hub {
     linker: Arc<linking::Linker>,
     link_policy: Arc<std::sync::RwLock<linking::LinkPolicy>>,
     code_list_cache: Arc<std::sync::Mutex<code_lists::CodeListCache>>,
+    sharing: Arc<sharing::SharingState>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -63,6 +65,7 @@ impl Hub {
             linker: Arc::default(),
             link_policy: Arc::default(),
             code_list_cache: Arc::default(),
+            sharing: Arc::default(),
         })
     }
 

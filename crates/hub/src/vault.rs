@@ -241,7 +241,7 @@ impl Vault {
     }
 
     /// Decrypts an entry. Only [`Hub::reveal_id_number`] (which audits) and key rotation call it.
-    async fn open(&self, ref_key: &RefKey) -> HubResult<Option<IdNumber>> {
+    pub(crate) async fn open(&self, ref_key: &RefKey) -> HubResult<Option<IdNumber>> {
         let Some(entry) = self.store.vault_get(ref_key).await? else {
             return Ok(None);
         };

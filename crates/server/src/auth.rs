@@ -62,3 +62,78 @@ impl FromRequestParts<AppState> for SignedIn {
         Ok(SignedIn(state.hub.authenticate(token).await?))
     }
 }
+
+/// What a consuming application's call brings: its bearer token (if any), its address, the
+/// stated purpose and the request id. The handler passes it through the gate with the scope
+/// its operation needs ([`ConsumerCall::authorize`]).
+#[derive(Debug)]
+pub struct ConsumerCall {
+    token: Option<String>,
+    client_ip: std::net::IpAddr,
+    purpose: Option<String>,
+    request_id: String,
+}
+
+/// The header a consumer states its purpose in.
+pub const PURPOSE_HEADER: &str = "x-purpose";
+
+impl FromRequestParts<AppState> for ConsumerCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let token = header(AUTHORIZATION.as_str()).and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim().to_owned())
+        });
+        // Without the connection's address (a router driven in-process), no address: nothing
+        // but an open allow-list lets such a call through.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client_ip = sangam_access::network::client_ip(peer, &forwarded, &state.trusted_proxies);
+        Ok(ConsumerCall {
+            token,
+            client_ip,
+            purpose: header(PURPOSE_HEADER),
+            request_id: header("x-request-id").unwrap_or_default(),
+        })
+    }
+}
+
+impl ConsumerCall {
+    /// Passes the gate for an operation needing `scope`, or names the rule that refuses.
+    pub async fn authorize(
+        &self,
+        state: &AppState,
+        scope: Option<&str>,
+    ) -> Result<sangam_hub::sharing::gate::Caller, ApiError> {
+        let ctx = sangam_hub::sharing::gate::CallContext {
+            token: self.token.as_deref(),
+            client_ip: self.client_ip,
+            purpose: self.purpose.as_deref(),
+            request_id: &self.request_id,
+        };
+        Ok(state.hub.authorize(&ctx, scope).await?)
+    }
+
+    pub fn client_ip(&self) -> std::net::IpAddr {
+        self.client_ip
+    }
+}

@@ -21,6 +21,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use sangam_access::network::TrustedProxies;
 use sangam_hub::Hub;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -102,12 +103,26 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     .into_response()
 }
 
+/// How the server is set up, beyond the hub it serves.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Reverse proxies whose `X-Forwarded-For` names the client; none by default, so the
+    /// TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
 /// The whole application: API, documentation, metrics and middleware.
 pub fn app(hub: Hub) -> Router {
+    app_with(hub, ServerOptions::default())
+}
+
+/// [`app`] with options.
+pub fn app_with(hub: Hub, options: ServerOptions) -> Router {
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
         hub,
         metrics: metrics.clone(),
+        trusted_proxies: Arc::new(options.trusted_proxies),
     };
     let (api, _) = routes::api().split_for_parts();
     let doc = openapi();
@@ -208,6 +223,16 @@ pub async fn start(
     listen: SocketAddr,
     run_worker: bool,
 ) -> std::io::Result<RunningServer> {
+    start_with(hub, listen, run_worker, ServerOptions::default()).await
+}
+
+/// [`start`] with options.
+pub async fn start_with(
+    hub: Hub,
+    listen: SocketAddr,
+    run_worker: bool,
+    options: ServerOptions,
+) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, mut signal) = watch::channel(false);
@@ -216,7 +241,7 @@ pub async fn start(
         let worker_signal = shutdown.subscribe();
         tokio::spawn(async move { worker_hub.run_worker(worker_signal).await });
     }
-    let app = app(hub);
+    let app = app_with(hub, options).into_make_service_with_connect_info::<SocketAddr>();
     let handle = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -18,6 +18,10 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// For refusals of consuming applications: the rule that refused, e.g. `token.expired`,
+    /// `purpose.not_approved`, `quota.daily`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// For validation problems: which field broke which rule.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
@@ -40,6 +44,8 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldProblem>,
+    code: Option<&'static str>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -55,6 +61,8 @@ impl ApiError {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            code: None,
+            retry_after: None,
         }
     }
 
@@ -110,7 +118,35 @@ impl From<HubError> for ApiError {
                     code: code.into(),
                     message,
                 }],
+                code: None,
+                retry_after: None,
             },
+            HubError::Denied(denial) => {
+                use sangam_hub::sharing::gate::DenialKind;
+                let (status, title, retry_after) = match denial.kind {
+                    DenialKind::Unauthenticated => {
+                        (StatusCode::UNAUTHORIZED, "Authentication required", None)
+                    }
+                    DenialKind::Forbidden => (StatusCode::FORBIDDEN, "Not allowed", None),
+                    DenialKind::BadRequest => {
+                        (StatusCode::BAD_REQUEST, "The request is malformed", None)
+                    }
+                    DenialKind::TooManyRequests { retry_after_secs } => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many requests",
+                        Some(retry_after_secs),
+                    ),
+                };
+                ApiError {
+                    status,
+                    slug: denial.code,
+                    title,
+                    detail: denial.message,
+                    errors: Vec::new(),
+                    code: Some(denial.code),
+                    retry_after,
+                }
+            }
             HubError::NotFound(what) => ApiError::not_found(format!("{what} was not found")),
             HubError::BadCredentials => ApiError::unauthenticated(e.to_string()),
             HubError::Unauthenticated => ApiError::unauthenticated(e.to_string()),
@@ -147,6 +183,7 @@ impl IntoResponse for ApiError {
             title: self.title.into(),
             status: self.status.as_u16(),
             detail: self.detail,
+            code: self.code.map(str::to_owned),
             errors: self.errors,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -157,6 +194,9 @@ impl IntoResponse for ApiError {
         );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

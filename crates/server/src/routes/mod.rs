@@ -1,5 +1,6 @@
 //! The API's routes, one module per resource.
 
+pub mod applications;
 pub mod audit;
 pub mod code_lists;
 pub mod conflicts;
@@ -7,8 +8,10 @@ pub mod datasets;
 pub mod download;
 pub mod health;
 pub mod linking;
+pub mod oauth;
 pub mod registry;
 pub mod session;
+pub mod share;
 pub mod uploads;
 pub mod validate;
 pub mod vault;
@@ -58,4 +61,35 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(conflicts::dataset))
         .routes(routes!(conflicts::resident))
         .routes(routes!(conflicts::resident_by_ref_key))
+        .routes(routes!(oauth::token))
+        .routes(routes!(oauth::jwks))
+        .routes(routes!(share::resident))
+        .routes(routes!(share::lookup))
+        .routes(routes!(share::household))
+        .routes(routes!(share::profile))
+        .routes(routes!(share::ekyc))
+        .routes(routes!(share::search))
+        .routes(routes!(share::enrol))
+        .routes(routes!(share::usage))
+        .routes(routes!(
+            applications::register_organisation,
+            applications::organisations
+        ))
+        .routes(routes!(applications::submit, applications::list))
+        .routes(routes!(applications::get))
+        .routes(routes!(applications::change_status))
+        .routes(routes!(applications::add_note))
+        .routes(routes!(applications::timeline))
+        .routes(routes!(applications::approve))
+        .routes(routes!(applications::renew))
+        .routes(routes!(applications::terminate))
+        .routes(routes!(applications::confirm_destruction))
+        .routes(routes!(applications::issue_secret))
+        .routes(routes!(applications::revoke_secret))
+        .routes(routes!(applications::usage))
+        .routes(routes!(applications::access_log))
+        .routes(routes!(applications::access_counts))
+        .routes(routes!(applications::resident_access_log))
+        .routes(routes!(applications::alerts))
+        .routes(routes!(applications::plant_honeytokens))
 }
