@@ -137,3 +137,50 @@ impl ConsumerCall {
         self.client_ip
     }
 }
+
+/// The scope an operation needs, as a type, so that [`Consumer`] can check it before the
+/// request's body is read: a call without credentials is refused as such, whatever its body.
+pub trait Scope: Send + Sync {
+    const NAME: Option<&'static str>;
+}
+
+macro_rules! scopes {
+    ($($(#[$doc:meta])* $name:ident => $scope:expr;)*) => {
+        $($(#[$doc])* #[derive(Debug)] pub struct $name; impl Scope for $name { const NAME: Option<&'static str> = $scope; })*
+    };
+}
+
+/// Operation scopes as types.
+pub mod scope {
+    use super::Scope;
+    use sangam_hub::sharing::fields::scopes;
+    scopes! {
+        ResidentsRead => Some(scopes::RESIDENTS_READ);
+        HouseholdsRead => Some(scopes::HOUSEHOLDS_READ);
+        ResidentsProfile => Some(scopes::RESIDENTS_PROFILE);
+        ResidentsSearch => Some(scopes::RESIDENTS_SEARCH);
+        EkycRead => Some(scopes::EKYC_READ);
+        ResidentsEnrol => Some(scopes::RESIDENTS_ENROL);
+        /// Any valid token: the application's own usage.
+        AnyScope => None;
+    }
+}
+
+/// A consuming application's call that passed the gate for scope `S`.
+#[derive(Debug)]
+pub struct Consumer<S: Scope>(
+    pub sangam_hub::sharing::gate::Caller,
+    pub std::marker::PhantomData<S>,
+);
+
+impl<S: Scope> FromRequestParts<AppState> for Consumer<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let call = ConsumerCall::from_request_parts(parts, state).await?;
+        Ok(Consumer(
+            call.authorize(state, S::NAME).await?,
+            std::marker::PhantomData,
+        ))
+    }
+}

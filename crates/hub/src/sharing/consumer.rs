@@ -383,13 +383,15 @@ impl Hub {
             return Ok(Vec::new());
         };
         let record = claimed_record(&details, None, self.now().date_naive());
-        let review_at = registry.link_policy().review_at;
         let honeytokens = registry.honeytoken_set().await?;
-        let ids: Vec<String> = index
-            .lookup(&record, limit * 2)
-            .into_iter()
-            .filter(|(id, p)| *p >= review_at && !honeytokens.contains(*id))
-            .map(|(id, _)| id.to_owned())
+        let found = index.lookup(&record, limit * 2);
+        let ids: Vec<String> = found
+            .iter()
+            // Ranked, not thresholded: with only a name and a date the model's probabilities
+            // are low even for the right person, and the candidates already share a
+            // blocking key with the query.
+            .filter(|(id, _)| !honeytokens.contains(*id))
+            .map(|(id, _)| (*id).to_owned())
             .take(limit)
             .collect();
         let mut residents = Vec::with_capacity(ids.len());

@@ -338,3 +338,23 @@ impl Hub {
         })
     }
 }
+
+impl Hub {
+    /// Signs arbitrary claims with the hub's token key. Only for tests that must present a
+    /// well-signed token with a wrong audience or issuer: the hub itself issues tokens only
+    /// through [`Hub::client_credentials_grant`].
+    #[doc(hidden)]
+    pub async fn sign_claims_for_tests(&self, claims: &AccessClaims) -> HubResult<String> {
+        // The key set checks the audience and issuer of what it signs; a key set with the
+        // claims' own names signs them with the same key.
+        let secret = self.shared_key(SIGNING_KEY_META).await?;
+        TokenKeys::new(
+            &claims.iss,
+            &claims.aud,
+            SigningKey::from_secret(&secret.0, &secret.1),
+            Vec::new(),
+        )
+        .issue(claims)
+        .map_err(|e| HubError::Internal(e.to_string()))
+    }
+}

@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use sangam_hub::sharing::consumer::{EnrolmentQueued, EnrolmentRequest, SearchQuery};
-use sangam_hub::sharing::fields::scopes;
 use sangam_hub::sharing::reports::Usage;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::ConsumerCall;
+use crate::auth::Consumer;
+use crate::auth::scope::*;
 use crate::problem::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -43,10 +43,9 @@ impl std::fmt::Debug for IdNumberLookup {
 )]
 pub async fn resident(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<ResidentsRead>,
     Path(ref_key): Path<String>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let caller = call.authorize(&state, Some(scopes::RESIDENTS_READ)).await?;
     Ok(Json(state.hub.consumer_resident(&caller, &ref_key).await?))
 }
 
@@ -64,10 +63,9 @@ pub async fn resident(
 )]
 pub async fn lookup(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<ResidentsRead>,
     ApiJson(body): ApiJson<IdNumberLookup>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let caller = call.authorize(&state, Some(scopes::RESIDENTS_READ)).await?;
     Ok(Json(
         state
             .hub
@@ -89,12 +87,9 @@ pub async fn lookup(
 )]
 pub async fn household(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<HouseholdsRead>,
     Path(card_number): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = call
-        .authorize(&state, Some(scopes::HOUSEHOLDS_READ))
-        .await?;
     Ok(Json(
         state.hub.consumer_household(&caller, &card_number).await?,
     ))
@@ -113,12 +108,9 @@ pub async fn household(
 )]
 pub async fn profile(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<ResidentsProfile>,
     Path(ref_key): Path<String>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let caller = call
-        .authorize(&state, Some(scopes::RESIDENTS_PROFILE))
-        .await?;
     Ok(Json(state.hub.consumer_profile(&caller, &ref_key).await?))
 }
 
@@ -135,10 +127,9 @@ pub async fn profile(
 )]
 pub async fn ekyc(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<EkycRead>,
     Path(ref_key): Path<String>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let caller = call.authorize(&state, Some(scopes::EKYC_READ)).await?;
     Ok(Json(state.hub.consumer_ekyc(&caller, &ref_key).await?))
 }
 
@@ -160,12 +151,9 @@ pub async fn ekyc(
 )]
 pub async fn search(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<ResidentsSearch>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<Vec<Map<String, Value>>>, ApiError> {
-    let caller = call
-        .authorize(&state, Some(scopes::RESIDENTS_SEARCH))
-        .await?;
     Ok(Json(state.hub.consumer_search(&caller, &query).await?))
 }
 
@@ -182,12 +170,9 @@ pub async fn search(
 )]
 pub async fn enrol(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<ResidentsEnrol>,
     ApiJson(body): ApiJson<EnrolmentRequest>,
 ) -> Result<(axum::http::StatusCode, Json<EnrolmentQueued>), ApiError> {
-    let caller = call
-        .authorize(&state, Some(scopes::RESIDENTS_ENROL))
-        .await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
         Json(state.hub.consumer_enrol(&caller, &body).await?),
@@ -205,9 +190,8 @@ pub async fn enrol(
 )]
 pub async fn usage(
     State(state): State<AppState>,
-    call: ConsumerCall,
+    Consumer(caller, _): Consumer<AnyScope>,
 ) -> Result<Json<Usage>, ApiError> {
-    let caller = call.authorize(&state, None).await?;
     Ok(Json(
         state.hub.application_usage(&caller.application.id).await?,
     ))
