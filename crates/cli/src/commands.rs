@@ -307,6 +307,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = open_hub(&settings, Open::CreateIfMissing).await?;
             crate::bench::run(&hub, n).await?;
         }
+        Command::BenchShare {
+            store,
+            seconds,
+            connections,
+        } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings, Open::Existing).await?;
+            crate::bench_share::run(hub, &settings.data_dir, seconds, connections).await?;
+        }
         Command::BenchValidate {
             store,
             queries,
@@ -387,7 +396,10 @@ async fn keys(config: Option<&Path>, command: KeysCommand) -> anyhow::Result<()>
 fn server_options(settings: &Settings) -> anyhow::Result<sangam_server::ServerOptions> {
     let trusted_proxies = sangam_access::network::TrustedProxies::parse(&settings.trusted_proxies)
         .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
-    Ok(sangam_server::ServerOptions { trusted_proxies })
+    Ok(sangam_server::ServerOptions {
+        trusted_proxies,
+        benchmark_baseline: None,
+    })
 }
 
 async fn serve(hub: Hub, settings: &Settings) -> anyhow::Result<()> {

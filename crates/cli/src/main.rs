@@ -3,6 +3,7 @@
 //! line and a non-zero exit status.
 
 mod bench;
+mod bench_share;
 mod bench_validate;
 mod commands;
 mod config;
@@ -217,6 +218,19 @@ enum Command {
         /// Operations per measurement.
         #[arg(long, default_value_t = 100_000)]
         n: u64,
+    },
+    /// Measure the consumer resident lookup (token, policy, access log) against the same
+    /// lookup unguarded, with `wrk` on loopback. Needs a directory seeded by
+    /// `sangam demo --no-serve`.
+    BenchShare {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Connections held open by the load generator.
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
     },
     /// Measure finding candidate beneficiaries in the base data: in-process (the resident
     /// index and incremental matching) with --data-dir or --database-url, or

@@ -109,6 +109,10 @@ pub struct ServerOptions {
     /// Reverse proxies whose `X-Forwarded-For` names the client; none by default, so the
     /// TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// Mounts `GET /bench/baseline/residents/{ref_key}`: the consumer resident lookup with
+    /// no authentication, policy or access log, projecting these fields. Only `sangam
+    /// bench-share` sets it, to measure what the gate and the log cost; never in service.
+    pub benchmark_baseline: Option<Vec<String>>,
 }
 
 /// The whole application: API, documentation, metrics and middleware.
@@ -122,9 +126,29 @@ pub fn app_with(hub: Hub, options: ServerOptions) -> Router {
     let state = AppState {
         hub,
         metrics: metrics.clone(),
-        trusted_proxies: Arc::new(options.trusted_proxies),
+        trusted_proxies: Arc::new(options.trusted_proxies.clone()),
     };
-    let (api, _) = routes::api().split_for_parts();
+    let (mut api, _) = routes::api().split_for_parts();
+    if let Some(fields) = options.benchmark_baseline {
+        let fields = Arc::new(fields);
+        api = api.route(
+            "/bench/baseline/residents/{ref_key}",
+            get(
+                move |State(state): State<AppState>,
+                      axum::extract::Path(ref_key): axum::extract::Path<String>| {
+                    let fields = fields.clone();
+                    async move {
+                        state
+                            .hub
+                            .resident_projection_unguarded(&ref_key, &fields)
+                            .await
+                            .map(axum::Json)
+                            .map_err(ApiError::from)
+                    }
+                },
+            ),
+        );
+    }
     let doc = openapi();
     let api = api
         .route("/openapi.json", get(move || async move { axum::Json(doc) }))

@@ -147,6 +147,16 @@ async fn token(api: &Api, app: &Onboarded, form: &[(&str, &str)]) -> String {
     format!("Bearer {}", body["access_token"].as_str().unwrap())
 }
 
+/// A row of the matrix: what, credentials, purpose, extra headers, status, refusal code.
+type Case<'a, A> = (
+    &'a str,
+    A,
+    Option<&'a str>,
+    &'a [(&'a str, &'a str)],
+    StatusCode,
+    &'a str,
+);
+
 /// One data call: (method, path, body).
 type Call = (&'static str, String, Option<Value>);
 
@@ -220,6 +230,7 @@ async fn setup(
         // The hub sits behind a proxy on loopback: X-Forwarded-For names the client.
         let options = sangam_server::ServerOptions {
             trusted_proxies: sangam_access::network::TrustedProxies::parse(&["127.0.0.1"]).unwrap(),
+            benchmark_baseline: None,
         };
         let server =
             sangam_server::start_with(hub.clone(), "127.0.0.1:0".parse().unwrap(), false, options)
@@ -839,14 +850,7 @@ async fn every_data_endpoint_refuses_what_the_policy_refuses() {
         clock.advance(Duration::minutes(6));
 
         let forwarded: &[(&str, &str)] = &[("x-forwarded-for", "203.0.113.9")];
-        let cases: Vec<(
-            &str,
-            Option<String>,
-            Option<&str>,
-            &[(&str, &str)],
-            StatusCode,
-            &str,
-        )> = vec![
+        let cases: Vec<Case<Option<String>>> = vec![
             (
                 "no token",
                 None,
@@ -922,14 +926,7 @@ async fn every_data_endpoint_refuses_what_the_policy_refuses() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let cases: Vec<(
-            &str,
-            String,
-            Option<&str>,
-            &[(&str, &str)],
-            StatusCode,
-            &str,
-        )> = vec![
+        let cases: Vec<Case<String>> = vec![
             (
                 "wrong audience",
                 wrong_audience_now,

@@ -491,3 +491,42 @@ mod tests {
         assert_eq!(walk_key("ABC"), None);
     }
 }
+
+impl Hub {
+    /// The resident lookup of [`Hub::consumer_resident`] with no gate, no scraping detector
+    /// and no access log: only for the sharing benchmark's baseline, which measures what
+    /// the policy and the log cost.
+    #[doc(hidden)]
+    pub async fn resident_projection_unguarded(
+        &self,
+        ref_key: &str,
+        fields: &[String],
+    ) -> HubResult<Map<String, Value>> {
+        let key = RefKey::parse(ref_key).map_err(|e| HubError::invalid("ref_key", e))?;
+        let resident = self
+            .store()
+            .resident_by_ref_key(&key)
+            .await?
+            .ok_or_else(|| self.not_found_after())?;
+        let wants = |f: &str| fields.iter().any(|x| x == f);
+        let household = if wants("village_code") || wants("address") {
+            self.store().household(&resident.card_number).await?
+        } else {
+            None
+        };
+        let id_number = match (&resident.id_ref_key, wants("id_number")) {
+            (Some(key), true) => self.vault().open(key).await?,
+            _ => None,
+        };
+        Ok(fields::project(
+            &resident,
+            fields,
+            false,
+            &Extras {
+                household: household.as_ref(),
+                id_number: id_number.as_ref(),
+                enrolments: None,
+            },
+        ))
+    }
+}

@@ -118,3 +118,93 @@ pub fn unknown<'a>(given: &'a [String], known: &[&str]) -> Option<&'a str> {
         .map(String::as_str)
         .find(|g| !known.contains(g))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use chrono::Utc;
+    use proptest::prelude::*;
+    use sangam_domain::{
+        CardType, DateOfBirth, EkycStatus, Gender, IdNumber, LifeStatus, PersonName,
+        RationCardNumber, RefKey, Relationship, VillageCode,
+    };
+    use sangam_store::{Address, Household, Resident};
+
+    use super::*;
+
+    fn resident() -> Resident {
+        Resident {
+            resident_id: "r-1".into(),
+            card_number: RationCardNumber::parse("PY0012345678").unwrap(),
+            name: PersonName::parse("Lakshmi Devi").unwrap(),
+            relative_name: Some(PersonName::parse("Raman").unwrap()),
+            gender: Gender::parse("F").unwrap(),
+            dob: DateOfBirth::Year(1970),
+            relationship: Relationship::parse("self").unwrap(),
+            mobile_masked: Some("XXXXXX3210".into()),
+            mobile_blind_index: Some([1; 32]),
+            id_ref_key: Some(RefKey::generate()),
+            ekyc_status: EkycStatus::default(),
+            life_status: LifeStatus::default(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        }
+    }
+
+    fn household() -> Household {
+        Household {
+            card_number: RationCardNumber::parse("PY0012345678").unwrap(),
+            card_type: CardType::parse("PHH").unwrap(),
+            address: Address::default(),
+            village_code: VillageCode::new(634_512).unwrap(),
+            head_resident_id: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        }
+    }
+
+    proptest! {
+        /// Whatever the agreement approves (including names the hub does not know), a
+        /// response holds only the identifiers and approved fields, and a sensitive field in
+        /// full only when revealing is allowed.
+        #[test]
+        fn responses_hold_only_approved_fields(
+            chosen in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(ALL.to_vec()).prop_map(str::to_owned),
+                    "[a-z_]{1,12}",
+                ],
+                0..20,
+            ),
+            reveal in any::<bool>(),
+        ) {
+            let resident = resident();
+            let household = household();
+            let id = IdNumber::parse("234123412346").unwrap();
+            let out = project(
+                &resident,
+                &chosen,
+                reveal,
+                &Extras {
+                    household: Some(&household),
+                    id_number: Some(&id),
+                    enrolments: Some(serde_json::json!([])),
+                },
+            );
+            for key in out.keys() {
+                prop_assert!(
+                    IDENTIFIERS.contains(&key.as_str()) || chosen.contains(key),
+                    "{key} was not approved"
+                );
+            }
+            let text = serde_json::Value::Object(out).to_string();
+            prop_assert_eq!(
+                text.contains(id.expose_digits()),
+                reveal && chosen.iter().any(|f| f == "id_number")
+            );
+        }
+    }
+}
