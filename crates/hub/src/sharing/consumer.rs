@@ -177,7 +177,7 @@ impl Hub {
         let fields = &caller.purpose.fields;
         let mut out = Vec::with_capacity(residents.len());
         for resident in &residents {
-            out.push(registry.project_for(caller, resident, fields).await?);
+            out.push(registry.project(resident, fields, caller.reveal).await?);
         }
         if caller.environment == Environment::Live {
             let at = self.now();
@@ -208,11 +208,13 @@ impl Hub {
         Ok(out)
     }
 
-    async fn project_for(
+    /// The resident as `fields` show them, with what those fields need from the household,
+    /// the vault and the enrolments.
+    async fn project(
         &self,
-        caller: &Caller,
         resident: &Resident,
         fields: &[String],
+        reveal: bool,
     ) -> HubResult<Map<String, Value>> {
         let wants = |f: &str| fields.iter().any(|x| x == f);
         let household = if wants("village_code") || wants("address") {
@@ -241,7 +243,7 @@ impl Hub {
         Ok(fields::project(
             resident,
             fields,
-            caller.reveal,
+            reveal,
             &Extras {
                 household: household.as_ref(),
                 id_number: id_number.as_ref(),
@@ -481,17 +483,6 @@ impl Hub {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::walk_key;
-
-    #[test]
-    fn walk_keys_are_the_digits_of_an_identifier() {
-        assert_eq!(walk_key("PY0012345678"), Some(12_345_678));
-        assert_eq!(walk_key("ABC"), None);
-    }
-}
-
 impl Hub {
     /// The resident lookup of [`Hub::consumer_resident`] with no gate, no scraping detector
     /// and no access log: only for the sharing benchmark's baseline, which measures what
@@ -508,25 +499,17 @@ impl Hub {
             .resident_by_ref_key(&key)
             .await?
             .ok_or_else(|| self.not_found_after())?;
-        let wants = |f: &str| fields.iter().any(|x| x == f);
-        let household = if wants("village_code") || wants("address") {
-            self.store().household(&resident.card_number).await?
-        } else {
-            None
-        };
-        let id_number = match (&resident.id_ref_key, wants("id_number")) {
-            (Some(key), true) => self.vault().open(key).await?,
-            _ => None,
-        };
-        Ok(fields::project(
-            &resident,
-            fields,
-            false,
-            &Extras {
-                household: household.as_ref(),
-                id_number: id_number.as_ref(),
-                enrolments: None,
-            },
-        ))
+        self.project(&resident, fields, false).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_key;
+
+    #[test]
+    fn walk_keys_are_the_digits_of_an_identifier() {
+        assert_eq!(walk_key("PY0012345678"), Some(12_345_678));
+        assert_eq!(walk_key("ABC"), None);
     }
 }
