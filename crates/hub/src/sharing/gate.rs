@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sangam_access::limits::Refusal;
 use sangam_access::tokens::{AccessClaims, TokenError};
 
@@ -322,5 +322,3 @@ impl Hub {
         Ok(())
     }
 }
-
-use chrono::Datelike;
