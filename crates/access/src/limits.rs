@@ -442,8 +442,8 @@ fn snapshot(day: NaiveDate, today: u64, this_month: u64, limits: &Limits) -> Usa
     }
 }
 
-/// The IST calendar day `at` falls in.
-pub(crate) fn ist_day(at: DateTime<Utc>) -> NaiveDate {
+/// The IST calendar day `at` falls in: the day agreements and quotas are counted in.
+pub fn ist_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&IST).date_naive()
 }
 

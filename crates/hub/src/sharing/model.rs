@@ -284,8 +284,5 @@ impl ApplicationDoc {
     }
 }
 
-/// India Standard Time, in which agreements' days and quotas' days are counted.
-pub fn ist_day(at: DateTime<Utc>) -> NaiveDate {
-    let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).expect("+05:30 is a valid offset");
-    at.with_timezone(&ist).date_naive()
-}
+/// Agreements' days are India Standard Time days, like quotas'.
+pub use sangam_access::limits::ist_day;
