@@ -1,3 +1,7 @@
+-- The client table of the first design: applications replace it, with their onboarding and
+-- agreements. It never held a live client.
+DROP TABLE api_clients;
+
 -- Sharing with consuming applications. An application's registration, onboarding state,
 -- agreements and client-secret hashes change together and are read together on every API
 -- call, so they are one versioned JSON document; the columns beside it are what is looked up.

@@ -1,7 +1,7 @@
 //! Users, sessions and client credentials.
 
 use async_trait::async_trait;
-use sangam_store::{AccountStore, ApiClient, Role, Session, StoreError, StoreResult, User};
+use sangam_store::{AccountStore, Role, Session, StoreError, StoreResult, User};
 
 use crate::PostgresStore;
 use crate::sql::{execute, get, query_opt};
@@ -100,45 +100,5 @@ impl AccountStore for PostgresStore {
         )
         .await?;
         Ok(())
-    }
-
-    async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()> {
-        let c = self.client().await?;
-        execute(
-            &c,
-            "INSERT INTO api_clients (client_id, name, secret_hash, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &client.client_id,
-                &client.name,
-                &client.secret_hash,
-                &client.status,
-                &client.created_at,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>> {
-        const T: &str = "api_clients";
-        let c = self.client().await?;
-        let row = query_opt(
-            &c,
-            "SELECT client_id, name, secret_hash, status, created_at FROM api_clients \
-             WHERE client_id = $1",
-            &[&client_id],
-        )
-        .await?;
-        row.map(|row| {
-            Ok(ApiClient {
-                client_id: get(T, &row, 0)?,
-                name: get(T, &row, 1)?,
-                secret_hash: get(T, &row, 2)?,
-                status: get(T, &row, 3)?,
-                created_at: get(T, &row, 4)?,
-            })
-        })
-        .transpose()
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
-use sangam_store::{AccountStore, ApiClient, Role, Session, StoreError, StoreResult, User};
+use sangam_store::{AccountStore, Role, Session, StoreError, StoreResult, User};
 
 use crate::SqliteStore;
 use crate::sql::{map_err, parse_ts, ts};
@@ -125,62 +125,6 @@ impl AccountStore for SqliteStore {
                 c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]])
                     .map_err(map_err)?;
                 Ok(())
-            })
-            .await
-    }
-
-    async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()> {
-        let a = client.clone();
-        self.conns
-            .write(move |c| {
-                c.execute(
-                    "INSERT INTO api_clients (client_id, name, secret_hash, status, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        a.client_id,
-                        a.name,
-                        a.secret_hash,
-                        a.status,
-                        ts(&a.created_at)
-                    ],
-                )
-                .map_err(map_err)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>> {
-        let id = client_id.to_owned();
-        self.conns
-            .read(move |c| {
-                let row = c
-                    .query_row(
-                        "SELECT client_id, name, secret_hash, status, created_at FROM api_clients \
-                         WHERE client_id = ?1",
-                        [&id],
-                        |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, String>(2)?,
-                                r.get::<_, String>(3)?,
-                                r.get::<_, String>(4)?,
-                            ))
-                        },
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                row.map(|(client_id, name, secret_hash, status, created)| {
-                    Ok(ApiClient {
-                        client_id,
-                        name,
-                        secret_hash,
-                        status,
-                        created_at: parse_ts("api_clients.created_at", &created)?,
-                    })
-                })
-                .transpose()
             })
             .await
     }

@@ -319,18 +319,6 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A consuming application's client credentials. The onboarding workflow (agreements,
-/// scopes, allow-lists) builds on this record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiClient {
-    pub client_id: String,
-    pub name: String,
-    /// Keyed hash of the client secret; the secret itself is never stored.
-    pub secret_hash: String,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-}
-
 // ---------------------------------------------------------------- uploads
 
 /// Where an upload stands.

@@ -689,20 +689,6 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(store.session(&[3; 32]).await.unwrap().unwrap(), session);
     store.delete_session(&[3; 32]).await.unwrap();
     assert!(store.session(&[3; 32]).await.unwrap().is_none());
-
-    let client = ApiClient {
-        client_id: "demo-app".into(),
-        name: "Demo application".into(),
-        secret_hash: "hash".into(),
-        status: "approved".into(),
-        created_at: now,
-    };
-    store.insert_api_client(&client).await.unwrap();
-    assert_eq!(store.api_client("demo-app").await.unwrap().unwrap(), client);
-    assert!(matches!(
-        store.insert_api_client(&client).await,
-        Err(StoreError::Conflict(_))
-    ));
 }
 
 fn sample_upload(id: &str, sha: &str) -> UploadRecord {

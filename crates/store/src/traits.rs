@@ -389,8 +389,6 @@ pub trait AccountStore: Send + Sync {
     async fn insert_session(&self, session: &Session) -> StoreResult<()>;
     async fn session(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
-    async fn insert_api_client(&self, client: &ApiClient) -> StoreResult<()>;
-    async fn api_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
 }
 
 /// Linking enrolments to residents: what the matching engine reads, and the review queue.
