@@ -215,7 +215,7 @@ impl Hub {
 
     /// Takes the demo application through every onboarding step, as an administrator would.
     async fn onboard_demo_application(&self, admin: &sangam_store::User) -> HubResult<String> {
-        let today = chrono::Utc::now().date_naive();
+        let today = crate::sharing::model::ist_day(self.now());
         self.register_organisation(
             OrganisationForm {
                 id: DEMO_ORGANISATION.into(),

@@ -130,23 +130,9 @@ pub fn app_with(hub: Hub, options: ServerOptions) -> Router {
     };
     let (mut api, _) = routes::api().split_for_parts();
     if let Some(fields) = options.benchmark_baseline {
-        let fields = Arc::new(fields);
         api = api.route(
             "/bench/baseline/residents/{ref_key}",
-            get(
-                move |State(state): State<AppState>,
-                      axum::extract::Path(ref_key): axum::extract::Path<String>| {
-                    let fields = fields.clone();
-                    async move {
-                        state
-                            .hub
-                            .resident_projection_unguarded(&ref_key, &fields)
-                            .await
-                            .map(axum::Json)
-                            .map_err(ApiError::from)
-                    }
-                },
-            ),
+            get(routes::share::baseline).layer(axum::Extension(Arc::new(fields))),
         );
     }
     let doc = openapi();

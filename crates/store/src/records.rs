@@ -207,6 +207,14 @@ pub struct AuditDraft {
     pub details: String,
 }
 
+/// Which audit entries to list: each given filter must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub action: Option<String>,
+}
+
 /// An entry of the append-only, hash-chained audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {

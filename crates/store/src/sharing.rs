@@ -1,7 +1,8 @@
 //! What the store keeps for sharing with consuming applications: organisations, applications
 //! (their registration, onboarding state, agreements and client secrets, as one versioned
 //! document), daily usage, decoy residents, and residents that applications ask the hub to
-//! enrol. Who saw which record, and every onboarding step, are in the audit log.
+//! enrol. Who saw which record, and every onboarding step, are in the audit log
+//! ([`crate::AuditFilter`] finds them).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -44,14 +45,6 @@ pub struct ResidentRequest {
     pub key_version: u32,
     pub sealed: Vec<u8>,
     pub created_at: DateTime<Utc>,
-}
-
-/// Which audit entries to list: each given filter must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    pub target: Option<String>,
-    pub action: Option<String>,
 }
 
 /// Requests of one application on one day (India Standard Time).

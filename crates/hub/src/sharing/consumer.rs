@@ -77,6 +77,10 @@ pub struct EnrolmentQueued {
     pub status: &'static str,
 }
 
+fn resident_not_found() -> HubError {
+    HubError::NotFound("resident".into())
+}
+
 /// The digits of an identifier that can be walked (a ration card's number part).
 fn walk_key(text: &str) -> Option<u64> {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
@@ -252,15 +256,22 @@ impl Hub {
         ))
     }
 
-    fn not_found_after(&self) -> HubError {
-        HubError::NotFound("resident".into())
-    }
-
     /// One resident by the reference key of their ID number.
     pub async fn consumer_resident(
         &self,
         caller: &Caller,
         ref_key: &str,
+    ) -> HubResult<Map<String, Value>> {
+        self.resident_for(caller, ref_key, "resident").await
+    }
+
+    /// The resident with `ref_key`, served to `caller` as `operation` (the access log's word
+    /// for what was asked).
+    async fn resident_for(
+        &self,
+        caller: &Caller,
+        ref_key: &str,
+        operation: &'static str,
     ) -> HubResult<Map<String, Value>> {
         let key = RefKey::parse(ref_key).map_err(|e| HubError::invalid("ref_key", e))?;
         let registry = self.registry_for(caller).await?;
@@ -269,15 +280,12 @@ impl Hub {
             .serve(
                 caller,
                 &registry,
-                "resident",
+                operation,
                 found.into_iter().collect(),
                 None,
             )
             .await?;
-        served
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.not_found_after())
+        served.into_iter().next().ok_or_else(resident_not_found)
     }
 
     /// One resident by ID number, looked up through the blind index. The number is not echoed.
@@ -301,10 +309,7 @@ impl Hub {
                 None,
             )
             .await?;
-        served
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.not_found_after())
+        served.into_iter().next().ok_or_else(resident_not_found)
     }
 
     /// A household by ration card: its members, each projected.
@@ -334,7 +339,7 @@ impl Hub {
         caller: &Caller,
         ref_key: &str,
     ) -> HubResult<Map<String, Value>> {
-        self.consumer_resident(caller, ref_key).await
+        self.resident_for(caller, ref_key, "profile").await
     }
 
     /// eKYC status (and life status), if the purpose sees them.
@@ -355,7 +360,7 @@ impl Hub {
             )
             .into());
         }
-        self.consumer_resident(&narrowed, ref_key).await
+        self.resident_for(&narrowed, ref_key, "ekyc").await
     }
 
     /// Residents like the given details, best first, at most [`SEARCH_CAP`]. Decoys never
@@ -433,7 +438,7 @@ impl Hub {
                 });
             }
         }
-        let id = format!("rq-{}", uuid::Uuid::now_v7().simple());
+        let id = super::new_id("rq-");
         let plain = serde_json::to_vec(request).map_err(|e| HubError::Internal(e.to_string()))?;
         let ring = self.vault().sealing_ring().await?;
         let sealed = ring.seal_record("resident_request", &id, &plain);
@@ -498,7 +503,7 @@ impl Hub {
             .store()
             .resident_by_ref_key(&key)
             .await?
-            .ok_or_else(|| self.not_found_after())?;
+            .ok_or_else(resident_not_found)?;
         self.project(&resident, fields, false).await
     }
 }

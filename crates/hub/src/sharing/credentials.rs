@@ -11,9 +11,9 @@ use sangam_vault::Sealed;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::Keys;
 use super::gate::Denial;
 use super::model::{Environment, SecretRecord};
+use super::{Keys, new_id};
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
@@ -73,13 +73,6 @@ impl std::fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
-}
-
-fn random_id(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..16]
-    )
 }
 
 impl Hub {
@@ -155,9 +148,9 @@ impl Hub {
         use super::model::ApplicationStatus::*;
         let keys = self.sharing_keys().await?;
         let secret = ClientSecret::generate();
-        let secret_id = random_id("sec_");
+        let secret_id = new_id("sec_");
         let now = self.now();
-        let (app, _) = self
+        let app = self
             .change_application(application_id, |app, stored| {
                 let allowed = match environment {
                     Environment::Sandbox => matches!(app.status, Approved | Sandbox | Live),
@@ -188,7 +181,7 @@ impl Hub {
                     revoked_at: None,
                 });
                 if stored.client_id.is_none() {
-                    stored.client_id = Some(random_id("cl_"));
+                    stored.client_id = Some(new_id("cl_"));
                 }
                 Ok(doc)
             })

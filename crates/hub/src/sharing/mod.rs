@@ -35,6 +35,12 @@ const APPLICATION_TTL: Duration = Duration::from_secs(1);
 /// How long the decoy list is trusted before it is read again.
 const HONEYTOKENS_TTL: Duration = Duration::from_secs(30);
 
+/// A new identifier of a sharing record (`app-`, `mou-`, `sec_`, `cl_`, `rq-`): 64 random
+/// bits, so ids neither collide nor reveal how many came before.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}{:016x}", rand::random::<u64>())
+}
+
 /// An application as the gate needs it, parsed once per load.
 #[derive(Debug)]
 pub struct ActiveApplication {
@@ -46,6 +52,8 @@ pub struct ActiveApplication {
     pub doc: ApplicationDoc,
     pub allow_list: AllowList,
     pub scraping: ScrapingPolicy,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     loaded: Instant,
 }
 
@@ -78,6 +86,8 @@ impl ActiveApplication {
             doc,
             allow_list,
             scraping,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
             loaded: Instant::now(),
         })
     }

@@ -14,9 +14,9 @@ use sangam_store::{AuditEntry, AuditFilter, Role, StoredApplication, StoredOrgan
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ActiveApplication;
 use super::fields::{self, scopes};
 use super::model::*;
+use super::{ActiveApplication, new_id};
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
@@ -356,7 +356,7 @@ impl Hub {
         }
         check_application(&form, &request)?;
         let now = self.now();
-        let id = format!("app-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let id = new_id("app-");
         let doc = ApplicationDoc {
             form,
             request,
@@ -386,7 +386,7 @@ impl Hub {
         )
         .await?;
         let app = self.remember(&stored)?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// Applies `change` to the latest version of an application and stores it; retried when
@@ -395,7 +395,7 @@ impl Hub {
         &self,
         id: &str,
         mut change: impl FnMut(&ActiveApplication, &mut StoredApplication) -> HubResult<ApplicationDoc>,
-    ) -> HubResult<(Arc<ActiveApplication>, StoredApplication)> {
+    ) -> HubResult<Arc<ActiveApplication>> {
         for _ in 0..5 {
             let mut stored = self
                 .store()
@@ -409,10 +409,7 @@ impl Hub {
             stored.version += 1;
             stored.updated_at = self.now();
             match self.store().update_application(&stored).await {
-                Ok(()) => {
-                    let app = self.remember(&stored)?;
-                    return Ok((app, stored));
-                }
+                Ok(()) => return self.remember(&stored),
                 Err(sangam_store::StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -447,7 +444,7 @@ impl Hub {
             ));
         }
         let mut from = to;
-        let (app, stored) = self
+        let app = self
             .change_application(id, |app, stored| {
                 from = app.status;
                 if !app.status.may_move_to(to) {
@@ -483,7 +480,7 @@ impl Hub {
             },
         )
         .await?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// Suspends an application without a user: scraping detection.
@@ -582,7 +579,7 @@ impl Hub {
             .ends_on
             .unwrap_or_else(|| starts_on + Months::new(36) - chrono::Days::new(1));
         let agreement = Agreement {
-            id: format!("mou-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
+            id: new_id("mou-"),
             starts_on,
             ends_on,
             notice_days: terms.notice_days.unwrap_or(30),
@@ -596,7 +593,7 @@ impl Hub {
             termination_reason: None,
             destruction_confirmed: None,
         };
-        let (app, stored) = self
+        let app = self
             .change_application(id, |app, stored| {
                 if app.status != ApplicationStatus::TechnicalEvaluation {
                     return Err(HubError::Conflict(format!(
@@ -622,7 +619,7 @@ impl Hub {
             },
         )
         .await?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// Renews the current agreement on the same terms until `ends_on` (three years from the
@@ -637,7 +634,7 @@ impl Hub {
         let today = ist_day(self.now());
         let mut renewed_id = String::new();
         let mut renewed_end = today;
-        let (app, stored) = self
+        let app = self
             .change_application(id, |app, _| {
                 let current = app.doc.agreement().ok_or_else(|| {
                     HubError::Conflict("the application has no agreement to renew".into())
@@ -658,7 +655,7 @@ impl Hub {
                     ));
                 }
                 let mut renewed = current.clone();
-                renewed.id = format!("mou-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+                renewed.id = new_id("mou-");
                 renewed.starts_on = starts_on;
                 renewed.ends_on = end;
                 renewed.approved_by = user.username.clone();
@@ -679,7 +676,7 @@ impl Hub {
             },
         )
         .await?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// Terminates the agreement: access stops at once, and the application waits for the
@@ -694,7 +691,7 @@ impl Hub {
         required("reason", reason)?;
         let now = self.now();
         let mut agreement_id = String::new();
-        let (app, stored) = self
+        let app = self
             .change_application(id, |app, stored| {
                 if matches!(
                     app.status,
@@ -725,7 +722,7 @@ impl Hub {
             },
         )
         .await?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// Records the consumer's confirmation that it destroyed the data it held (its own
@@ -740,7 +737,7 @@ impl Hub {
         required("reference", reference)?;
         let now = self.now();
         let mut agreement_id = String::new();
-        let (app, stored) = self
+        let app = self
             .change_application(id, |app, _| {
                 if app.status != ApplicationStatus::Terminated {
                     return Err(HubError::Conflict(
@@ -775,7 +772,7 @@ impl Hub {
             },
         )
         .await?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     /// An application, if the user may see it: administrators, and its own organisation.
@@ -804,7 +801,7 @@ impl Hub {
             .await?
             .ok_or_else(|| HubError::NotFound(format!("application {id}")))?;
         let app = self.remember(&stored)?;
-        Ok(self.application_view(&app, &stored))
+        Ok(self.application_view(&app))
     }
 
     pub async fn applications(&self, user: &User) -> HubResult<Vec<ApplicationView>> {
@@ -818,7 +815,7 @@ impl Hub {
         let mut out = Vec::new();
         for stored in self.store().applications(filter.as_deref()).await? {
             let app = self.remember(&stored)?;
-            out.push(self.application_view(&app, &stored));
+            out.push(self.application_view(&app));
         }
         Ok(out)
     }
@@ -846,11 +843,7 @@ impl Hub {
             .await?)
     }
 
-    fn application_view(
-        &self,
-        app: &ActiveApplication,
-        stored: &StoredApplication,
-    ) -> ApplicationView {
+    fn application_view(&self, app: &ActiveApplication) -> ApplicationView {
         let today = ist_day(self.now());
         let effective_status = match (app.status, app.doc.agreement()) {
             (ApplicationStatus::Live | ApplicationStatus::Sandbox, Some(a))
@@ -863,7 +856,7 @@ impl Hub {
         ApplicationView {
             id: app.id.clone(),
             organisation: app.organisation.clone(),
-            client_id: stored.client_id.clone(),
+            client_id: app.client_id.clone(),
             status: app.status,
             effective_status,
             status_reason: app.doc.status_reason.clone(),
@@ -882,9 +875,9 @@ impl Hub {
                     revoked_at: s.revoked_at,
                 })
                 .collect(),
-            version: stored.version,
-            created_at: stored.created_at,
-            updated_at: stored.updated_at,
+            version: app.version,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
         }
     }
 }

@@ -196,3 +196,19 @@ pub async fn usage(
         state.hub.application_usage(&caller.application.id).await?,
     ))
 }
+
+/// The resident lookup of [`resident`] with no authentication, policy or access log, for
+/// `sangam bench-share`'s baseline; mounted only when the server is started for it
+/// (`ServerOptions::benchmark_baseline`), and not part of the API.
+pub async fn baseline(
+    State(state): State<AppState>,
+    axum::Extension(fields): axum::Extension<std::sync::Arc<Vec<String>>>,
+    Path(ref_key): Path<String>,
+) -> Result<Json<Map<String, Value>>, ApiError> {
+    Ok(Json(
+        state
+            .hub
+            .resident_projection_unguarded(&ref_key, &fields)
+            .await?,
+    ))
+}
