@@ -197,26 +197,25 @@ fn code(body: &Value) -> &str {
     body["code"].as_str().unwrap_or("")
 }
 
-async fn setup(
-    test: &str,
-) -> Vec<(
-    sangam_testkit::TestBackend,
-    Hub,
-    Arc<ManualClock>,
-    sangam_server::RunningServer,
-)> {
+/// A hub on one backend, served behind a trusted proxy on loopback.
+struct Served {
+    backend: sangam_testkit::TestBackend,
+    hub: Hub,
+    key: sangam_vault::MasterKey,
+    clock: Arc<ManualClock>,
+    server: sangam_server::RunningServer,
+}
+
+async fn setup(test: &str) -> Vec<Served> {
     let mut out = Vec::new();
     for backend in backends(test).await {
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 11, 2, 5, 0, 0).unwrap(),
         ));
-        let hub = open_hub(
-            &backend.location,
-            &sangam_vault::MasterKey::generate(),
-            clock.clone(),
-        )
-        .await
-        .unwrap();
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock.clone())
+            .await
+            .unwrap();
         hub.seed_demo(60, 5, |_| {}).await.unwrap();
         for (user, role, org) in [
             ("admin", Role::Admin, None),
@@ -236,7 +235,13 @@ async fn setup(
             sangam_server::start_with(hub.clone(), "127.0.0.1:0".parse().unwrap(), false, options)
                 .await
                 .unwrap();
-        out.push((backend, hub, clock, server));
+        out.push(Served {
+            backend,
+            hub,
+            key,
+            clock,
+            server,
+        });
     }
     out
 }
@@ -256,7 +261,14 @@ async fn some_resident(hub: &Hub) -> (sangam_store::Resident, String) {
 
 #[tokio::test]
 async fn an_application_goes_live_and_sees_its_agreement_and_no_more() {
-    for (backend, hub, clock, server) in setup("an_application_goes_live").await {
+    for Served {
+        backend,
+        hub,
+        clock,
+        server,
+        ..
+    } in setup("an_application_goes_live").await
+    {
         let name = backend.name;
         let api = Api::new(server.addr);
         let admin = api.sign_in("admin").await;
@@ -463,6 +475,75 @@ async fn an_application_goes_live_and_sees_its_agreement_and_no_more() {
         let (resident, card) = some_resident(&hub).await;
         let ref_key = resident.id_ref_key.as_ref().unwrap().as_str().to_owned();
         let live = token(&api, &app, &[]).await;
+
+        // The token endpoint's refusals, and the keys that verify its tokens.
+        let (status, body) =
+            token_request(&api, &app, &[("scope", "residents.read id_number.reveal")]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_scope"),
+            "{body}"
+        );
+        let r = api
+            .client
+            .post(format!("{}/oauth2/token", api.base))
+            .form(&[("grant_type", "password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(code(&r.json().await.unwrap()), "unsupported_grant_type");
+        let r = api
+            .client
+            .post(format!("{}/oauth2/token", api.base))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let wrong = Onboarded {
+            id: id.clone(),
+            client_id: app.client_id.clone(),
+            secret: format!("{}x", app.secret),
+            secret_id: String::new(),
+        };
+        let (status, body) = token_request(&api, &wrong, &[]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_client")
+        );
+        let jwks: Value = api
+            .client
+            .get(format!("{}/.well-known/jwks.json", api.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let header: Value = {
+            use base64::Engine;
+            let first = live
+                .trim_start_matches("Bearer ")
+                .split('.')
+                .next()
+                .unwrap();
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(first)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(header["alg"], "EdDSA");
+        assert!(
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == header["kid"] && k["kty"] == "OKP"),
+            "{jwks}"
+        );
         let (status, body) = call(
             &api,
             &("GET", format!("/v1/share/residents/{ref_key}"), None),
@@ -560,6 +641,30 @@ async fn an_application_goes_live_and_sees_its_agreement_and_no_more() {
                 .any(|m| m["resident_id"] == resident.resident_id.as_str()),
             "{name}: {body}"
         );
+        // Bad input to the data APIs names what is wrong.
+        let (status, body) = call(
+            &api,
+            &("GET", "/v1/share/search?name=x".into(), None),
+            Some(&live),
+            Some(PENSION),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["field"], "name");
+        let (status, body) = call(
+            &api,
+            &("GET", "/v1/share/residents/not-a-key".into(), None),
+            Some(&live),
+            Some(PENSION),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, body["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("ref_key")),
+            "{body}"
+        );
         // Object level: eKYC status is not among the approved fields.
         let (status, body) = call(
             &api,
@@ -633,6 +738,30 @@ async fn an_application_goes_live_and_sees_its_agreement_and_no_more() {
             .await;
         assert!(verified["broken"].is_null(), "{verified}");
 
+        // Rotation: the replaced secret works through the overlap window, then stops.
+        let rotated = api
+            .post_json(
+                &path("secrets"),
+                json!({"environment": "live", "overlap_hours": 1}),
+                &admin,
+                StatusCode::CREATED,
+            )
+            .await;
+        token(&api, &app, &[]).await;
+        clock.advance(Duration::minutes(61));
+        let (status, body) = token_request(&api, &app, &[]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{name}: the old secret outlived its overlap"
+        );
+        let app = Onboarded {
+            secret: rotated["client_secret"].as_str().unwrap().into(),
+            secret_id: rotated["secret_id"].as_str().unwrap().into(),
+            ..app
+        };
+        token(&api, &app, &[]).await;
+
         // Expiry by the clock, renewal, termination.
         clock.advance(Duration::days(3 * 366));
         let admin = api.sign_in("admin").await;
@@ -690,7 +819,6 @@ async fn an_application_goes_live_and_sees_its_agreement_and_no_more() {
             done["agreement"]["destruction_confirmed"]["reference"],
             "DESTR/2029/7"
         );
-        let _ = app.secret_id;
         server.shutdown().await.unwrap();
     }
 }
@@ -723,7 +851,14 @@ fn data_calls(ref_key: &str, card: &str) -> Vec<Call> {
 
 #[tokio::test]
 async fn every_data_endpoint_refuses_what_the_policy_refuses() {
-    for (backend, hub, clock, server) in setup("every_data_endpoint_refuses").await {
+    for Served {
+        backend,
+        hub,
+        clock,
+        server,
+        ..
+    } in setup("every_data_endpoint_refuses").await
+    {
         let name = backend.name;
         let api = Api::new(server.addr);
         let admin = api.sign_in("admin").await;
@@ -1080,7 +1215,14 @@ async fn every_data_endpoint_refuses_what_the_policy_refuses() {
 
 #[tokio::test]
 async fn rate_limits_answer_429_and_scrapers_are_cut_off() {
-    for (backend, hub, _clock, server) in setup("rate_limits_and_scrapers").await {
+    for Served {
+        backend,
+        hub,
+        key,
+        clock,
+        server,
+    } in setup("rate_limits_and_scrapers").await
+    {
         let name = backend.name;
         let api = Api::new(server.addr);
         let admin = api.sign_in("admin").await;
@@ -1249,6 +1391,49 @@ async fn rate_limits_answer_429_and_scrapers_are_cut_off() {
             .await;
         assert!(!alerts.as_array().unwrap().is_empty());
 
+        // Quotas hold across a restart: the counts are stored as records are served.
+        let quota = onboard(
+            &api,
+            &admin,
+            &hd,
+            "Q",
+            &["127.0.0.1"],
+            terms(
+                &scopes,
+                PENSION,
+                &["name"],
+                json!({"per_second": 100, "burst": 100, "daily": 3, "monthly": 100}),
+                1000,
+            ),
+        )
+        .await;
+        let q = token(&api, &quota, &[]).await;
+        for _ in 0..2 {
+            assert_eq!(
+                call(&api, &lookup, Some(&q), Some(PENSION), &[]).await.0,
+                StatusCode::OK
+            );
+        }
+        let restarted = open_hub(&backend.location, &key, clock.clone())
+            .await
+            .unwrap();
+        let second = sangam_server::start(restarted.clone(), "127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let api2 = Api::new(second.addr);
+        assert_eq!(
+            call(&api2, &lookup, Some(&q), Some(PENSION), &[]).await.0,
+            StatusCode::OK
+        );
+        let (status, body) = call(&api2, &lookup, Some(&q), Some(PENSION), &[]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::TOO_MANY_REQUESTS, "quota.daily"),
+            "{name}: {body}"
+        );
+        second.shutdown().await.unwrap();
+        drop(restarted);
+
         // A decoy: the first touch suspends.
         let decoy_owner = onboard(
             &api,
@@ -1275,6 +1460,41 @@ async fn rate_limits_answer_429_and_scrapers_are_cut_off() {
             (StatusCode::FORBIDDEN, "application.suspended"),
             "{name}: {body}"
         );
+        // The benchmark's unguarded route exists only on a server started for it.
+        let bare = format!("/bench/baseline/residents/{ref_key}");
+        assert_eq!(
+            api.client
+                .get(format!("{}{bare}", api.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let options = sangam_server::ServerOptions {
+            benchmark_baseline: Some(vec!["name".into()]),
+            ..Default::default()
+        };
+        let bench =
+            sangam_server::start_with(hub.clone(), "127.0.0.1:0".parse().unwrap(), false, options)
+                .await
+                .unwrap();
+        let body: Value = reqwest::get(format!("http://{}{bare}", bench.addr))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["name", "ref_key", "resident_id"], "{name}");
+        bench.shutdown().await.unwrap();
+
         // The legitimate client is still live.
         let view = api
             .get_json(
@@ -1290,7 +1510,10 @@ async fn rate_limits_answer_429_and_scrapers_are_cut_off() {
 
 #[tokio::test]
 async fn every_v1_operation_refuses_a_request_without_credentials() {
-    for (backend, _hub, _clock, server) in setup("every_v1_operation_refuses").await {
+    for Served {
+        backend, server, ..
+    } in setup("every_v1_operation_refuses").await
+    {
         let api = Api::new(server.addr);
         let doc: Value = api
             .client
