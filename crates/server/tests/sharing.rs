@@ -918,6 +918,39 @@ async fn every_data_endpoint_refuses_what_the_policy_refuses() {
                 "{name} {c:?}: {status} {body}"
             );
         }
+        // Residents missing from the hub: an ID number needs the consent it was collected under.
+        let enrol = |body: Value| ("POST", "/v1/share/resident-requests".to_owned(), Some(body));
+        let person = json!({"name": "Test Person", "gender": "F", "dob": "1980-01-01", "id_number": "234123412346"});
+        let (status, body) = call(
+            &api,
+            &enrol(person.clone()),
+            Some(&good),
+            Some(PENSION),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, body["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("consent_ref")),
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains("234123412346"),
+            "the number is not echoed"
+        );
+        let mut consented = person;
+        consented["consent_ref"] = json!("CF-2026-17");
+        let (status, body) = call(&api, &enrol(consented), Some(&good), Some(PENSION), &[]).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::ACCEPTED, Some("pending_verification")),
+            "{body}"
+        );
+        assert_eq!(
+            hub.store().resident_requests(&a.id).await.unwrap().len(),
+            2,
+            "{name}: the one from the loop above and this one"
+        );
 
         let expired = token(&api, &a, &[]).await;
         let revoked_app = onboard(
