@@ -21,51 +21,14 @@ use sangam_hub::uploads::{UploadMode, UploadRequest};
 use sangam_hub::{Hub, HubError};
 use sangam_store::{Resident, Role, User};
 use sangam_synth::{Generator, GeneratorConfig};
-use sangam_testkit::backends;
+use sangam_testkit::{
+    backends,
+    fixtures::{ADULT_RULE, scheme_spec},
+};
 
 const SEED: u64 = 11;
 const HOUSEHOLDS: u64 = 30;
 const PASSWORD: &str = "correct horse battery staple";
-
-fn scheme_spec(name: &str, extra: &str, rules: &str) -> String {
-    format!(
-        r#"
-dataset = "{name}"
-version = 1
-title = "{name} beneficiaries"
-record_key = "beneficiary_id"
-{extra}
-
-[[columns]]
-name = "operation"
-kind = "operation"
-
-[[columns]]
-name = "beneficiary_id"
-kind = "text"
-required = true
-
-[[columns]]
-name = "aadhaar"
-kind = "id_number"
-
-[[columns]]
-name = "dob"
-kind = "dob"
-required = true
-{rules}
-"#
-    )
-}
-
-const ADULT_RULE: &str = r#"
-[[rules]]
-name = "adult"
-check = "age_at_least"
-column = "dob"
-years = 18
-message = "a ration kit goes to an adult member"
-"#;
 
 async fn user(hub: &Hub, name: &str, role: Role, organisation: Option<&str>) -> User {
     hub.save_user(name, PASSWORD, role, organisation, "test")

@@ -17,53 +17,16 @@ use sangam_hub::bootstrap::open_hub;
 use sangam_hub::clock::SystemClock;
 use sangam_store::Role;
 use sangam_synth::{Generator, GeneratorConfig};
-use sangam_testkit::backends;
+use sangam_testkit::{
+    backends,
+    fixtures::{ADULT_RULE, scheme_spec},
+};
 use serde_json::{Value, json};
 
 use common::{Api, PASSWORD};
 
 const SEED: u64 = 11;
 const HOUSEHOLDS: u64 = 30;
-
-fn scheme_spec(name: &str, extra: &str, rules: &str) -> String {
-    format!(
-        r#"
-dataset = "{name}"
-version = 1
-title = "{name} beneficiaries"
-record_key = "beneficiary_id"
-{extra}
-
-[[columns]]
-name = "operation"
-kind = "operation"
-
-[[columns]]
-name = "beneficiary_id"
-kind = "text"
-required = true
-
-[[columns]]
-name = "aadhaar"
-kind = "id_number"
-
-[[columns]]
-name = "dob"
-kind = "dob"
-required = true
-{rules}
-"#
-    )
-}
-
-const ADULT_RULE: &str = r#"
-[[rules]]
-name = "adult"
-check = "age_at_least"
-column = "dob"
-years = 18
-message = "a ration kit goes to an adult member"
-"#;
 
 fn csv_rows(rows: &[[&str; 3]]) -> String {
     let mut csv = String::from("beneficiary_id,aadhaar,dob\n");

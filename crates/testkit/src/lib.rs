@@ -158,3 +158,49 @@ pub fn pg_dump(backend: &TestBackend) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Fixtures more than one crate's tests use.
+pub mod fixtures {
+    /// A scheme's data spec: a record key, an operation column, an ID number and a date of birth,
+    /// with `extra` settings (e.g. `one_per_household = true`) and `rules` appended.
+    pub fn scheme_spec(name: &str, extra: &str, rules: &str) -> String {
+        format!(
+            r#"
+    dataset = "{name}"
+    version = 1
+    title = "{name} beneficiaries"
+    record_key = "beneficiary_id"
+    {extra}
+
+    [[columns]]
+    name = "operation"
+    kind = "operation"
+
+    [[columns]]
+    name = "beneficiary_id"
+    kind = "text"
+    required = true
+
+    [[columns]]
+    name = "aadhaar"
+    kind = "id_number"
+
+    [[columns]]
+    name = "dob"
+    kind = "dob"
+    required = true
+    {rules}
+    "#
+        )
+    }
+
+    /// An eligibility rule: the beneficiary is at least 18.
+    pub const ADULT_RULE: &str = r#"
+    [[rules]]
+    name = "adult"
+    check = "age_at_least"
+    column = "dob"
+    years = 18
+    message = "a ration kit goes to an adult member"
+    "#;
+}
