@@ -1,5 +1,6 @@
-//! Who is calling: the signed-in hub user behind a bearer session token. The access model of
-//! consuming applications (OAuth2 client credentials, scopes, purposes) builds on this.
+//! Who is calling: a signed-in hub user behind a bearer session token ([`Admin`],
+//! [`SignedIn`]), or a consuming application behind an OAuth2 access token ([`Consumer`],
+//! which passes the sharing gate for its operation's scope before the body is read).
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
