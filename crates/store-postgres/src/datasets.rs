@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use sangam_domain::RefKey;
+use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
     Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
@@ -332,28 +333,27 @@ pub(crate) async fn upload_mapping<C: GenericClient>(
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<MappingEntry>> {
-    const T: &str = "upload_mapping";
-    query(
-        c,
-        "SELECT seq, record_key, ref_key, id_masked, resident_id, outcome FROM upload_mapping \
-         WHERE upload_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        &[&upload_id, &i64_of(after)?, &i64::from(limit)],
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(MappingEntry {
-            seq: count(get(T, row, 0)?),
-            record_key: get(T, row, 1)?,
-            ref_key: get::<Option<String>>(T, row, 2)?
-                .map(|k| ref_key("upload_mapping.ref_key", &k))
-                .transpose()?,
-            id_masked: get(T, row, 3)?,
-            resident_id: get(T, row, 4)?,
-            outcome: get(T, row, 5)?,
-        })
-    })
-    .collect()
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut from = after;
+    // A block at a time, so a page never reads the whole mapping.
+    while out.len() < limit {
+        let Some(row) = query_opt(
+            c,
+            "SELECT last_seq, entries FROM upload_mapping_blocks \
+             WHERE upload_id = $1 AND last_seq > $2 ORDER BY first_seq LIMIT 1",
+            &[&upload_id, &i64_of(from)?],
+        )
+        .await?
+        else {
+            break;
+        };
+        let last: i64 = get("upload_mapping_blocks", &row, 0)?;
+        let text: String = get("upload_mapping_blocks", &row, 1)?;
+        mapping_block::decode_into(&text, after, limit, &mut out)?;
+        from = count(last);
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------ writes inside a load
@@ -405,31 +405,17 @@ pub(crate) async fn put_rejections<C: GenericClient>(
 pub(crate) async fn put_mapping<C: GenericClient>(
     c: &C,
     upload_id: &str,
-    rows: &[MappingEntry],
+    block: &Block,
 ) -> StoreResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let seqs = rows
-        .iter()
-        .map(|m| i64_of(m.seq))
-        .collect::<StoreResult<Vec<_>>>()?;
-    let keys: Vec<&str> = rows.iter().map(|m| m.record_key.as_str()).collect();
-    let refs: Vec<Option<&str>> = rows
-        .iter()
-        .map(|m| m.ref_key.as_ref().map(RefKey::as_str))
-        .collect();
-    let masked: Vec<Option<&str>> = rows.iter().map(|m| m.id_masked.as_deref()).collect();
-    let residents: Vec<Option<&str>> = rows.iter().map(|m| m.resident_id.as_deref()).collect();
-    let outcomes: Vec<&str> = rows.iter().map(|m| m.outcome.as_str()).collect();
     execute(
         c,
-        "INSERT INTO upload_mapping \
-         (upload_id, seq, record_key, ref_key, id_masked, resident_id, outcome) \
-         SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
-         $7::text[])",
+        "INSERT INTO upload_mapping_blocks (upload_id, first_seq, last_seq, entries) \
+         VALUES ($1, $2, $3, $4)",
         &[
-            &upload_id, &seqs, &keys, &refs, &masked, &residents, &outcomes,
+            &upload_id,
+            &i64_of(block.first_seq)?,
+            &i64_of(block.last_seq)?,
+            &block.entries,
         ],
     )
     .await

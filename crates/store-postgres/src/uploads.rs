@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Object};
 use sangam_domain::RefKey;
+use sangam_store::mapping_block;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
     Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
@@ -554,8 +555,11 @@ impl RegistryLoad for PgLoad {
     }
 
     async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()> {
+        let Some(block) = mapping_block::encode(&rows)? else {
+            return Ok(());
+        };
         let id = self.upload_id.clone();
-        let result = datasets::put_mapping(self.start_step()?, &id, &rows).await;
+        let result = datasets::put_mapping(self.start_step()?, &id, &block).await;
         self.end_step(result)
     }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::RefKey;
+use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
     Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
@@ -13,7 +14,7 @@ use sangam_store::{
 };
 
 use crate::SqliteStore;
-use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
+use crate::sql::{begin, map_err, parse_ts, ts};
 
 const DATASET_COLUMNS: &str = "name, title, organisation, current_version, \
      update_frequency_days, created_by, created_at, updated_at";
@@ -469,40 +470,25 @@ pub(crate) fn upload_mapping(
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<MappingEntry>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut stmt = c
         .prepare_cached(
-            "SELECT seq, record_key, ref_key, id_masked, resident_id, outcome \
-             FROM upload_mapping WHERE upload_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT entries FROM upload_mapping_blocks WHERE upload_id = ?1 AND last_seq > ?2 \
+             ORDER BY first_seq",
         )
         .map_err(map_err)?;
-    let rows = stmt
-        .query_map(params![upload_id, i64_of(after)?, limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
+    let mut blocks = stmt
+        .query(params![upload_id, i64_of(after)?])
         .map_err(map_err)?;
-    rows.into_iter()
-        .map(|(seq, record_key, rk, id_masked, resident_id, outcome)| {
-            Ok(MappingEntry {
-                seq: seq.unsigned_abs(),
-                record_key,
-                ref_key: rk
-                    .map(|k| ref_key("upload_mapping.ref_key", &k))
-                    .transpose()?,
-                id_masked,
-                resident_id,
-                outcome,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let Some(block) = blocks.next().map_err(map_err)? else {
+            break;
+        };
+        let text: String = block.get(0).map_err(map_err)?;
+        mapping_block::decode_into(&text, after, limit, &mut out)?;
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------ writes inside a load
@@ -540,32 +526,19 @@ pub(crate) fn put_rejections(
     Ok(())
 }
 
-pub(crate) fn put_mapping(
-    c: &Connection,
-    upload_id: &str,
-    rows: &[MappingEntry],
-) -> StoreResult<()> {
-    let seqs = rows
-        .iter()
-        .map(|m| i64_of(m.seq))
-        .collect::<StoreResult<Vec<i64>>>()?;
-    let rows: Vec<(i64, &MappingEntry)> = seqs.into_iter().zip(rows).collect();
-    insert_batched(
-        c,
-        "upload_mapping (upload_id, seq, record_key, ref_key, id_masked, resident_id, outcome)",
-        7,
-        &rows,
-        |stmt, i, (seq, m)| {
-            stmt.raw_bind_parameter(i, upload_id)?;
-            stmt.raw_bind_parameter(i + 1, *seq)?;
-            stmt.raw_bind_parameter(i + 2, &m.record_key)?;
-            stmt.raw_bind_parameter(i + 3, m.ref_key.as_ref().map(RefKey::as_str))?;
-            stmt.raw_bind_parameter(i + 4, &m.id_masked)?;
-            stmt.raw_bind_parameter(i + 5, &m.resident_id)?;
-            stmt.raw_bind_parameter(i + 6, &m.outcome)
-        },
-        |(seq, _)| format!("mapping entry {seq}"),
+pub(crate) fn put_mapping(c: &Connection, upload_id: &str, block: &Block) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO upload_mapping_blocks (upload_id, first_seq, last_seq, entries) \
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            upload_id,
+            i64_of(block.first_seq)?,
+            i64_of(block.last_seq)?,
+            block.entries
+        ],
     )
+    .map_err(map_err)?;
+    Ok(())
 }
 
 pub(crate) fn residents_by_ref_keys(

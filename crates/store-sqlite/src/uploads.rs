@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::RefKey;
+use sangam_store::mapping_block;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
     Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
@@ -696,7 +697,7 @@ fn first_load(conn: &Connection) -> StoreResult<bool> {
 /// The foreign keys of the tables a first load writes, each as a query that counts the
 /// rows breaking it. SQLite walks the child's index on the key in order, so the parent's
 /// index is searched in order too (about 0.2 s a key for a million residents). The load's
-/// own rows in the upload tables (`upload_mapping`, `upload_rejections`, `upload_headers`)
+/// own rows in the upload tables (`upload_mapping_blocks`, `upload_rejections`, `upload_headers`)
 /// all name its upload, which exists: `Loader::open` updated it.
 const FOREIGN_KEY_CHECKS: [(&str, &str); 5] = [
     (
@@ -888,8 +889,12 @@ impl RegistryLoad for SqliteLoad {
     }
 
     async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()> {
+        // Encoded here, on the caller's thread, not on the load's.
+        let Some(block) = mapping_block::encode(&rows)? else {
+            return Ok(());
+        };
         let id = self.upload_id.clone();
-        self.queue(move |c| datasets::put_mapping(c, &id, &rows))
+        self.queue(move |c| datasets::put_mapping(c, &id, &block))
     }
 
     async fn residents_by_ref_keys(

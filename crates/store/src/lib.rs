@@ -10,6 +10,7 @@ pub mod audit;
 pub mod columns;
 mod error;
 pub mod linking;
+pub mod mapping_block;
 pub mod raw;
 pub mod records;
 #[cfg(feature = "scenarios")]
