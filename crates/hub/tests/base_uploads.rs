@@ -427,8 +427,9 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
                 ("house_no", Some("7"), Some("7A"))
             ]
         );
-        assert!(history.iter().all(|h| h.actor == OFFICER
-            && h.reason == Some(format!("upload {}", cards.upload().id))));
+        assert!(history.iter().all(
+            |h| h.actor == OFFICER && h.reason == Some(format!("upload {}", cards.upload().id))
+        ));
         assert!(
             hub.household(&RationCardNumber::parse("PYA0000005").unwrap())
                 .await
