@@ -95,6 +95,107 @@ fn diff<T: PartialEq>(
     }
 }
 
+/// The fields that differ between two states of a resident, as the history records them
+/// (mobile numbers only masked).
+pub(crate) fn resident_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    diff(&mut changes, "name", &old.name, &new.name, |v| {
+        Some(v.as_str().to_owned())
+    });
+    diff(
+        &mut changes,
+        "relative_name",
+        &old.relative_name,
+        &new.relative_name,
+        |v| v.as_ref().map(|n| n.as_str().to_owned()),
+    );
+    diff(&mut changes, "gender", &old.gender, &new.gender, |v| {
+        Some(v.code().to_owned())
+    });
+    diff(&mut changes, "dob", &old.dob, &new.dob, |v| {
+        Some(v.to_storage())
+    });
+    diff(
+        &mut changes,
+        "relationship",
+        &old.relationship,
+        &new.relationship,
+        |v| Some(v.code().to_owned()),
+    );
+    // The masked form alone cannot tell two numbers with the same last digits apart, so
+    // the change is detected on the blind index and recorded masked.
+    if old.mobile_blind_index != new.mobile_blind_index {
+        changes.push(FieldChange {
+            field: "mobile",
+            old_value: old.mobile_masked.clone(),
+            new_value: new.mobile_masked.clone(),
+        });
+    }
+    diff(
+        &mut changes,
+        "ekyc_status",
+        &old.ekyc_status,
+        &new.ekyc_status,
+        |v| Some(v.code().to_owned()),
+    );
+    diff(
+        &mut changes,
+        "life_status",
+        &old.life_status,
+        &new.life_status,
+        |v| Some(v.code().to_owned()),
+    );
+    changes
+}
+
+/// Writes into `household` what a ration card's row says of it (the card type, the village,
+/// and each address line the row fills: an empty one leaves the stored line as it is), and
+/// returns the fields that changed, for the history.
+pub(crate) fn apply_household_details(
+    household: &mut Household,
+    given: &HouseholdDetails,
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let old = household.clone();
+    household.card_type = given.card_type.clone();
+    household.village_code = given.village_code;
+    let a = &given.address;
+    for (line, value) in [
+        (&mut household.address.house_no, &a.house_no),
+        (&mut household.address.street, &a.street),
+        (&mut household.address.locality, &a.locality),
+        (&mut household.address.pincode, &a.pincode),
+    ] {
+        if value.is_some() {
+            line.clone_from(value);
+        }
+    }
+    diff(
+        &mut changes,
+        "card_type",
+        &old.card_type,
+        &household.card_type,
+        |v| Some(v.code().to_owned()),
+    );
+    diff(
+        &mut changes,
+        "village_code",
+        &old.village_code,
+        &household.village_code,
+        |v| Some(v.to_string()),
+    );
+    let (o, n) = (&old.address, &household.address);
+    for (field, old_line, new_line) in [
+        ("house_no", &o.house_no, &n.house_no),
+        ("street", &o.street, &n.street),
+        ("locality", &o.locality, &n.locality),
+        ("pincode", &o.pincode, &n.pincode),
+    ] {
+        diff(&mut changes, field, old_line, new_line, Clone::clone);
+    }
+    changes
+}
+
 /// The record of a household added now.
 pub(crate) fn household_record(
     h: HouseholdDetails,
@@ -262,53 +363,7 @@ impl Hub {
             new.life_status = v;
         }
 
-        let mut changes = Vec::new();
-        diff(&mut changes, "name", &old.name, &new.name, |v| {
-            Some(v.as_str().to_owned())
-        });
-        diff(
-            &mut changes,
-            "relative_name",
-            &old.relative_name,
-            &new.relative_name,
-            |v| v.as_ref().map(|n| n.as_str().to_owned()),
-        );
-        diff(&mut changes, "gender", &old.gender, &new.gender, |v| {
-            Some(v.code().to_owned())
-        });
-        diff(&mut changes, "dob", &old.dob, &new.dob, |v| {
-            Some(v.to_storage())
-        });
-        diff(
-            &mut changes,
-            "relationship",
-            &old.relationship,
-            &new.relationship,
-            |v| Some(v.code().to_owned()),
-        );
-        // The masked form alone cannot tell two numbers with the same last digits apart, so
-        // the change is detected on the blind index and recorded masked.
-        if old.mobile_blind_index != new.mobile_blind_index {
-            changes.push(FieldChange {
-                field: "mobile",
-                old_value: old.mobile_masked.clone(),
-                new_value: new.mobile_masked.clone(),
-            });
-        }
-        diff(
-            &mut changes,
-            "ekyc_status",
-            &old.ekyc_status,
-            &new.ekyc_status,
-            |v| Some(v.code().to_owned()),
-        );
-        diff(
-            &mut changes,
-            "life_status",
-            &old.life_status,
-            &new.life_status,
-            |v| Some(v.code().to_owned()),
-        );
+        let changes = resident_changes(&old, &new);
         if changes.is_empty() {
             return Ok(old);
         }

@@ -300,7 +300,9 @@ fn base_registry_spec_is_valid_and_complete() {
             "aadhaar",
             "consent_ref",
             "mobile",
-            "life_status"
+            "life_status",
+            "operation",
+            "ref_key"
         ]
     );
     let required: Vec<&str> = spec

@@ -1,8 +1,9 @@
 //! The nodal officer's loop over HTTP, on every backend: upload, see the counts, download the
 //! rejected rows, fix them, upload them again as a correction, and download the
-//! reference-key mapping; for the base registry and for a scheme with its own spec (full
-//! uploads with their difference, and incremental ones). Only the uploading organisation
-//! gets its rows back, and no response carries a full ID number.
+//! reference-key mapping; for the base registry (one file of a row per member, or a cards
+//! file and then a members file) and for a scheme with its own spec (full uploads with their
+//! difference, and incremental ones). Only the uploading organisation gets its rows back,
+//! and no response carries a full ID number.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -372,13 +373,18 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         assert_eq!(error_codes(&p), ["corrects.unknown"]);
         let p = api
             .upload(
-                "dataset=base&mode=incremental",
-                b"x".to_vec(),
+                "dataset=base&mode=incremental&file_name=changes.csv",
+                b"ration_card_no,card_type,village_code,member_name,gender,dob,relationship\n\
+                  PY1,PHH,640001,Ravi,M,1980,HEAD\n"
+                    .to_vec(),
                 &cs,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
-        assert_eq!(error_codes(&p), ["mode.unsupported"]);
+        assert!(
+            p["detail"].as_str().unwrap().contains("operation column"),
+            "incremental base rows need their operation: {p}"
+        );
 
         // ---- a scheme with its own spec, declared by its department.
         let created = api
@@ -731,6 +737,265 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
                 );
             }
         }
+        drop(hub);
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_uploads_the_base_registry_as_cards_then_members() {
+    for backend in backends("an_officer_uploads_the_base_registry_as_cards_then_members").await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+        hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
+            .await
+            .unwrap();
+        hub.save_user(
+            "cs-officer",
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let api = Api {
+            base: format!("http://{}", server.addr),
+            client: Client::new(),
+        };
+        let (cs, admin) = (api.sign_in("cs-officer").await, api.sign_in("admin").await);
+        let number = sangam_domain::IdNumber::from_eleven_digits("23456789012")
+            .unwrap()
+            .expose_digits()
+            .to_owned();
+        let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+
+        // ---- the cards: households only, one of them sent twice.
+        let cards = to_csv(
+            &[
+                "Ration Card No",
+                "Card Type",
+                "House No",
+                "Locality",
+                "Village Code",
+                "Pincode",
+            ],
+            &[
+                row(&["PYB0000001", "PHH", "4", "Ward 2", "640001", "605001"]),
+                row(&["PYB0000002", "AAY", "9", "Ward 3", "640002", "605002"]),
+                row(&["PYB0000002", "AAY", "9", "Ward 3", "640002", "605002"]),
+            ],
+        );
+        let r = api
+            .upload(
+                "dataset=base&file_name=cards.csv",
+                cards,
+                &cs,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(
+            counts(&r, &["rows", "accepted", "added", "rejected"]),
+            [3, 2, 2, 1],
+            "{r}"
+        );
+        let cards_upload = r["upload"]["id"].as_str().unwrap().to_owned();
+        let mapping: Vec<Value> = api
+            .get_json(
+                &format!("/v1/uploads/{cards_upload}/mapping?format=json"),
+                &cs,
+                StatusCode::OK,
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        let entries: Vec<(&str, &str)> = mapping
+            .iter()
+            .map(|m| {
+                (
+                    m["record_key"].as_str().unwrap(),
+                    m["outcome"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [("PYB0000001", "added"), ("PYB0000002", "added")],
+            "one entry per card"
+        );
+        assert!(mapping.iter().all(|m| m["resident_id"].is_null()));
+        let household = api
+            .get_json("/v1/households/PYB0000001", &admin, StatusCode::OK)
+            .await;
+        assert_eq!(household["card_type"], "PHH");
+        assert_eq!(household["address"]["locality"], "Ward 2");
+        assert_eq!(household["members"].as_array().unwrap().len(), 0);
+        let report = api
+            .get(&format!("/v1/uploads/{cards_upload}/rejections"), &cs)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            report
+                .trim_start_matches('\u{feff}')
+                .starts_with("Ration Card No,Card Type,"),
+            "the report has the file's own header: {report}"
+        );
+        assert!(report.contains("row.duplicate_in_file"), "{report}");
+
+        // ---- the members: each joins a card loaded above; a card never loaded is refused.
+        let header = [
+            "ration_card_no",
+            "member_name",
+            "gender",
+            "dob",
+            "relationship",
+            "aadhaar",
+        ];
+        let members = to_csv(
+            &header,
+            &[
+                row(&["PYB0000001", "Senthil", "M", "1972", "HEAD", &number]),
+                row(&["PYB0000001", "Valli", "F", "1976", "SPOUSE", ""]),
+                row(&["PYB0000002", "Rani", "F", "1961", "HEAD", ""]),
+                row(&["PYB0000009", "Stranger", "M", "1990", "HEAD", ""]),
+            ],
+        );
+        let r = api
+            .upload(
+                "dataset=base&file_name=members.csv",
+                members.clone(),
+                &cs,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(
+            counts(&r, &["rows", "accepted", "added", "rejected"]),
+            [4, 3, 3, 1],
+            "{r}"
+        );
+        let members_upload = r["upload"]["id"].as_str().unwrap().to_owned();
+        let report = api
+            .get(&format!("/v1/uploads/{members_upload}/rejections"), &cs)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let report = report.trim_start_matches('\u{feff}');
+        assert!(
+            report.starts_with("ration_card_no,member_name,gender,dob,relationship,aadhaar"),
+            "{report}"
+        );
+        let rejected = rows_of_report(report, header.len());
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0][0], "PYB0000009");
+        assert!(report.contains("card.unknown"), "{report}");
+        let text = api
+            .get(
+                &format!("/v1/uploads/{members_upload}/mapping?format=json"),
+                &cs,
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(&number), "the mapping masks ID numbers");
+        let mapping: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let cards_of: Vec<&str> = mapping
+            .iter()
+            .map(|m| m["record_key"].as_str().unwrap())
+            .collect();
+        assert_eq!(cards_of, ["PYB0000001", "PYB0000001", "PYB0000002"]);
+        assert!(
+            mapping
+                .iter()
+                .all(|m| m["outcome"] == "added" && m["resident_id"].is_string())
+        );
+        assert!(mapping[0]["ref_key"].is_string());
+        assert!(
+            mapping[0]["id_number_masked"]
+                .as_str()
+                .unwrap()
+                .ends_with(&number[8..])
+        );
+        let household = api
+            .get_json("/v1/households/PYB0000001", &admin, StatusCode::OK)
+            .await;
+        assert_eq!(household["members"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            household["head_resident_id"], mapping[0]["resident_id"],
+            "the head who joined is the card's head"
+        );
+        assert_eq!(household["version"], 2);
+
+        // The same members again (another key): the cards have their members already.
+        let r = api
+            .upload(
+                "dataset=base&file_name=members.csv&idempotency_key=again",
+                members,
+                &cs,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(counts(&r, &["accepted", "rejected"]), [0, 4], "{r}");
+        let again = r["upload"]["id"].as_str().unwrap().to_owned();
+        let report = api
+            .get(&format!("/v1/uploads/{again}/rejections"), &cs)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(report.matches("card.already_loaded").count(), 3, "{report}");
+
+        // ---- a file of neither form is refused whole, naming the columns it lacks.
+        let p = api
+            .upload(
+                "dataset=base&file_name=people.csv",
+                to_csv(
+                    &["member_name", "gender", "dob"],
+                    &[row(&["Ravi", "M", "1980"])],
+                ),
+                &cs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains("`ration_card_no`"), "{p}");
+        assert!(detail.contains("member_name, gender, dob"), "{p}");
+        let p = api
+            .upload(
+                "dataset=base&file_name=other.csv",
+                to_csv(&["ration_card_no", "remarks"], &[row(&["PYB0000001", "x"])]),
+                &cs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("`card_type`") && detail.contains("`member_name`"),
+            "{p}"
+        );
+        let failed: Vec<Value> = api
+            .get_json("/v1/uploads", &cs, StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            failed.iter().filter(|u| u["status"] == "failed").count(),
+            2,
+            "a refused file is recorded as a failed upload"
+        );
+
+        server.shutdown().await.unwrap();
         drop(hub);
         backend.cleanup().await;
     }

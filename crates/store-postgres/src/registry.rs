@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use sangam_domain::{RationCardNumber, RefKey};
-use sangam_store::raw::{RawHousehold, RawResident};
+use sangam_store::raw::{RawHousehold, RawResident, blind_index_32};
 use sangam_store::{
     ChangeContext, EntityKind, FieldChange, HistoryEntry, Household, RegistryCounts, RegistryStore,
-    Resident, StoreError, StoreResult,
+    RegistryUpdate, Resident, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
 
@@ -251,6 +251,166 @@ pub(crate) async fn insert_rows<C: GenericClient>(
     Ok(())
 }
 
+/// Writes a changed resident if the stored version is still the one before its own, and its
+/// changes to the history (inside the caller's transaction).
+async fn write_resident<C: GenericClient>(
+    c: &C,
+    r: &RawResident,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    let n = execute(
+        c,
+        "UPDATE residents SET card_number = $2, name = $3, relative_name = $4, \
+         gender = $5, dob = $6, relationship = $7, mobile_masked = $8, \
+         mobile_blind_index = $9, id_ref_key = $10, ekyc_status = $11, \
+         life_status = $12, updated_at = $13, version = $14::int8 \
+         WHERE resident_id = $1 AND version = $14::int8 - 1",
+        &[
+            &r.resident_id,
+            &r.card_number,
+            &r.name,
+            &r.relative_name,
+            &r.gender,
+            &r.dob,
+            &r.relationship,
+            &r.mobile_masked,
+            &r.mobile_blind_index,
+            &r.id_ref_key,
+            &r.ekyc_status,
+            &r.life_status,
+            &r.updated_at,
+            &r.version,
+        ],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "resident {} was changed by someone else, or does not exist",
+            r.resident_id
+        )));
+    }
+    insert_history(c, EntityKind::Resident, &r.resident_id, changes, ctx).await
+}
+
+/// The same for a household.
+async fn write_household<C: GenericClient>(
+    c: &C,
+    h: &RawHousehold,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    let n = execute(
+        c,
+        "UPDATE households SET card_type = $2, house_no = $3, street = $4, \
+         locality = $5, pincode = $6, village_code = $7, head_resident_id = $8, \
+         updated_at = $9, version = $10::int8 \
+         WHERE card_number = $1 AND version = $10::int8 - 1",
+        &[
+            &h.card_number,
+            &h.card_type,
+            &h.house_no,
+            &h.street,
+            &h.locality,
+            &h.pincode,
+            &h.village_code,
+            &h.head_resident_id,
+            &h.updated_at,
+            &h.version,
+        ],
+    )
+    .await?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "household {} was changed by someone else, or does not exist",
+            h.card_number
+        )));
+    }
+    insert_history(c, EntityKind::Household, &h.card_number, changes, ctx).await
+}
+
+/// Writes an upload's changes to households and residents (inside its load): each record
+/// only at the version it was read at, with its history.
+pub(crate) async fn update_registry<C: GenericClient>(
+    c: &C,
+    households: &[RegistryUpdate<Household>],
+    residents: &[RegistryUpdate<Resident>],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    for u in households {
+        write_household(c, &RawHousehold::from_record(&u.record), &u.changes, ctx).await?;
+    }
+    for u in residents {
+        write_resident(c, &RawResident::from_record(&u.record), &u.changes, ctx).await?;
+    }
+    Ok(())
+}
+
+/// The households of these card numbers that exist.
+pub(crate) async fn households_of<C: GenericClient>(
+    c: &C,
+    cards: &[String],
+) -> StoreResult<Vec<Household>> {
+    query(
+        c,
+        &format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE card_number = ANY($1::text[])"),
+        &[&cards],
+    )
+    .await?
+    .iter()
+    .map(household)
+    .collect()
+}
+
+/// Every resident of these card numbers, card by card, each card's in the order added.
+pub(crate) async fn residents_of_cards<C: GenericClient>(
+    c: &C,
+    cards: &[String],
+) -> StoreResult<Vec<Resident>> {
+    query(
+        c,
+        &format!(
+            "SELECT {RESIDENT_COLUMNS} FROM residents WHERE card_number = ANY($1::text[]) \
+             ORDER BY card_number, created_at, resident_id"
+        ),
+        &[&cards],
+    )
+    .await?
+    .iter()
+    .map(resident)
+    .collect()
+}
+
+/// The residents holding the ID numbers of these blind indexes, found through the vault
+/// without writing to it.
+pub(crate) async fn residents_by_blind_indexes<C: GenericClient>(
+    c: &C,
+    blind_indexes: &[[u8; 32]],
+) -> StoreResult<Vec<([u8; 32], Resident)>> {
+    let wanted: Vec<&[u8]> = blind_indexes.iter().map(|b| &b[..]).collect();
+    let columns = RESIDENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    query(
+        c,
+        &format!(
+            "SELECT {columns}, v.blind_index FROM vault_entries AS v \
+             JOIN residents AS r ON r.id_ref_key = v.ref_key \
+             WHERE v.blind_index = ANY($1::bytea[])"
+        ),
+        &[&wanted],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let blind = blind_index_32("vault_entries.blind_index", get("vault_entries", row, 15)?)?;
+        Ok((blind, resident(row)?))
+    })
+    .collect()
+}
+
 #[async_trait]
 impl RegistryStore for PostgresStore {
     async fn insert_registry(
@@ -331,38 +491,7 @@ impl RegistryStore for PostgresStore {
         let r = RawResident::from_record(updated);
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        let n = execute(
-            &tx,
-            "UPDATE residents SET card_number = $2, name = $3, relative_name = $4, \
-             gender = $5, dob = $6, relationship = $7, mobile_masked = $8, \
-             mobile_blind_index = $9, id_ref_key = $10, ekyc_status = $11, \
-             life_status = $12, updated_at = $13, version = $14::int8 \
-             WHERE resident_id = $1 AND version = $14::int8 - 1",
-            &[
-                &r.resident_id,
-                &r.card_number,
-                &r.name,
-                &r.relative_name,
-                &r.gender,
-                &r.dob,
-                &r.relationship,
-                &r.mobile_masked,
-                &r.mobile_blind_index,
-                &r.id_ref_key,
-                &r.ekyc_status,
-                &r.life_status,
-                &r.updated_at,
-                &r.version,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::Conflict(format!(
-                "resident {} was changed by someone else, or does not exist",
-                r.resident_id
-            )));
-        }
-        insert_history(&tx, EntityKind::Resident, &r.resident_id, changes, ctx).await?;
+        write_resident(&tx, &r, changes, ctx).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -375,33 +504,7 @@ impl RegistryStore for PostgresStore {
         let h = RawHousehold::from_record(updated);
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        let n = execute(
-            &tx,
-            "UPDATE households SET card_type = $2, house_no = $3, street = $4, \
-             locality = $5, pincode = $6, village_code = $7, head_resident_id = $8, \
-             updated_at = $9, version = $10::int8 \
-             WHERE card_number = $1 AND version = $10::int8 - 1",
-            &[
-                &h.card_number,
-                &h.card_type,
-                &h.house_no,
-                &h.street,
-                &h.locality,
-                &h.pincode,
-                &h.village_code,
-                &h.head_resident_id,
-                &h.updated_at,
-                &h.version,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::Conflict(format!(
-                "household {} was changed by someone else, or does not exist",
-                h.card_number
-            )));
-        }
-        insert_history(&tx, EntityKind::Household, &h.card_number, changes, ctx).await?;
+        write_household(&tx, &h, changes, ctx).await?;
         tx.commit().await.map_err(map_err)
     }
 

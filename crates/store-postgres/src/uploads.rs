@@ -656,4 +656,35 @@ impl RegistryLoad for PgLoad {
         }
         Ok(())
     }
+
+    async fn households_of(&mut self, cards: Vec<String>) -> StoreResult<Vec<Household>> {
+        let result = crate::registry::households_of(self.start_step()?, &cards).await;
+        self.end_step(result)
+    }
+
+    async fn residents_of_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<Resident>> {
+        let result = crate::registry::residents_of_cards(self.start_step()?, &cards).await;
+        self.end_step(result)
+    }
+
+    async fn residents_by_blind_indexes(
+        &mut self,
+        blind_indexes: Vec<[u8; 32]>,
+    ) -> StoreResult<Vec<([u8; 32], Resident)>> {
+        let result =
+            crate::registry::residents_by_blind_indexes(self.start_step()?, &blind_indexes).await;
+        self.end_step(result)
+    }
+
+    async fn update_registry(
+        &mut self,
+        households: Vec<sangam_store::RegistryUpdate<Household>>,
+        residents: Vec<sangam_store::RegistryUpdate<Resident>>,
+        ctx: sangam_store::ChangeContext,
+    ) -> StoreResult<()> {
+        let result =
+            crate::registry::update_registry(self.start_step()?, &households, &residents, &ctx)
+                .await;
+        self.end_step(result)
+    }
 }

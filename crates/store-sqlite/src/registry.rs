@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::{RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
     ChangeContext, EntityKind, FieldChange, HistoryEntry, Household, RegistryCounts, RegistryStore,
-    Resident, StoreError, StoreResult,
+    RegistryUpdate, Resident, StoreError, StoreResult,
 };
 
 use crate::SqliteStore;
@@ -86,7 +86,7 @@ pub(crate) fn resident(
 }
 
 fn insert_history(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     entity: EntityKind,
     entity_id: &str,
     changes: &[FieldChange],
@@ -192,6 +192,168 @@ pub(crate) fn insert_rows(
     )
 }
 
+/// Writes a changed resident if the stored version is still the one before its own, and its
+/// changes to the history (inside the caller's transaction).
+fn write_resident(
+    c: &Connection,
+    r: &RawResident,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    let n = c
+        .prepare_cached(
+            "UPDATE residents SET card_number = ?2, name = ?3, relative_name = ?4, \
+             gender = ?5, dob = ?6, relationship = ?7, mobile_masked = ?8, \
+             mobile_blind_index = ?9, id_ref_key = ?10, ekyc_status = ?11, \
+             life_status = ?12, updated_at = ?13, version = ?14 \
+             WHERE resident_id = ?1 AND version = ?14 - 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                r.resident_id,
+                r.card_number,
+                r.name,
+                r.relative_name,
+                r.gender,
+                r.dob,
+                r.relationship,
+                r.mobile_masked,
+                r.mobile_blind_index,
+                r.id_ref_key,
+                r.ekyc_status,
+                r.life_status,
+                ts(&r.updated_at),
+                r.version
+            ])
+        })
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "resident {} was changed by someone else, or does not exist",
+            r.resident_id
+        )));
+    }
+    insert_history(c, EntityKind::Resident, &r.resident_id, changes, ctx)
+}
+
+/// The same for a household.
+fn write_household(
+    c: &Connection,
+    h: &RawHousehold,
+    changes: &[FieldChange],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    let n = c
+        .prepare_cached(
+            "UPDATE households SET card_type = ?2, house_no = ?3, street = ?4, \
+             locality = ?5, pincode = ?6, village_code = ?7, head_resident_id = ?8, \
+             updated_at = ?9, version = ?10 \
+             WHERE card_number = ?1 AND version = ?10 - 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                h.card_number,
+                h.card_type,
+                h.house_no,
+                h.street,
+                h.locality,
+                h.pincode,
+                h.village_code,
+                h.head_resident_id,
+                ts(&h.updated_at),
+                h.version
+            ])
+        })
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "household {} was changed by someone else, or does not exist",
+            h.card_number
+        )));
+    }
+    insert_history(c, EntityKind::Household, &h.card_number, changes, ctx)
+}
+
+/// Writes an upload's changes to households and residents (inside its load): each record
+/// only at the version it was read at, with its history.
+pub(crate) fn update_registry(
+    c: &Connection,
+    households: &[RegistryUpdate<Household>],
+    residents: &[RegistryUpdate<Resident>],
+    ctx: &ChangeContext,
+) -> StoreResult<()> {
+    for u in households {
+        write_household(c, &RawHousehold::from_record(&u.record), &u.changes, ctx)?;
+    }
+    for u in residents {
+        write_resident(c, &RawResident::from_record(&u.record), &u.changes, ctx)?;
+    }
+    Ok(())
+}
+
+/// The households of these card numbers that exist.
+pub(crate) fn households_of(c: &Connection, cards: &[String]) -> StoreResult<Vec<Household>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE card_number = ?1"
+        ))
+        .map_err(map_err)?;
+    let mut found = Vec::new();
+    for card in cards {
+        if let Some(raw) = stmt
+            .query_row([card], household_row)
+            .optional()
+            .map_err(map_err)?
+        {
+            found.push(household(raw)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Every resident of these card numbers, card by card, each card's in the order added.
+pub(crate) fn residents_of_cards(c: &Connection, cards: &[String]) -> StoreResult<Vec<Resident>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {RESIDENT_COLUMNS} FROM residents WHERE card_number = ?1 \
+             ORDER BY created_at, resident_id"
+        ))
+        .map_err(map_err)?;
+    let mut found = Vec::new();
+    for card in cards {
+        let rows = stmt.query_map([card], resident_row).map_err(map_err)?;
+        for row in rows {
+            found.push(resident(row.map_err(map_err)?)?);
+        }
+    }
+    Ok(found)
+}
+
+/// The residents holding the ID numbers of these blind indexes, found through the vault
+/// without writing to it.
+pub(crate) fn residents_by_blind_indexes(
+    c: &Connection,
+    blind_indexes: &[[u8; 32]],
+) -> StoreResult<Vec<([u8; 32], Resident)>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_ref_key = \
+             (SELECT ref_key FROM vault_entries WHERE blind_index = ?1)"
+        ))
+        .map_err(map_err)?;
+    let mut found = Vec::new();
+    for blind in blind_indexes {
+        if let Some(raw) = stmt
+            .query_row([&blind[..]], resident_row)
+            .optional()
+            .map_err(map_err)?
+        {
+            found.push((*blind, resident(raw)?));
+        }
+    }
+    Ok(found)
+}
+
 #[async_trait]
 impl RegistryStore for SqliteStore {
     async fn insert_registry(
@@ -290,38 +452,7 @@ impl RegistryStore for SqliteStore {
         self.conns
             .write(move |c| {
                 let tx = begin(c)?;
-                let n = tx
-                    .execute(
-                        "UPDATE residents SET card_number = ?2, name = ?3, relative_name = ?4, \
-                         gender = ?5, dob = ?6, relationship = ?7, mobile_masked = ?8, \
-                         mobile_blind_index = ?9, id_ref_key = ?10, ekyc_status = ?11, \
-                         life_status = ?12, updated_at = ?13, version = ?14 \
-                         WHERE resident_id = ?1 AND version = ?14 - 1",
-                        params![
-                            r.resident_id,
-                            r.card_number,
-                            r.name,
-                            r.relative_name,
-                            r.gender,
-                            r.dob,
-                            r.relationship,
-                            r.mobile_masked,
-                            r.mobile_blind_index,
-                            r.id_ref_key,
-                            r.ekyc_status,
-                            r.life_status,
-                            ts(&r.updated_at),
-                            r.version
-                        ],
-                    )
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "resident {} was changed by someone else, or does not exist",
-                        r.resident_id
-                    )));
-                }
-                insert_history(&tx, EntityKind::Resident, &r.resident_id, &changes, &ctx)?;
+                write_resident(&tx, &r, &changes, &ctx)?;
                 tx.commit().map_err(map_err)
             })
             .await
@@ -338,33 +469,7 @@ impl RegistryStore for SqliteStore {
         self.conns
             .write(move |c| {
                 let tx = begin(c)?;
-                let n = tx
-                    .execute(
-                        "UPDATE households SET card_type = ?2, house_no = ?3, street = ?4, \
-                         locality = ?5, pincode = ?6, village_code = ?7, head_resident_id = ?8, \
-                         updated_at = ?9, version = ?10 \
-                         WHERE card_number = ?1 AND version = ?10 - 1",
-                        params![
-                            h.card_number,
-                            h.card_type,
-                            h.house_no,
-                            h.street,
-                            h.locality,
-                            h.pincode,
-                            h.village_code,
-                            h.head_resident_id,
-                            ts(&h.updated_at),
-                            h.version
-                        ],
-                    )
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "household {} was changed by someone else, or does not exist",
-                        h.card_number
-                    )));
-                }
-                insert_history(&tx, EntityKind::Household, &h.card_number, &changes, &ctx)?;
+                write_household(&tx, &h, &changes, &ctx)?;
                 tx.commit().map_err(map_err)
             })
             .await

@@ -956,4 +956,32 @@ impl RegistryLoad for SqliteLoad {
     async fn commit(self: Box<Self>, upload: UploadRecord) -> StoreResult<()> {
         self.ask(|r| Command::Commit(Box::new(upload), r)).await
     }
+
+    async fn households_of(&mut self, cards: Vec<String>) -> StoreResult<Vec<Household>> {
+        self.run(move |c| crate::registry::households_of(c, &cards))
+            .await
+    }
+
+    async fn residents_of_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<Resident>> {
+        self.run(move |c| crate::registry::residents_of_cards(c, &cards))
+            .await
+    }
+
+    async fn residents_by_blind_indexes(
+        &mut self,
+        blind_indexes: Vec<[u8; 32]>,
+    ) -> StoreResult<Vec<([u8; 32], Resident)>> {
+        self.run(move |c| crate::registry::residents_by_blind_indexes(c, &blind_indexes))
+            .await
+    }
+
+    async fn update_registry(
+        &mut self,
+        households: Vec<sangam_store::RegistryUpdate<Household>>,
+        residents: Vec<sangam_store::RegistryUpdate<Resident>>,
+        ctx: sangam_store::ChangeContext,
+    ) -> StoreResult<()> {
+        self.run(move |c| crate::registry::update_registry(c, &households, &residents, &ctx))
+            .await
+    }
 }

@@ -177,6 +177,14 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
 }
 
+/// A registry record as a load changed it, with its changed fields for the history. The
+/// record carries its new version; the stored one must still be the version before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryUpdate<T> {
+    pub record: T,
+    pub changes: Vec<FieldChange>,
+}
+
 /// Who made a change, when and why: stamped on every registry write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeContext {

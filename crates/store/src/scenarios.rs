@@ -33,6 +33,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     conflict_reads(&*store).await;
     linking(&*store).await;
     sharing(&*store).await;
+    registry_changes_in_a_load(&*store).await;
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
@@ -1871,5 +1872,260 @@ async fn sharing(store: &dyn Store) {
     assert_eq!(
         store.resident_requests("app-1").await.unwrap(),
         vec![request]
+    );
+}
+
+/// What an incremental upload of the base registry reads and writes inside its load: the
+/// households and residents of its cards (its own inserts included), residents found by the
+/// blind index of their ID number without touching the vault, and changes written at the
+/// version read, with history, visible only once the load commits.
+async fn registry_changes_in_a_load(store: &dyn Store) {
+    let keys = store
+        .vault_put(&[vault_entry(120, 1), vault_entry(121, 1)])
+        .await
+        .unwrap();
+    let h1 = sample_household("PY8800000001");
+    let h2 = sample_household("PY8800000002");
+    let a = sample_resident("PY8800000001", "Selvi", Some(keys[0].clone()));
+    let b = sample_resident("PY8800000001", "Murugan", None);
+    let c = sample_resident("PY8800000002", "Ameena", Some(keys[1].clone()));
+    store
+        .insert_registry(
+            &[h1.clone(), h2.clone()],
+            &[a.clone(), b.clone(), c.clone()],
+        )
+        .await
+        .unwrap();
+
+    store
+        .insert_upload(&sample_upload("rc1", "rc1"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("rc1").await.unwrap();
+    let mut found = load
+        .households_of(vec![
+            "PY8800000002".into(),
+            "PY8800009999".into(),
+            "PY8800000001".into(),
+        ])
+        .await
+        .unwrap();
+    found.sort_by(|x, y| x.card_number.cmp(&y.card_number));
+    assert_eq!(found, vec![h1.clone(), h2.clone()], "only cards that exist");
+
+    // A card and a member this load adds are seen by the load itself.
+    let fresh = vault_entry(122, 1);
+    let fresh_key = load.put_vault(vec![fresh.clone()]).await.unwrap().remove(0);
+    let h3 = sample_household("PY8800000003");
+    let d = sample_resident("PY8800000003", "Devi", Some(fresh_key));
+    load.insert(vec![h3.clone()], vec![d.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        load.households_of(vec!["PY8800000003".into()])
+            .await
+            .unwrap(),
+        vec![h3.clone()]
+    );
+    let members = load
+        .residents_of_cards(vec!["PY8800000003".into(), "PY8800000001".into()])
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(members.contains(&a) && members.contains(&b) && members.contains(&d));
+    let cards: Vec<&str> = members.iter().map(|m| m.card_number.as_str()).collect();
+    let grouped = cards.windows(2).filter(|w| w[0] != w[1]).count();
+    assert_eq!(grouped, 1, "by card: {cards:?}");
+    assert!(
+        load.residents_of_cards(vec!["PY8800009999".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // By blind index: a stored number finds its resident, this load's number too, and an
+    // unknown one finds nobody and is not stored.
+    let mut by_blind = load
+        .residents_by_blind_indexes(vec![[120; 32], [122; 32], [123; 32], [121; 32]])
+        .await
+        .unwrap();
+    by_blind.sort_by_key(|(blind, _)| *blind);
+    assert_eq!(
+        by_blind,
+        vec![
+            ([120; 32], a.clone()),
+            ([121; 32], c.clone()),
+            ([122; 32], d.clone())
+        ]
+    );
+
+    // Changes at the version read, with history.
+    let ctx = ChangeContext {
+        actor: "cs-officer".into(),
+        reason: Some("upload rc1".into()),
+        at: audit::truncate_to_micros(Utc::now()),
+    };
+    let mut household = h1.clone();
+    household.card_type = CardType::parse("AAY").unwrap();
+    household.version = 2;
+    household.updated_at = ctx.at;
+    let mut member = b.clone();
+    member.name = PersonName::parse("Murugan K").unwrap();
+    member.life_status = LifeStatus::parse("migrated").unwrap();
+    member.version = 2;
+    member.updated_at = ctx.at;
+    load.update_registry(
+        vec![RegistryUpdate {
+            record: household.clone(),
+            changes: vec![FieldChange {
+                field: "card_type",
+                old_value: Some("PHH".into()),
+                new_value: Some("AAY".into()),
+            }],
+        }],
+        vec![RegistryUpdate {
+            record: member.clone(),
+            changes: vec![
+                FieldChange {
+                    field: "name",
+                    old_value: Some("Murugan".into()),
+                    new_value: Some("Murugan K".into()),
+                },
+                FieldChange {
+                    field: "life_status",
+                    old_value: Some("alive".into()),
+                    new_value: Some("migrated".into()),
+                },
+            ],
+        }],
+        ctx.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        load.residents_of_cards(vec!["PY8800000001".into()])
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.resident_id == b.resident_id),
+        Some(member.clone()),
+        "the load reads its own change"
+    );
+    assert_eq!(
+        store.resident(&b.resident_id).await.unwrap().unwrap(),
+        b,
+        "nothing is visible before the commit"
+    );
+    assert!(
+        store
+            .history(EntityKind::Resident, &b.resident_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut done = sample_upload("rc1", "rc1");
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+
+    assert_eq!(
+        store.household(&h1.card_number).await.unwrap().unwrap(),
+        household
+    );
+    assert_eq!(
+        store.resident(&b.resident_id).await.unwrap().unwrap(),
+        member
+    );
+    assert_eq!(store.resident(&d.resident_id).await.unwrap().unwrap(), d);
+    let history = store
+        .history(EntityKind::Resident, &b.resident_id)
+        .await
+        .unwrap();
+    let fields: Vec<(&str, Option<&str>, Option<&str>)> = history
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str(),
+                h.old_value.as_deref(),
+                h.new_value.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("name", Some("Murugan"), Some("Murugan K")),
+            ("life_status", Some("alive"), Some("migrated"))
+        ]
+    );
+    assert!(
+        history
+            .iter()
+            .all(|h| h.actor == "cs-officer" && h.reason.as_deref() == Some("upload rc1"))
+    );
+    assert_eq!(
+        store
+            .history(EntityKind::Household, h1.card_number.as_str())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store.vault_find(&[123; 32]).await.unwrap().is_none(),
+        "looking a number up stores nothing"
+    );
+
+    // A change against a version someone else moved on is refused, and a load dropped
+    // without its commit leaves nothing of its changes.
+    store
+        .insert_upload(&sample_upload("rc2", "rc2"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("rc2").await.unwrap();
+    let mut stale = c.clone();
+    stale.version = 3;
+    let err = load
+        .update_registry(
+            Vec::new(),
+            vec![RegistryUpdate {
+                record: stale,
+                changes: Vec::new(),
+            }],
+            ctx.clone(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    drop(load);
+    store
+        .insert_upload(&sample_upload("rc3", "rc3"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("rc3").await.unwrap();
+    let mut renamed = c.clone();
+    renamed.name = PersonName::parse("Ameena Begum").unwrap();
+    renamed.version = 2;
+    load.update_registry(
+        Vec::new(),
+        vec![RegistryUpdate {
+            record: renamed,
+            changes: vec![FieldChange {
+                field: "name",
+                old_value: Some("Ameena".into()),
+                new_value: Some("Ameena Begum".into()),
+            }],
+        }],
+        ctx,
+    )
+    .await
+    .unwrap();
+    drop(load);
+    assert_eq!(store.resident(&c.resident_id).await.unwrap().unwrap(), c);
+    assert!(
+        store
+            .history(EntityKind::Resident, &c.resident_id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -314,6 +314,27 @@ pub trait RegistryLoad: Send {
     ) -> StoreResult<Vec<String>>;
     /// Writes the upload's final record and commits the whole load at once.
     async fn commit(self: Box<Self>, upload: UploadRecord) -> StoreResult<()>;
+    /// The households of these card numbers that exist (loaded before, or earlier in this
+    /// load), in no particular order.
+    async fn households_of(&mut self, cards: Vec<String>) -> StoreResult<Vec<Household>>;
+    /// Every resident of these card numbers (whatever their life status), by card, then in
+    /// the order they were added.
+    async fn residents_of_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<Resident>>;
+    /// The residents whose ID numbers have these blind indexes, each with its blind index,
+    /// found without storing anything in the vault (a number not there finds nobody).
+    async fn residents_by_blind_indexes(
+        &mut self,
+        blind_indexes: Vec<[u8; 32]>,
+    ) -> StoreResult<Vec<([u8; 32], Resident)>>;
+    /// Writes changed households and residents, each only if its stored version is still the
+    /// one before the given one (`Conflict` otherwise), and records every change in the
+    /// registry history under `ctx`.
+    async fn update_registry(
+        &mut self,
+        households: Vec<RegistryUpdate<Household>>,
+        residents: Vec<RegistryUpdate<Resident>>,
+        ctx: ChangeContext,
+    ) -> StoreResult<()>;
 }
 
 /// The append-only, hash-chained audit log.

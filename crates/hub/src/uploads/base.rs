@@ -1,24 +1,30 @@
-//! The rows of the base registry: one row per member, with the card's columns repeated on
-//! each. A card loaded by an earlier upload is refused (changes go through the registry); the
-//! members of a card this upload creates may be spread over several chunks.
+//! Full loads of the base registry's members: a file of one row per member with the card's
+//! columns repeated on each (the card is created with its first member), or a members file
+//! whose members join cards an earlier cards upload loaded. A full load is the first-time
+//! migration, so a card whose members an earlier upload loaded is refused (changes go in an
+//! incremental upload, `base_changes.rs`); the members of a card this upload loads may be
+//! spread over several chunks.
 //!
 //! Memory stays bounded by the chunk, not the file, with one exception kept small on purpose:
-//! the 64-bit hashes of the ration cards this upload has created, so that a card whose members
-//! are spread over several chunks is recognised (8 bytes a household).
+//! the 64-bit hashes of the ration cards this upload has loaded members into, so that a card
+//! whose members are spread over several chunks is recognised (8 bytes a household).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use sangam_domain::{ConsentRef, EkycStatus, IdNumber, MobileNumber, RefKey, Relationship};
+use sangam_domain::{
+    ConsentRef, EkycStatus, IdNumber, MobileNumber, RationCardNumber, RefKey, Relationship,
+};
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
-use sangam_ingest::spec::{ValidRow, Validator, Value};
+use sangam_ingest::spec::{BaseForm, ValidRow, Validator};
 use sangam_store::{
-    Address, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident, UploadCounts,
-    UploadRecord,
+    ChangeContext, FieldChange, Household, MappingEntry, NewVaultEntry, RegistryLoad,
+    RegistryUpdate, Resident, UploadCounts, UploadRecord,
 };
 
+use super::base_rows::{self, card_mismatch, unreadable};
 use super::pipeline::{Chunk, ChunkReader};
 use super::reports::StoringSink;
 use super::{RejectionSink, problem};
@@ -30,7 +36,9 @@ use crate::{Hub, HubError, HubResult};
 struct MemberRow {
     line: u64,
     fields: Vec<String>,
-    household: HouseholdDetails,
+    card_number: RationCardNumber,
+    /// What the row says of its card: in a file of one row per member, not in a members file.
+    household: Option<HouseholdDetails>,
     member: MemberDetails,
     /// The resident id the row gets if it is accepted, drawn as it is read.
     resident_id: String,
@@ -50,68 +58,31 @@ struct MemberRow {
     duplicate_of: Option<u64>,
 }
 
-fn text(row: &ValidRow, column: &str) -> Option<String> {
-    match row.get(column) {
-        Some(Value::Text(t)) if !t.is_empty() => Some(t.clone()),
-        Some(Value::Pincode(p)) => Some(p.clone()),
-        _ => None,
-    }
-}
-
 /// Picks the base registry's columns out of a validated row. The spec guarantees the types;
 /// a mismatch here is a bug in the spec, reported as an internal error for that row.
-fn member_row(row: ValidRow, fields: Vec<String>) -> Result<MemberRow, RejectedRow> {
-    macro_rules! required {
-        ($column:literal, $variant:ident) => {
-            match row.get($column) {
-                Some(Value::$variant(v)) => v.clone(),
-                _ => {
-                    return Err(RejectedRow {
-                        line: row.line,
-                        fields,
-                        errors: vec![problem(
-                            None,
-                            "row.internal",
-                            "the hub could not read this row's values; report it to the hub team",
-                        )],
-                    });
-                }
-            }
-        };
-    }
-    macro_rules! optional {
-        ($column:literal, $variant:ident) => {
-            match row.get($column) {
-                Some(Value::$variant(v)) => Some(v.clone()),
-                _ => None,
-            }
-        };
+fn member_row(
+    row: ValidRow,
+    fields: Vec<String>,
+    form: BaseForm,
+) -> Result<MemberRow, RejectedRow> {
+    let household = base_rows::household_details(&row);
+    let (Some(card_number), Some(member)) = (
+        base_rows::card_number(&row),
+        base_rows::member_details(&row),
+    ) else {
+        return Err(unreadable(row.line, fields));
+    };
+    if form == BaseForm::PerMember && household.is_none() {
+        return Err(unreadable(row.line, fields));
     }
     Ok(MemberRow {
         line: row.line,
-        household: HouseholdDetails {
-            card_number: required!("ration_card_no", RationCard),
-            card_type: required!("card_type", CardType),
-            address: Address {
-                house_no: text(&row, "house_no"),
-                street: text(&row, "street"),
-                locality: text(&row, "locality"),
-                pincode: text(&row, "pincode"),
-            },
-            village_code: required!("village_code", VillageCode),
-        },
-        member: MemberDetails {
-            name: required!("member_name", Name),
-            relative_name: optional!("relative_name", Name),
-            gender: required!("gender", Gender),
-            dob: required!("dob", Dob),
-            relationship: required!("relationship", Relationship),
-            mobile: optional!("mobile", Mobile),
-            life_status: optional!("life_status", LifeStatus).unwrap_or_default(),
-        },
+        card_number,
+        household,
+        member,
         resident_id: uuid::Uuid::now_v7().to_string(),
-        id_number: optional!("aadhaar", IdNumber),
-        consent: optional!("consent_ref", ConsentRef),
+        id_number: base_rows::id_number(&row),
+        consent: base_rows::consent(&row),
         sealed: None,
         id_masked: None,
         mobile_masked: None,
@@ -168,7 +139,7 @@ fn finish_members(vault: &Vault, members: &mut [MemberRow]) {
             .as_ref()
             .map(|n| vault.mobile_blind_index(n));
         let member_key = (
-            m.household.card_number.as_str().to_owned(),
+            m.card_number.as_str().to_owned(),
             m.member.name.as_str().to_lowercase(),
             m.member.dob.to_storage(),
         );
@@ -190,11 +161,13 @@ fn finish_members(vault: &Vault, members: &mut [MemberRow]) {
 
 /// Per-upload state that spans chunks.
 struct LoadState {
+    form: BaseForm,
     counts: UploadCounts,
     /// The last sequence number given to a mapping entry.
     mapping_seq: u64,
-    /// Hashes of the cards this upload created (see the module comment).
-    cards_created: HashSet<u64>,
+    /// Hashes of the cards this upload loads members into: cards it created, or in a members
+    /// file cards it joined (see the module comment).
+    cards_loaded: HashSet<u64>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -205,10 +178,13 @@ impl LoadState {
 }
 
 impl Hub {
-    /// Reads, validates and loads a base-registry file, chunk by chunk, inside `load`.
+    /// Reads, validates and loads a base-registry file of members (one row per member, or a
+    /// members file), chunk by chunk, inside `load`.
+    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     pub(super) async fn load_base_chunks(
         &self,
         upload: &UploadRecord,
+        form: BaseForm,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
         load: &mut dyn RegistryLoad,
@@ -216,9 +192,10 @@ impl Hub {
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadCounts> {
         let mut state = LoadState {
+            form,
             counts: UploadCounts::default(),
             mapping_seq: 0,
-            cards_created: HashSet::new(),
+            cards_loaded: HashSet::new(),
             hasher: Default::default(),
         };
         // ID numbers are sealed (on all cores) while the chunk before is written.
@@ -237,10 +214,11 @@ impl Hub {
                 .map_err(|e| HubError::Internal(format!("preparing a chunk failed: {e}")))
             }
         };
-        let mut reader = ChunkReader::start(source, validator, member_row, prepare);
+        let convert = move |row, fields| member_row(row, fields, form);
+        let mut reader = ChunkReader::start(source, validator, convert, prepare);
         while let Some(mut chunk) = reader.next().await? {
             chunk.report(&mut state.counts, sink)?;
-            self.load_members(chunk.rows, load, &mut state, sink)
+            self.load_members(upload, chunk.rows, load, &mut state, sink)
                 .await?;
             sink.flush(load).await?;
             progress(state.counts.rows);
@@ -248,17 +226,18 @@ impl Hub {
         Ok(state.counts)
     }
 
+    #[allow(clippy::too_many_lines, reason = "one pass over a chunk, step by step")]
     async fn load_members(
         &self,
+        upload: &UploadRecord,
         members: Vec<MemberRow>,
         load: &mut dyn RegistryLoad,
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
         // Duplicates inside the chunk, found when it was prepared.
-        let mut kept: Vec<(MemberRow, bool)> = Vec::with_capacity(members.len());
-        let mut entries: Vec<NewVaultEntry> = Vec::with_capacity(members.len());
-        for mut m in members {
+        let mut kept: Vec<MemberRow> = Vec::with_capacity(members.len());
+        for m in members {
             if let Some(first) = m.duplicate_of {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {
@@ -272,15 +251,98 @@ impl Hub {
                 })?;
                 continue;
             }
+            kept.push(m);
+        }
+
+        // Households, before anything goes into the vault (a refused row leaves no number
+        // behind): a card whose members an earlier upload loaded is not loaded again; a card
+        // this upload loads members into gets its further members. In a file of one row per
+        // member the card is created with its first member; in a members file it must be
+        // there already, from a cards upload.
+        let mut cards: Vec<String> = kept
+            .iter()
+            .map(|m| m.card_number.as_str().to_owned())
+            .collect();
+        cards.sort_unstable();
+        cards.dedup();
+        let existing: HashSet<String> = load.existing_cards(cards).await?.into_iter().collect();
+        // Of the cards there already that this upload has not loaded members into yet: those
+        // with members (from an earlier upload), and each one's household.
+        let joined_now: Vec<String> = existing
+            .iter()
+            .filter(|c| !state.cards_loaded.contains(&state.card_hash(c)))
+            .cloned()
+            .collect();
+        let (loaded_before, stored): (HashSet<String>, HashMap<String, Household>) =
+            if joined_now.is_empty() {
+                Default::default()
+            } else {
+                let with_members = load
+                    .residents_of_cards(joined_now.clone())
+                    .await?
+                    .into_iter()
+                    .map(|r| r.card_number.as_str().to_owned())
+                    .collect();
+                let households = load
+                    .households_of(joined_now)
+                    .await?
+                    .into_iter()
+                    .map(|h| (h.card_number.as_str().to_owned(), h))
+                    .collect();
+                (with_members, households)
+            };
+        let mut on_cards: Vec<(MemberRow, bool)> = Vec::with_capacity(kept.len());
+        let mut entries: Vec<NewVaultEntry> = Vec::with_capacity(kept.len());
+        for mut m in kept {
+            let card = m.card_number.as_str();
+            let hash = state.card_hash(card);
+            let mismatch = || {
+                let (stored, given) = (stored.get(card)?, m.household.as_ref()?);
+                card_mismatch(stored, given)
+            };
+            let refusal = match (existing.contains(card), state.form) {
+                (true, _) if state.cards_loaded.contains(&hash) => None,
+                (true, _) if loaded_before.contains(card) => Some((
+                    "card.already_loaded",
+                    "the members of this ration card were loaded by an earlier upload; a full \
+                     upload loads a card once: send changes to it as an incremental upload \
+                     (mode incremental, with an operation on each row: add, modify or delete)"
+                        .to_owned(),
+                )),
+                // A card an earlier cards upload loaded, still without members.
+                (true, _) => match mismatch() {
+                    Some(message) => Some(("card.mismatch", message)),
+                    None => {
+                        state.cards_loaded.insert(hash);
+                        None
+                    }
+                },
+                (false, BaseForm::Members) => Some((
+                    "card.unknown",
+                    "this ration card is not in the registry: a members file adds members to \
+                     cards loaded before, so upload the card in a cards file first"
+                        .to_owned(),
+                )),
+                (false, _) => None,
+            };
+            if let Some((code, message)) = refusal {
+                state.counts.rejected += 1;
+                sink.reject(RejectedRow {
+                    line: m.line,
+                    fields: m.fields,
+                    errors: vec![problem(Some("ration_card_no"), code, message)],
+                })?;
+                continue;
+            }
             let entry = m.sealed.take();
-            kept.push((m, entry.is_some()));
+            on_cards.push((m, entry.is_some()));
             entries.extend(entry);
         }
 
         // Into the vault, inside the load.
         let mut ref_keys = load.put_vault(entries).await?.into_iter();
-        let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(kept.len());
-        for (m, sealed) in kept {
+        let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(on_cards.len());
+        for (m, sealed) in on_cards {
             let key =
                 if sealed {
                     Some(ref_keys.next().ok_or_else(|| {
@@ -296,8 +358,16 @@ impl Hub {
         // registered twice.
         let keys: Vec<RefKey> = with_keys.iter().filter_map(|(_, k)| k.clone()).collect();
         let in_use: HashSet<RefKey> = load.ref_keys_in_use(keys).await?.into_iter().collect();
-        let mut accepted = Vec::with_capacity(with_keys.len());
-        for (m, key) in with_keys {
+        let now = self.now();
+        let mut new_households: HashMap<String, Household> = HashMap::new();
+        // The first head of each existing card joined now, for cards that have none yet.
+        let mut heads: HashMap<String, String> = HashMap::new();
+        let mut residents = Vec::with_capacity(with_keys.len());
+        let mut mapping = Vec::with_capacity(with_keys.len());
+        // The file's own text of the accepted rows, freed off this task (a million rows hold
+        // fifteen million small strings, and this task is on the writer's path).
+        let mut spent: Vec<Vec<String>> = Vec::with_capacity(with_keys.len());
+        for (mut m, key) in with_keys {
             if key.as_ref().is_some_and(|k| in_use.contains(k)) {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {
@@ -309,55 +379,27 @@ impl Hub {
                         "this ID number is already registered to a resident of the hub",
                     )],
                 })?;
-            } else {
-                accepted.push((m, key));
-            }
-        }
-
-        // Households: a card loaded by an earlier upload is not loaded again; a card this
-        // upload created in an earlier chunk gets its further members.
-        let mut cards: Vec<String> = accepted
-            .iter()
-            .map(|(m, _)| m.household.card_number.as_str().to_owned())
-            .collect();
-        cards.sort_unstable();
-        cards.dedup();
-        let existing: HashSet<String> = load.existing_cards(cards).await?.into_iter().collect();
-        let now = self.now();
-        let mut new_households: HashMap<String, Household> = HashMap::new();
-        let mut residents = Vec::with_capacity(accepted.len());
-        let mut mapping = Vec::with_capacity(accepted.len());
-        // The file's own text of the accepted rows, freed off this task (a million rows hold
-        // fifteen million small strings, and this task is on the writer's path).
-        let mut spent: Vec<Vec<String>> = Vec::with_capacity(accepted.len());
-        for (mut m, key) in accepted {
-            let card = m.household.card_number.as_str().to_owned();
-            let ours = state.cards_created.contains(&state.card_hash(&card));
-            if existing.contains(&card) && !ours {
-                state.counts.rejected += 1;
-                sink.reject(RejectedRow {
-                    line: m.line,
-                    fields: m.fields,
-                    errors: vec![problem(
-                        Some("ration_card_no"),
-                        "card.already_loaded",
-                        "this ration card was loaded by an earlier upload; send changes as an incremental upload",
-                    )],
-                })?;
                 continue;
             }
             spent.push(std::mem::take(&mut m.fields));
             let resident_id = m.resident_id;
-            let card_number = m.household.card_number.clone();
+            let card_number = m.card_number;
+            let card = card_number.as_str().to_owned();
+            let is_head = m.member.relationship == Relationship::Head;
             if !existing.contains(&card) {
+                let Some(details) = m.household else {
+                    return Err(HubError::Internal(
+                        "a member row without its card's columns reached a new card".into(),
+                    ));
+                };
                 let household = new_households
                     .entry(card)
-                    .or_insert_with(|| household_record(m.household, None, now));
-                if m.member.relationship == Relationship::Head
-                    && household.head_resident_id.is_none()
-                {
+                    .or_insert_with(|| household_record(details, None, now));
+                if is_head && household.head_resident_id.is_none() {
                     household.head_resident_id = Some(resident_id.clone());
                 }
+            } else if is_head {
+                heads.entry(card).or_insert_with(|| resident_id.clone());
             }
             state.mapping_seq += 1;
             mapping.push(MappingEntry {
@@ -388,14 +430,54 @@ impl Hub {
         }
         for card in new_households.keys() {
             let hash = state.card_hash(card);
-            state.cards_created.insert(hash);
+            state.cards_loaded.insert(hash);
         }
         state.counts.accepted += residents.len() as u64;
         state.counts.added += residents.len() as u64;
         load.insert(new_households.into_values().collect(), residents)
             .await?;
+        if !heads.is_empty() {
+            self.set_heads(upload, heads, load).await?;
+        }
         load.put_mapping(mapping).await?;
         drop(tokio::task::spawn_blocking(move || drop(spent)));
+        Ok(())
+    }
+
+    /// Makes the given members the heads of their cards, loaded before without members, that
+    /// have no head yet (the card's change goes to its history, as the uploader's).
+    async fn set_heads(
+        &self,
+        upload: &UploadRecord,
+        heads: HashMap<String, String>,
+        load: &mut dyn RegistryLoad,
+    ) -> HubResult<()> {
+        let now = self.now();
+        let households = load.households_of(heads.keys().cloned().collect()).await?;
+        let updates: Vec<RegistryUpdate<Household>> = households
+            .into_iter()
+            .filter(|h| h.head_resident_id.is_none())
+            .filter_map(|mut h| {
+                let head = heads.get(h.card_number.as_str())?.clone();
+                h.head_resident_id = Some(head.clone());
+                h.version += 1;
+                h.updated_at = now;
+                Some(RegistryUpdate {
+                    record: h,
+                    changes: vec![FieldChange {
+                        field: "head_resident_id",
+                        old_value: None,
+                        new_value: Some(head),
+                    }],
+                })
+            })
+            .collect();
+        let ctx = ChangeContext {
+            actor: upload.uploaded_by.clone(),
+            reason: Some(format!("upload {}", upload.id)),
+            at: now,
+        };
+        load.update_registry(updates, Vec::new(), ctx).await?;
         Ok(())
     }
 }

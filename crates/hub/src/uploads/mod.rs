@@ -1,8 +1,11 @@
 //! Uploads of department data: the batch (idempotency, status, counts, the one load
-//! transaction it loads in) for every dataset. What a row becomes is the dataset's own:
-//! `base.rs` for the base registry (ration cards and their members), `scheme.rs` for a
-//! scheme's beneficiaries. `pipeline.rs` reads a file ahead of the writing, and `reports.rs`
-//! keeps and hands back what the uploader gets: rejected rows and the reference-key mapping.
+//! transaction it loads in) for every dataset. What a row becomes is the dataset's own: for
+//! the base registry (ration cards and their members), `base.rs` loads members in full,
+//! `base_changes.rs` applies a month's changes to them, and `cards.rs` loads a cards file
+//! (the form of a base file is told from its header: one row per member, cards, or members;
+//! `base_rows.rs` reads any of them); `scheme.rs` does a scheme's beneficiaries.
+//! `pipeline.rs` reads a file ahead of the writing, and `reports.rs` keeps and hands back what
+//! the uploader gets: rejected rows and the reference-key mapping.
 //!
 //! A file is read as a stream and handled in chunks, all inside one load transaction of the
 //! store: a crash at any moment leaves nothing of the upload behind, and the upload is then
@@ -12,6 +15,9 @@
 //! transaction; the registry keeps reference keys, and the uploader gets the mapping.
 
 mod base;
+mod base_changes;
+mod base_rows;
+mod cards;
 mod pipeline;
 pub mod reports;
 mod scheme;
@@ -21,7 +27,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::{RejectedRow, RowProblem};
-use sangam_ingest::spec::{self, Validator};
+use sangam_ingest::spec::{self, BaseForm, Validator};
 use sangam_store::{UploadCounts, UploadRecord, UploadStatus};
 use serde::Serialize;
 
@@ -120,8 +126,9 @@ pub(crate) fn problem(column: Option<&str>, code: &str, message: impl Into<Strin
 }
 
 impl Hub {
-    /// Loads a file of a dataset as one upload: the base registry (one row per member) or a
-    /// scheme's beneficiaries. Rejected rows go to `sink` as well as to the stored report.
+    /// Loads a file of a dataset as one upload: the base registry (a file of one row per
+    /// member, a cards file or a members file) or a scheme's beneficiaries. Rejected rows go
+    /// to `sink` as well as to the stored report.
     pub async fn run_upload(
         &self,
         request: UploadRequest,
@@ -141,15 +148,6 @@ impl Hub {
             )));
         }
         let is_base = target.dataset.name == BASE_DATASET;
-        if is_base && request.mode == UploadMode::Incremental {
-            return Err(HubError::Invalid {
-                field: "mode".into(),
-                code: "mode.unsupported",
-                message: "the base registry is loaded in full (first-time migration); changes to \
-                          households and members go through the registry API"
-                    .into(),
-            });
-        }
         if let Some(corrected) = &request.corrects {
             let earlier = self
                 .upload(corrected)
@@ -222,7 +220,18 @@ impl Hub {
             }
         };
 
-        let spec = target.spec;
+        // A base file's form (one row per member, cards, members) decides its columns.
+        let (spec, form) = if is_base {
+            match BaseForm::of(source.header()) {
+                Ok(form) => (
+                    form.spec(request.mode == UploadMode::Incremental),
+                    Some(form),
+                ),
+                Err(e) => return Err(self.fail_upload(upload, &e.to_string()).await),
+            }
+        } else {
+            (target.spec, None)
+        };
         let header_map = match spec::match_header(&spec, source.header()) {
             Ok(map) => map,
             Err(e) => return Err(self.fail_upload(upload, &e.to_string()).await),
@@ -275,27 +284,55 @@ impl Hub {
         load.put_header(header).await?;
         let ring = self.vault.sealing_ring().await?;
         let mut sink = StoringSink::new(sink, ring, &upload.id);
-        let loaded = if is_base {
-            self.load_base_chunks(
-                &validating,
-                source,
-                validator,
-                &mut *load,
-                &mut sink,
-                progress,
-            )
-            .await
-        } else {
-            self.load_scheme_chunks(
-                &validating,
-                request.mode,
-                source,
-                validator,
-                &mut *load,
-                &mut sink,
-                progress,
-            )
-            .await
+        let loaded = match form {
+            None => {
+                self.load_scheme_chunks(
+                    &validating,
+                    request.mode,
+                    source,
+                    validator,
+                    &mut *load,
+                    &mut sink,
+                    progress,
+                )
+                .await
+            }
+            Some(BaseForm::Cards) => {
+                self.load_card_chunks(
+                    &validating,
+                    request.mode,
+                    source,
+                    validator,
+                    &mut *load,
+                    &mut sink,
+                    progress,
+                )
+                .await
+            }
+            Some(form) if request.mode == UploadMode::Full => {
+                self.load_base_chunks(
+                    &validating,
+                    form,
+                    source,
+                    validator,
+                    &mut *load,
+                    &mut sink,
+                    progress,
+                )
+                .await
+            }
+            Some(form) => {
+                self.load_base_changes(
+                    &validating,
+                    form,
+                    source,
+                    validator,
+                    &mut *load,
+                    &mut sink,
+                    progress,
+                )
+                .await
+            }
         };
         let counts = match loaded {
             Ok(counts) => counts,

@@ -2,8 +2,10 @@
 //!
 //! The base registry (Civil Supplies' ration cards and their members) is the hub's mother
 //! data, so its spec ships with the hub rather than being declared by a department. Its file
-//! has one row per member, with the card's columns repeated on each row. The column names are
-//! the ones `sangam-synth` writes; the aliases are the spellings departments' exports use.
+//! has one row per member, with the card's columns repeated on each row (or comes as two
+//! files, cards and members: see `base_forms.rs`). The column names are the ones
+//! `sangam-synth` writes; the aliases are the spellings departments' exports use. The last
+//! two columns, the operation and the reference key, serve incremental uploads only.
 
 use super::model::{CodeListRef, ColumnKind, ColumnSpec, DataSpec};
 
@@ -31,7 +33,8 @@ pub fn base_registry() -> DataSpec {
     };
     DataSpec {
         dataset: BASE_DATASET.to_owned(),
-        version: 1,
+        // 2 added the operation and reference-key columns of incremental uploads.
+        version: 2,
         title: "Base registry: ration cards and their members".to_owned(),
         record_key: None,
         columns: vec![
@@ -114,6 +117,16 @@ pub fn base_registry() -> DataSpec {
                 false,
             ),
             col("life_status", &["status"], K::LifeStatus, false),
+            // Not `status`: that is life_status's alias.
+            col(
+                "operation",
+                &["op", "action", "change_type", "change"],
+                K::Operation,
+                false,
+            ),
+            // The reference key the uploader got in an earlier upload's mapping: finds a member
+            // whose row does not repeat the ID number.
+            col("ref_key", &["reference_key", "ref_no"], K::RefKey, false),
         ],
         rules: Vec::new(),
         update_frequency_days: Some(30),

@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use sangam_domain::{
     CardType, ConsentRef, DateOfBirth, DistrictCode, Gender, IdNumber, Ifsc, LifeStatus,
-    MobileNumber, PersonName, RationCardNumber, Relationship, SchemeCode, StateCode,
+    MobileNumber, PersonName, RationCardNumber, RefKey, Relationship, SchemeCode, StateCode,
     SubDistrictCode, ValidationError, VillageCode,
 };
 
@@ -49,6 +49,7 @@ pub(crate) fn parse_cell(
         ColumnKind::Date => Value::Date(parse_date(raw)?),
         ColumnKind::Boolean => Value::Boolean(parse_boolean(raw)?),
         ColumnKind::Operation => Value::Operation(Operation::parse(raw)?),
+        ColumnKind::RefKey => Value::RefKey(RefKey::parse(raw)?),
     })
 }
 

@@ -4,6 +4,8 @@
 //!   by [`DataSpec::validate`];
 //! - [`base_registry`]: the built-in spec of the base registry (dataset `base`), and
 //!   [`example_scheme_spec_toml`], a commented scheme spec;
+//! - [`BaseForm`]: which form a base-registry file is in (one row per member, a cards file or
+//!   a members file), told from its header, and the spec of each;
 //! - [`match_header`]: a file's header row mapped to the spec's columns, once per file;
 //! - [`Validator`]: one [`crate::RawRecord`] in, a [`ValidRow`] of typed [`Value`]s or every
 //!   [`FieldProblem`] of the row out, with stable codes.
@@ -19,6 +21,7 @@
 //! A [`Validator`] is `Send + Sync` and validates rows independently, so an upload pipeline may
 //! share one across threads.
 
+mod base_forms;
 mod builtin;
 mod cell;
 mod header;
@@ -27,6 +30,7 @@ mod validate;
 mod value;
 mod verify;
 
+pub use base_forms::{BaseForm, BaseFormError, CARD_COLUMNS, MEMBER_COLUMNS};
 pub use builtin::{BASE_DATASET, base_registry, example_scheme_spec_toml};
 pub use header::{
     AcceptedHeaders, HeaderError, HeaderMap, UnknownHeader, match_header, normalise_header,

@@ -143,6 +143,9 @@ pub enum ColumnKind {
     Boolean,
     /// add, modify or delete (A/M/D, insert/update/remove), for incremental uploads.
     Operation,
+    /// A reference key the hub handed out in an upload's mapping: names a resident without
+    /// the ID number it stands for.
+    RefKey,
 }
 
 impl ColumnKind {
@@ -173,6 +176,7 @@ impl ColumnKind {
             Self::Date => "date",
             Self::Boolean => "boolean",
             Self::Operation => "operation",
+            Self::RefKey => "ref_key",
         }
     }
 

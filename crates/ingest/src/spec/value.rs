@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use sangam_domain::{
     CardType, ConsentRef, DateOfBirth, DistrictCode, Gender, IdNumber, Ifsc, LifeStatus,
-    MobileNumber, PersonName, RationCardNumber, Relationship, SchemeCode, StateCode,
+    MobileNumber, PersonName, RationCardNumber, RefKey, Relationship, SchemeCode, StateCode,
     SubDistrictCode, ValidationError, VillageCode, mask_keep_last,
 };
 use serde::{Serialize, Serializer};
@@ -169,6 +169,7 @@ pub enum Value {
     Date(NaiveDate),
     Boolean(bool),
     Operation(Operation),
+    RefKey(RefKey),
 }
 
 impl Value {
@@ -193,6 +194,7 @@ impl Value {
             Self::Relationship(r) => Some(r.code()),
             Self::LifeStatus(s) => Some(s.code()),
             Self::Operation(o) => Some(o.code()),
+            Self::RefKey(k) => Some(k.as_str()),
             _ => None,
         }
     }

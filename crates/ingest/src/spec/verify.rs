@@ -14,11 +14,12 @@ use super::header::normalise_header;
 use super::model::{ColumnKind, Condition, DataSpec, SpecError, SpecProblem};
 
 /// Kinds of which a spec may have at most one column, because a row links to one person
-/// (ID number and its consent) and carries one operation.
-const SINGLE_KINDS: [ColumnKind; 3] = [
+/// (ID number and its consent, or a reference key) and carries one operation.
+const SINGLE_KINDS: [ColumnKind; 4] = [
     ColumnKind::IdNumber,
     ColumnKind::ConsentRef,
     ColumnKind::Operation,
+    ColumnKind::RefKey,
 ];
 
 /// Kinds a record key may have: text-like values that are not sensitive. Numeric ids belong

@@ -1,0 +1,500 @@
+//! Incremental uploads of the base registry through the hub's services, on every backend: a
+//! full load, then a month's changes (members added to a new card and to an existing one,
+//! members changed found by ID number, by name and date of birth and by reference key, one
+//! row that changes nothing, members leaving as deceased and by default as migrated, and bad
+//! rows of every kind), checked in the counts, the registry, its history, the rejection
+//! report and the mapping; and a changes file that breaks off midway leaves nothing behind.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use sangam_domain::{IdNumber, LifeStatus, RationCardNumber};
+use sangam_hub::Hub;
+use sangam_hub::bootstrap::open_hub;
+use sangam_hub::clock::ManualClock;
+use sangam_hub::uploads::reports::{DiscardRejections, ReportFormat};
+use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
+use sangam_ingest::read::{ReadError, RecordSource};
+use sangam_ingest::{RawRecord, RecordError};
+use sangam_store::{EntityKind, HistoryEntry, Resident, Role, UploadCounts, User};
+use sangam_testkit::backends;
+
+const PASSWORD: &str = "correct horse battery staple";
+const OFFICER: &str = "cs-officer";
+
+/// A valid ID number made from eleven digits.
+fn id(first11: &str) -> String {
+    IdNumber::from_eleven_digits(first11)
+        .unwrap()
+        .expose_digits()
+        .to_owned()
+}
+
+async fn upload(hub: &Hub, mode: UploadMode, name: &str, csv: &str) -> UploadOutcome {
+    let (_, source) =
+        sangam_ingest::read::open_reader(Some(name), std::io::Cursor::new(csv.as_bytes().to_vec()))
+            .unwrap();
+    hub.run_upload(
+        UploadRequest {
+            dataset: "base".into(),
+            mode,
+            organisation: None,
+            uploaded_by: OFFICER.into(),
+            file_name: name.into(),
+            file_sha256: format!("{name}-{}", csv.len()),
+            idempotency_key: name.into(),
+            corrects: None,
+        },
+        source,
+        &mut DiscardRejections,
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+fn counts(c: &UploadCounts) -> [u64; 7] {
+    [
+        c.rows,
+        c.accepted,
+        c.added,
+        c.modified,
+        c.unchanged,
+        c.deleted,
+        c.rejected,
+    ]
+}
+
+async fn members(hub: &Hub, card: &str) -> BTreeMap<String, Resident> {
+    hub.household(&RationCardNumber::parse(card).unwrap())
+        .await
+        .unwrap()
+        .members
+        .into_iter()
+        .map(|m| (m.name.as_str().to_owned(), m))
+        .collect()
+}
+
+/// A file whose reading breaks off after its rows (a lost connection, a damaged disk).
+struct BreaksOff {
+    header: Vec<String>,
+    rows: std::vec::IntoIter<RawRecord>,
+    stopped: Option<ReadError>,
+}
+
+impl Iterator for BreaksOff {
+    type Item = Result<RawRecord, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.rows.next() {
+            return Some(Ok(row));
+        }
+        if self.stopped.is_some() {
+            return None;
+        }
+        self.stopped = Some(ReadError::Io("the connection was reset".into()));
+        Some(Err(RecordError::Malformed {
+            line: 3,
+            message: "reading stopped".into(),
+        }))
+    }
+}
+
+impl RecordSource for BreaksOff {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn stopped(&self) -> Option<&ReadError> {
+        self.stopped.as_ref()
+    }
+}
+
+fn changes(history: &[HistoryEntry]) -> Vec<(&str, Option<&str>, Option<&str>)> {
+    history
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str(),
+                h.old_value.as_deref(),
+                h.new_value.as_deref(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_of_changes_reaches_the_registry_with_its_history() {
+    for backend in backends("a_month_of_changes_reaches_the_registry_with_its_history").await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock.clone())
+            .await
+            .unwrap();
+        hub.save_user(
+            OFFICER,
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let officer: User = hub.store().user(OFFICER).await.unwrap().unwrap();
+        let (ravi_id, arun_id, lakshmi_id, selvam_id) = (
+            id("23456789012"),
+            id("34567890123"),
+            id("45678901234"),
+            id("56789012345"),
+        );
+
+        // ---- the first-time load, one row per member.
+        let full = format!(
+            "ration_card_no,card_type,house_no,village_code,member_name,relative_name,gender,dob,relationship,aadhaar,mobile,life_status\n\
+             PYA0000001,PHH,12,640001,Ravi Kumar,,M,1970-01-01,HEAD,{ravi_id},,alive\n\
+             PYA0000001,PHH,12,640001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,,,alive\n\
+             PYA0000001,PHH,12,640001,Arun Ravi,Ravi Kumar,M,2000-02-02,SON,{arun_id},,alive\n\
+             PYA0000002,AAY,7,640002,Lakshmi,,F,1950,HEAD,{lakshmi_id},,alive\n\
+             PYA0000002,AAY,7,640002,Kannan,,M,1980,SON,,,alive\n"
+        );
+        let loaded = upload(&hub, UploadMode::Full, "full.csv", &full).await;
+        assert_eq!(counts(&loaded.upload().counts), [5, 5, 5, 0, 0, 0, 0]);
+        let before_1 = members(&hub, "PYA0000001").await;
+        let before_2 = members(&hub, "PYA0000002").await;
+
+        // ---- the month's changes.
+        let changes_csv = format!(
+            "operation,ration_card_no,card_type,village_code,member_name,relative_name,gender,dob,relationship,aadhaar,mobile,life_status\n\
+             A,PYA0000003,PHH,640003,Selvam,,M,1985-03-03,HEAD,{selvam_id},,\n\
+             add,PYA0000003,PHH,640003,Priya,Selvam,F,1990-04-04,SPOUSE,,,\n\
+             A,PYA0000001,PHH,640001,Divya,Ravi Kumar,F,2020-06-06,DAUGHTER,,,\n\
+             M,PYA0000001,PHH,640001,Ravi Kumar,,M,1970-01-01,HEAD,{ravi_id},9876543210,\n\
+             modify,PYA0000002,AAY,640002,KANNAN,Lakshmi,M,1980,SON,,,\n\
+             M,PYA0000001,PHH,640001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,,,\n\
+             D,PYA0000002,,,,,,,,{lakshmi_id},,deceased\n\
+             delete,PYA0000001,,,Arun Ravi,,,2000-02-02,,,,\n\
+             M,PYA0000002,AAY,640002,Nobody,,M,1999,SON,,,\n\
+             A,PYA0000001,PHH,640001,Meena Ravi,,F,1975-05-05,SPOUSE,,,\n\
+             A,PYA0000004,PHH,640004,Someone,,M,1960,HEAD,{arun_id},,\n\
+             X,PYA0000001,PHH,640001,Ravi Kumar,,M,1970-01-01,HEAD,,,\n\
+             A,PYA0000002,PHH,640002,Kavya,,F,2010,DAUGHTER,,,\n\
+             M,PYA0000003,PHH,640003,Selvam,,M,1985-03-03,HEAD,{selvam_id},,\n"
+        );
+        let changed = upload(&hub, UploadMode::Incremental, "changes.csv", &changes_csv).await;
+        let changed = changed.upload();
+        // rows, accepted, added, modified, unchanged, deleted, rejected
+        assert_eq!(
+            counts(&changed.counts),
+            [14, 8, 3, 2, 1, 2, 6],
+            "{changed:?}"
+        );
+        let reason = format!("upload {}", changed.id);
+
+        // A new card with its two members, the first its head.
+        let card_3 = hub
+            .household(&RationCardNumber::parse("PYA0000003").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(card_3.household.card_type.code(), "PHH");
+        assert_eq!(card_3.members.len(), 2);
+        let selvam = card_3
+            .members
+            .iter()
+            .find(|m| m.name.as_str() == "Selvam")
+            .unwrap();
+        assert_eq!(
+            card_3.household.head_resident_id.as_deref(),
+            Some(selvam.resident_id.as_str())
+        );
+        assert!(
+            selvam.id_ref_key.is_some(),
+            "its ID number went to the vault"
+        );
+        let found = hub
+            .resident_by_id_number(&IdNumber::parse(&selvam_id).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(found.resident_id, selvam.resident_id);
+
+        // The existing card: one member more, the head's mobile, the son gone.
+        let after_1 = members(&hub, "PYA0000001").await;
+        assert_eq!(
+            after_1.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["Arun Ravi", "Divya", "Meena Ravi", "Ravi Kumar"],
+            "the member who left is kept"
+        );
+        let ravi = &after_1["Ravi Kumar"];
+        assert_eq!(ravi.mobile_masked.as_deref(), Some("XXXXXX3210"));
+        assert_eq!(ravi.version, 2);
+        assert_eq!(ravi.id_ref_key, before_1["Ravi Kumar"].id_ref_key);
+        let ravi_history = hub.resident_history(&ravi.resident_id).await.unwrap();
+        assert_eq!(
+            changes(&ravi_history),
+            [("mobile", None, Some("XXXXXX3210"))]
+        );
+        assert!(
+            ravi_history
+                .iter()
+                .all(|h| h.actor == OFFICER && h.reason.as_deref() == Some(reason.as_str()))
+        );
+        assert_eq!(after_1["Meena Ravi"], before_1["Meena Ravi"], "unchanged");
+        assert!(
+            hub.resident_history(&after_1["Meena Ravi"].resident_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let arun = &after_1["Arun Ravi"];
+        assert_eq!(arun.life_status, LifeStatus::Migrated, "leaving by default");
+        assert_eq!(
+            arun.id_ref_key, before_1["Arun Ravi"].id_ref_key,
+            "the reference key stays with the resident"
+        );
+        assert_eq!(
+            changes(&hub.resident_history(&arun.resident_id).await.unwrap()),
+            [("life_status", Some("alive"), Some("migrated"))]
+        );
+
+        // The other card: a son found by name and date of birth, the head deceased.
+        let after_2 = members(&hub, "PYA0000002").await;
+        let kannan = &after_2["KANNAN"];
+        assert_eq!(kannan.resident_id, before_2["Kannan"].resident_id);
+        assert_eq!(
+            kannan.relative_name.as_ref().map(|n| n.as_str()),
+            Some("Lakshmi")
+        );
+        assert_eq!(
+            changes(&hub.resident_history(&kannan.resident_id).await.unwrap()),
+            [
+                ("name", Some("Kannan"), Some("KANNAN")),
+                ("relative_name", None, Some("Lakshmi"))
+            ]
+        );
+        let lakshmi = &after_2["Lakshmi"];
+        assert_eq!(lakshmi.life_status, LifeStatus::Deceased);
+        let lakshmi_history = hub.resident_history(&lakshmi.resident_id).await.unwrap();
+        assert_eq!(
+            changes(&lakshmi_history),
+            [("life_status", Some("alive"), Some("deceased"))]
+        );
+        assert_eq!(lakshmi_history[0].actor, OFFICER);
+        assert_eq!(after_2.len(), 2, "no member was added to a card refused");
+        let card_4 = hub
+            .household(&RationCardNumber::parse("PYA0000004").unwrap())
+            .await;
+        assert!(card_4.is_err(), "a refused row creates no card");
+
+        // Every refused row with its reason, in the report with the file's own header.
+        let report = hub
+            .rejection_report(&changed.id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        let report = String::from_utf8(report).unwrap();
+        let report = report.trim_start_matches('\u{feff}');
+        assert!(
+            report.starts_with("operation,ration_card_no,card_type,"),
+            "{report}"
+        );
+        let mut reader = csv::Reader::from_reader(report.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let line_at = header.iter().position(|h| h == "line").unwrap();
+        let codes_at = header.iter().position(|h| h == "error_codes").unwrap();
+        let messages_at = header.iter().position(|h| h == "error_messages").unwrap();
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let refused: BTreeMap<u64, String> = records
+            .iter()
+            .map(|r| (r[line_at].parse().unwrap(), r[codes_at].to_owned()))
+            .collect();
+        for r in &records {
+            for number in [&ravi_id, &arun_id, &lakshmi_id, &selvam_id] {
+                assert!(
+                    !r[messages_at].contains(number.as_str()),
+                    "no ID number in a message: {}",
+                    &r[messages_at]
+                );
+            }
+        }
+        let expected: BTreeMap<u64, String> = [
+            (10, "member.not_found"),
+            (11, "member.already_on_card"),
+            (12, "id_number.already_registered"),
+            (13, "operation.unknown"),
+            (14, "card.mismatch"),
+            (15, "row.duplicate_in_file"),
+        ]
+        .into_iter()
+        .map(|(line, code)| (line, code.to_owned()))
+        .collect();
+        assert_eq!(refused, expected, "{report}");
+
+        // One mapping entry per accepted row, with its outcome.
+        let mapping = hub.upload_mapping(&changed.id, &officer).await.unwrap();
+        let outcomes: Vec<(&str, &str)> = mapping
+            .iter()
+            .map(|m| (m.record_key.as_str(), m.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("PYA0000003", "added"),
+                ("PYA0000003", "added"),
+                ("PYA0000001", "added"),
+                ("PYA0000001", "modified"),
+                ("PYA0000002", "modified"),
+                ("PYA0000001", "unchanged"),
+                ("PYA0000002", "deleted"),
+                ("PYA0000001", "deleted"),
+            ]
+        );
+        assert_eq!(mapping[0].ref_key, selvam.id_ref_key);
+        assert!(
+            mapping[0]
+                .id_masked
+                .as_deref()
+                .unwrap()
+                .ends_with(&selvam_id[8..])
+        );
+        assert_eq!(mapping[1].ref_key, None, "added without an ID number");
+        assert_eq!(mapping[6].ref_key, lakshmi.id_ref_key);
+        assert_eq!(
+            mapping[6].resident_id.as_deref(),
+            Some(lakshmi.resident_id.as_str())
+        );
+
+        // ---- a members file of changes: found by reference key, and a card it cannot join.
+        let lakshmi_key = lakshmi.id_ref_key.clone().unwrap();
+        let members_csv = format!(
+            "operation,ration_card_no,ref_key,member_name,gender,dob,relationship,life_status\n\
+             M,PYA0000002,{lakshmi_key},Lakshmi,F,1950,HEAD,alive\n\
+             A,PYA0000099,,Stranger,M,1990,HEAD,\n"
+        );
+        let second = upload(&hub, UploadMode::Incremental, "members.csv", &members_csv).await;
+        assert_eq!(
+            counts(&second.upload().counts),
+            [2, 1, 0, 1, 0, 0, 1],
+            "{second:?}"
+        );
+        let lakshmi_now = hub.resident(&lakshmi.resident_id).await.unwrap();
+        assert_eq!(lakshmi_now.life_status, LifeStatus::Alive, "a correction");
+        let report = hub
+            .rejection_report(&second.upload().id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8(report).unwrap().contains("card.unknown"),
+            "a members file does not create cards"
+        );
+
+        // ---- an incremental cards file: a card changed (with its history) and one added;
+        // a card is not deleted on its own, nor added twice, nor changed unknown.
+        let cards_csv = "operation,ration_card_no,card_type,house_no,village_code\n\
+                         M,PYA0000002,PHH,7A,640002\n\
+                         A,PYA0000005,NPHH,1,640005\n\
+                         D,PYA0000001,,,\n\
+                         A,PYA0000001,PHH,12,640001\n\
+                         M,PYA0000077,PHH,3,640007\n\
+                         M,PYA0000003,PHH,,640003\n";
+        let cards = upload(&hub, UploadMode::Incremental, "cards.csv", cards_csv).await;
+        // rows, accepted, added, modified, unchanged, deleted, rejected
+        assert_eq!(
+            counts(&cards.upload().counts),
+            [6, 3, 1, 1, 1, 0, 3],
+            "{cards:?}"
+        );
+        let card_2 = hub
+            .household(&RationCardNumber::parse("PYA0000002").unwrap())
+            .await
+            .unwrap()
+            .household;
+        assert_eq!(
+            (card_2.card_type.code(), card_2.address.house_no.as_deref()),
+            ("PHH", Some("7A"))
+        );
+        let history = hub
+            .store()
+            .history(EntityKind::Household, "PYA0000002")
+            .await
+            .unwrap();
+        assert_eq!(
+            changes(&history),
+            [
+                ("card_type", Some("AAY"), Some("PHH")),
+                ("house_no", Some("7"), Some("7A"))
+            ]
+        );
+        assert!(history.iter().all(
+            |h| h.actor == OFFICER && h.reason == Some(format!("upload {}", cards.upload().id))
+        ));
+        assert!(
+            hub.household(&RationCardNumber::parse("PYA0000005").unwrap())
+                .await
+                .unwrap()
+                .members
+                .is_empty(),
+            "a card waits for its members"
+        );
+        let report = hub
+            .rejection_report(&cards.upload().id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        let report = String::from_utf8(report).unwrap();
+        for code in ["operation.unsupported", "card.exists", "card.unknown"] {
+            assert!(report.contains(code), "{code}: {report}");
+        }
+
+        // ---- a changes file that breaks off midway: nothing of it is kept.
+        let header = [
+            "operation",
+            "ration_card_no",
+            "member_name",
+            "dob",
+            "life_status",
+        ];
+        let source = BreaksOff {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: vec![RawRecord {
+                line: 2,
+                fields: ["D", "PYA0000003", "Priya", "1990-04-04", "deceased"]
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+            }]
+            .into_iter(),
+            stopped: None,
+        };
+        let failed = hub
+            .run_upload(
+                UploadRequest {
+                    dataset: "base".into(),
+                    mode: UploadMode::Incremental,
+                    organisation: None,
+                    uploaded_by: OFFICER.into(),
+                    file_name: "broken.csv".into(),
+                    file_sha256: "broken".into(),
+                    idempotency_key: "broken".into(),
+                    corrects: None,
+                },
+                Box::new(source),
+                &mut DiscardRejections,
+                &|_| {},
+            )
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+        let priya = members(&hub, "PYA0000003").await["Priya"].clone();
+        assert_eq!(priya.life_status, LifeStatus::Alive);
+        assert!(
+            hub.resident_history(&priya.resident_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        drop(hub);
+        backend.cleanup().await;
+    }
+}
