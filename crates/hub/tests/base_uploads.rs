@@ -498,3 +498,86 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
         backend.cleanup().await;
     }
 }
+
+/// A first-time load defers the unique indexes of the vault and of the residents' reference
+/// keys to its commit. An ID number sent again in a later chunk must still be found and
+/// refused, with the first person kept, and the indexes must stand after the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
+    for backend in backends("a_first_load_refuses_an_id_number_repeated_in_a_later_chunk").await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock.clone())
+            .await
+            .unwrap();
+        hub.save_user(
+            OFFICER,
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let officer: User = hub.store().user(OFFICER).await.unwrap().unwrap();
+        // One head per card, each with an ID number of its own, past the first chunk
+        // (sangam_hub::uploads::CHUNK_ROWS rows); then the first person's number again, on
+        // another card under another name.
+        let rows = sangam_hub::uploads::CHUNK_ROWS + 10;
+        let mut csv = String::from(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n",
+        );
+        // Names are letters only: "Person Aaa", "Person Aab", ...
+        let name = |i: usize| {
+            let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).unwrap());
+            format!("Person A{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+        };
+        for i in 0..rows {
+            let number = id(&format!("{}", 23_000_000_000_u64 + i as u64));
+            csv.push_str(&format!(
+                "PYB{i:07},PHH,640001,{},M,1970,HEAD,{number}\n",
+                name(i)
+            ));
+        }
+        let repeated = id("23000000000");
+        csv.push_str(&format!(
+            "PYC0000001,PHH,640001,Someone Else,F,1980,HEAD,{repeated}\n"
+        ));
+        let loaded = upload(&hub, UploadMode::Full, "first.csv", &csv).await;
+        let n = rows as u64;
+        assert_eq!(
+            counts(&loaded.upload().counts),
+            [n + 1, n, n, 0, 0, 0, 1],
+            "{loaded:?}"
+        );
+        let report = hub
+            .rejection_report(&loaded.upload().id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        let report = String::from_utf8(report).unwrap();
+        assert!(report.contains("id_number.already_registered"), "{report}");
+        assert!(report.contains("Someone Else"), "{report}");
+        assert!(!report.contains("Person Aaaa"), "{report}");
+
+        // The number belongs to the first person, and lookups by number and by reference key
+        // (through the indexes built at the commit) find them.
+        let first = hub
+            .resident_by_id_number(&IdNumber::parse(&repeated).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(first.name.as_str(), "Person Aaaa");
+        let by_key = hub
+            .resident_by_ref_key(first.id_ref_key.as_ref().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(by_key.resident_id, first.resident_id);
+        let refused_card = RationCardNumber::parse("PYC0000001").unwrap();
+        assert!(
+            hub.household(&refused_card).await.is_err(),
+            "the refused row's card was not created"
+        );
+        backend.cleanup().await;
+    }
+}

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use crate::SqliteStore;
 use crate::connections::configure;
 use crate::datasets;
-use crate::registry::insert_rows;
+use crate::registry::{ResidentOrder, insert_rows};
 use crate::sql::{begin, map_err, parse_ts, ts};
 use crate::vault::{append_entries, put_entries};
 
@@ -428,6 +428,9 @@ impl Loader {
             // number sent twice): see `put_vault`.
             loader.defer_index(BLIND_INDEX)?;
             loader.blind_prefixes = Some(HashSet::default());
+            // No two residents hold one reference key; in a first load that is proved once at
+            // the commit, when the index is built (see `ref_keys_in_use`).
+            loader.defer_index(RESIDENTS_REF_KEY_INDEX)?;
         }
         Ok(loader)
     }
@@ -492,6 +495,10 @@ impl Loader {
         Ok(())
     }
 
+    fn is_deferred(&self, name: &str) -> bool {
+        self.deferred_indexes.iter().any(|(n, _)| n == name)
+    }
+
     /// Builds the deferred index `name` now, if it is deferred, instead of at the commit.
     fn build_deferred_index(&mut self, name: &str) -> StoreResult<()> {
         if let Some(i) = self.deferred_indexes.iter().position(|(n, _)| n == name) {
@@ -551,14 +558,27 @@ impl Loader {
         Ok(Some(entries.iter().map(|e| e.ref_key.clone()).collect()))
     }
 
-    fn ref_keys_in_use(&self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
+    /// Which of `keys` a resident holds. A key the last `put_vault` stored for the first time
+    /// cannot be held; any other is looked up, through the residents' reference-key index. In
+    /// a first load that index is deferred, and only an ID number sent twice in the file (in
+    /// different chunks) is ever looked up, so the first such lookup builds the index there
+    /// and then, and the load goes on with it.
+    fn ref_keys_in_use(&mut self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
+        let asked: Vec<RefKey> = keys
+            .into_iter()
+            .filter(|k| !self.fresh_keys.contains(k))
+            .collect();
+        if asked.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.build_deferred_index(RESIDENTS_REF_KEY_INDEX)?;
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM residents WHERE id_ref_key = ?1")
             .map_err(map_err)?;
         let mut found = Vec::new();
-        for k in keys {
-            if !self.fresh_keys.contains(&k) && stmt.exists([k.as_str()]).map_err(map_err)? {
+        for k in asked {
+            if stmt.exists([k.as_str()]).map_err(map_err)? {
                 found.push(k);
             }
         }
@@ -592,7 +612,15 @@ impl Loader {
     ) -> StoreResult<()> {
         // From here a resident may hold any key of the vault.
         self.fresh_keys.clear();
-        insert_rows(&self.conn, households, residents)
+        // Residents go in the order of the index that is kept up as they arrive: their
+        // reference keys' while that index is live, else their own ids (drawn in file order,
+        // so each chunk's are appended after the last one's).
+        let order = if self.is_deferred(RESIDENTS_REF_KEY_INDEX) {
+            ResidentOrder::ResidentId
+        } else {
+            ResidentOrder::RefKey
+        };
+        insert_rows(&self.conn, households, residents, order)
     }
 
     fn commit(self, upload: &UploadRecord) -> StoreResult<()> {
@@ -614,6 +642,8 @@ impl Loader {
 
 /// The vault's unique index on blind indexes, deferred in a first load.
 const BLIND_INDEX: &str = "vault_entries_blind_index";
+/// The residents' unique index on reference keys, deferred in a first load.
+const RESIDENTS_REF_KEY_INDEX: &str = "residents_id_ref_key";
 
 /// The first 8 bytes of a blind index (an HMAC, so already uniformly spread).
 fn blind_prefix(blind_index: &[u8; 32]) -> u64 {
@@ -645,16 +675,21 @@ impl Hasher for PrefixHasher {
 /// The unique indexes a load may defer, each with a query for one value it finds twice,
 /// for the error that names it (a reference key is named; a blind index, keyed from an ID
 /// number, is not).
-const UNIQUE_CHECKS: [(&str, &str); 2] = [
+const UNIQUE_CHECKS: [(&str, &str); 3] = [
     (
         "vault_entries_ref_key",
-        "SELECT 'the reference key ' || ref_key FROM vault_entries GROUP BY ref_key \
-         HAVING count(*) > 1 LIMIT 1",
+        "SELECT 'the reference key ' || ref_key || ' twice in the vault' FROM vault_entries \
+         GROUP BY ref_key HAVING count(*) > 1 LIMIT 1",
     ),
     (
         BLIND_INDEX,
-        "SELECT 'one ID number' FROM vault_entries GROUP BY blind_index HAVING count(*) > 1 \
-         LIMIT 1",
+        "SELECT 'one ID number twice in the vault' FROM vault_entries GROUP BY blind_index \
+         HAVING count(*) > 1 LIMIT 1",
+    ),
+    (
+        RESIDENTS_REF_KEY_INDEX,
+        "SELECT 'the reference key ' || id_ref_key || ' on two residents' FROM residents \
+         WHERE id_ref_key IS NOT NULL GROUP BY id_ref_key HAVING count(*) > 1 LIMIT 1",
     ),
 ];
 
@@ -676,7 +711,7 @@ fn build_index(conn: &Connection, name: &str, sql: &str) -> StoreResult<()> {
         .map_err(map_err)?;
     Err(StoreError::Conflict(match duplicate {
         Some(what) => format!(
-            "this upload stores {what} twice in the vault (found when the index {name} was \
+            "this upload stores {what} (found when the index {name} was \
              built); nothing of it was kept"
         ),
         None => format!("this upload breaks the unique index {name}: {reason}"),

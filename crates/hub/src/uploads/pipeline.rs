@@ -71,7 +71,8 @@ fn read_chunk<T>(
     convert: &dyn Fn(ValidRow, Vec<String>) -> Result<T, RejectedRow>,
 ) -> (Chunk<T>, bool) {
     let mut chunk = Chunk {
-        rows: Vec::new(),
+        // Sized once: rows are large, and growing the vector would copy them over and over.
+        rows: Vec::with_capacity(CHUNK_ROWS),
         rejected: Vec::new(),
         read: 0,
     };
