@@ -498,3 +498,108 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
         backend.cleanup().await;
     }
 }
+
+/// A first-time load longer than one chunk whose last chunk repeats an ID number of the first
+/// (a backend may then be building its indexes only at the commit): the number keeps the one
+/// reference key it got first, the later row is refused as already registered, and the rest
+/// loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_number_repeated_in_a_later_chunk_of_a_first_load_is_refused() {
+    const MEMBERS: [(&str, &str, &str); 5] = [
+        ("Ravi", "HEAD", "1970-01-01"),
+        ("Meena", "SPOUSE", "1975-05-05"),
+        ("Arun", "SON", "2000-02-02"),
+        ("Divya", "DAUGHTER", "2002-03-03"),
+        ("Kannan", "SON", "2004-04-04"),
+    ];
+    let rows = sangam_hub::uploads::CHUNK_ROWS + 10;
+    // 0-based row of the repeat: in the second chunk, on a card of its own.
+    let repeat = sangam_hub::uploads::CHUNK_ROWS + 5;
+    let number = |row: usize| id(&format!("{}", 23_456_000_000u64 + row as u64));
+    let mut csv = String::from(
+        "ration_card_no,card_type,house_no,village_code,member_name,relative_name,gender,dob,relationship,aadhaar,mobile,life_status\n",
+    );
+    for row in 0..rows {
+        let (name, relationship, dob) = MEMBERS[row % MEMBERS.len()];
+        let card = row / MEMBERS.len();
+        let id_number = if row == repeat {
+            number(0)
+        } else {
+            number(row)
+        };
+        csv.push_str(&format!(
+            "PYB{card:07},PHH,1,640001,{name},,M,{dob},{relationship},{id_number},,alive\n"
+        ));
+    }
+
+    for backend in
+        backends("an_id_number_repeated_in_a_later_chunk_of_a_first_load_is_refused").await
+    {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+        hub.save_user(
+            OFFICER,
+            PASSWORD,
+            Role::NodalOfficer,
+            Some("civil-supplies"),
+            "test",
+        )
+        .await
+        .unwrap();
+        let officer: User = hub.store().user(OFFICER).await.unwrap().unwrap();
+
+        let loaded = upload(&hub, UploadMode::Full, "members.csv", &csv).await;
+        let loaded = loaded.upload();
+        let accepted = rows as u64 - 1;
+        assert_eq!(
+            counts(&loaded.counts),
+            [rows as u64, accepted, accepted, 0, 0, 0, 1],
+            "{loaded:?}"
+        );
+        let report = hub
+            .rejection_report(&loaded.id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        let report = String::from_utf8(report).unwrap();
+        let mut reader = csv::Reader::from_reader(report.trim_start_matches('\u{feff}').as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let line_at = header.iter().position(|h| h == "line").unwrap();
+        let codes_at = header.iter().position(|h| h == "error_codes").unwrap();
+        let refused: Vec<(u64, String)> = reader
+            .records()
+            .map(Result::unwrap)
+            .map(|r| (r[line_at].parse().unwrap(), r[codes_at].to_owned()))
+            .collect();
+        // Line 1 is the header.
+        assert_eq!(
+            refused,
+            [(repeat as u64 + 2, "id_number.already_registered".to_owned())]
+        );
+
+        // One vault entry for the number, held by the member of the first chunk.
+        let registry = hub.store().registry_counts().await.unwrap();
+        assert_eq!(
+            (
+                registry.households,
+                registry.residents,
+                registry.vault_entries
+            ),
+            ((rows / MEMBERS.len()) as u64, accepted, accepted)
+        );
+        let holder = hub
+            .resident_by_id_number(&IdNumber::parse(&number(0)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(holder.card_number.as_str(), "PYB0000000");
+        assert_eq!(holder.name.as_str(), "Ravi");
+        let mapping = hub.upload_mapping(&loaded.id, &officer).await.unwrap();
+        assert_eq!(mapping.len() as u64, accepted);
+        assert_eq!(mapping[0].ref_key, holder.id_ref_key);
+
+        drop(hub);
+        backend.cleanup().await;
+    }
+}

@@ -13,6 +13,7 @@ mod audit;
 mod code_lists;
 mod conflicts;
 mod datasets;
+mod first_load;
 mod jobs;
 mod linking;
 mod meta;

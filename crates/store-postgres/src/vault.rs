@@ -97,6 +97,33 @@ pub(crate) async fn put_entries<C: GenericClient>(
         .collect()
 }
 
+/// Appends entries whose blind indexes the caller knows are new to the vault and distinct (a
+/// first load, while the blind index is deferred: see `first_load`), without looking
+/// anything up; each entry keeps its own reference key.
+pub(crate) async fn append_entries<C: GenericClient>(
+    c: &C,
+    entries: &[NewVaultEntry],
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let ref_keys: Vec<&str> = entries.iter().map(|e| e.ref_key.as_str()).collect();
+    let blind: Vec<&[u8]> = entries.iter().map(|e| &e.blind_index[..]).collect();
+    let versions: Vec<i64> = entries.iter().map(|e| i64::from(e.key_version)).collect();
+    let sealed: Vec<&[u8]> = entries.iter().map(|e| e.sealed.as_slice()).collect();
+    let consent: Vec<&str> = entries.iter().map(|e| e.consent_ref.as_str()).collect();
+    let created: Vec<DateTime<Utc>> = entries.iter().map(|e| e.created_at).collect();
+    execute(
+        c,
+        "INSERT INTO vault_entries (ref_key, blind_index, key_version, sealed, consent_ref, \
+         created_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::bytea[], \
+         $5::text[], $6::timestamptz[])",
+        &[&ref_keys, &blind, &versions, &sealed, &consent, &created],
+    )
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl VaultStore for PostgresStore {
     async fn vault_keys(&self) -> StoreResult<Vec<StoredDataKey>> {
