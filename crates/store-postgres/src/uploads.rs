@@ -28,7 +28,7 @@ use tokio_postgres::Row;
 use crate::PostgresStore;
 use crate::datasets;
 use crate::first_load::FirstLoad;
-use crate::registry::insert_rows;
+use crate::registry::copy_registry;
 use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_opt};
 use crate::vault::{append_entries, put_entries};
 
@@ -503,7 +503,7 @@ impl RegistryLoad for PgLoad {
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
         // From here a resident may hold any key of the vault.
         self.fresh_keys.clear();
-        let result = insert_rows(self.start_step()?, &households, &residents).await;
+        let result = copy_registry(self.start_step()?, &households, &residents).await;
         self.end_step(result)
     }
 
