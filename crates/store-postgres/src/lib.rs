@@ -4,15 +4,18 @@
 //! deadpool pool; the embedded migrations run at start-up under a session advisory lock, so
 //! processes starting together never race to create the schema; audit appends serialise on a
 //! transaction advisory lock, and job claims on `FOR UPDATE SKIP LOCKED`. Bulk writes (the
-//! vault and the registry) send each batch as arrays in one `UNNEST` statement per table.
-//! An upload loads in one transaction on a connection of its own, which holds a session
-//! advisory lock on the upload while it lives (see `uploads`).
+//! vault and the registry) send each batch as arrays in one `UNNEST` statement per table, or,
+//! where nothing has to be looked up or skipped (an upload's registry rows, a first load's
+//! vault entries), as one binary `COPY` per table. An upload loads in one transaction on a
+//! connection of its own, which holds a session advisory lock on the upload while it lives
+//! (see `uploads`); a first load builds most indexes at its commit (see `first_load`).
 
 mod accounts;
 mod audit;
 mod code_lists;
 mod conflicts;
 mod datasets;
+mod first_load;
 mod jobs;
 mod linking;
 mod meta;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Object};
 use sangam_domain::{RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident, blind_index_32};
 use sangam_store::{
@@ -10,9 +10,12 @@ use sangam_store::{
     RegistryUpdate, Resident, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
-use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_one, query_opt};
+use crate::sql::{
+    conflict_detail, copy_rows, count, execute, get, map_err, query, query_one, query_opt,
+};
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
      village_code, head_resident_id, created_at, updated_at, version";
@@ -247,6 +250,112 @@ pub(crate) async fn insert_rows<C: GenericClient>(
         )
         .await
         .map_err(conflict_detail("residents"))?;
+    }
+    Ok(())
+}
+
+/// Inserts households and residents as [`insert_rows`] does, with one `COPY` per table: an
+/// upload's load writes its chunks this way (see `sql::copy_rows`). The rows go in the same
+/// orders, for the same reason.
+pub(crate) async fn copy_registry(
+    c: &Object,
+    households: &[RawHousehold],
+    residents: &[RawResident],
+) -> StoreResult<()> {
+    use tokio_postgres::types::Type;
+    const TEXT: Type = Type::TEXT;
+    const BYTEA: Type = Type::BYTEA;
+    const INT8: Type = Type::INT8;
+    const TIMESTAMPTZ: Type = Type::TIMESTAMPTZ;
+    if !households.is_empty() {
+        let mut rows: Vec<&RawHousehold> = households.iter().collect();
+        rows.sort_unstable_by(|a, b| a.card_number.cmp(&b.card_number));
+        copy_rows(
+            c,
+            "households",
+            &format!("households ({HOUSEHOLD_COLUMNS})"),
+            &[
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                INT8,
+                TEXT,
+                TIMESTAMPTZ,
+                TIMESTAMPTZ,
+                INT8,
+            ],
+            &rows
+                .into_iter()
+                .map(|h| {
+                    [
+                        &h.card_number as &(dyn ToSql + Sync),
+                        &h.card_type,
+                        &h.house_no,
+                        &h.street,
+                        &h.locality,
+                        &h.pincode,
+                        &h.village_code,
+                        &h.head_resident_id,
+                        &h.created_at,
+                        &h.updated_at,
+                        &h.version,
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+    }
+    if !residents.is_empty() {
+        let mut rows: Vec<&RawResident> = residents.iter().collect();
+        rows.sort_unstable_by(|a, b| a.id_ref_key.cmp(&b.id_ref_key));
+        copy_rows(
+            c,
+            "residents",
+            &format!("residents ({RESIDENT_COLUMNS})"),
+            &[
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                TEXT,
+                BYTEA,
+                TEXT,
+                TEXT,
+                TEXT,
+                TIMESTAMPTZ,
+                TIMESTAMPTZ,
+                INT8,
+            ],
+            &rows
+                .into_iter()
+                .map(|r| {
+                    [
+                        &r.resident_id as &(dyn ToSql + Sync),
+                        &r.card_number,
+                        &r.name,
+                        &r.relative_name,
+                        &r.gender,
+                        &r.dob,
+                        &r.relationship,
+                        &r.mobile_masked,
+                        &r.mobile_blind_index,
+                        &r.id_ref_key,
+                        &r.ekyc_status,
+                        &r.life_status,
+                        &r.created_at,
+                        &r.updated_at,
+                        &r.version,
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -3,11 +3,12 @@
 
 use std::error::Error as _;
 
-use deadpool_postgres::{GenericClient, PoolError};
+use deadpool_postgres::{GenericClient, Object, PoolError};
 use sangam_store::{StoreError, StoreResult};
 use tokio_postgres::Row;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 
 /// The text of an error and its causes, for errors that are not the server's own (the driver
 /// prints only its outermost layer, "error connecting to server", without the reason).
@@ -157,4 +158,32 @@ pub(crate) fn get<'a, T: FromSql<'a>>(
 ) -> StoreResult<T> {
     row.try_get(idx)
         .map_err(|e| StoreError::corrupt(what, chain(&e)))
+}
+
+/// Writes rows with `COPY ... FROM STDIN (FORMAT binary)`: `into` is the table with its column
+/// list, `types` the columns' types, each row the values in that order. A bulk load's rows
+/// go this way rather than as an `INSERT` of arrays: the server reads the rows as they come
+/// instead of building arrays of them and then a row of each array element. A conflict is
+/// mapped as [`conflict_detail`] maps it, naming `table`.
+pub(crate) async fn copy_rows<'a, const N: usize>(
+    c: &Object,
+    table: &'static str,
+    into: &str,
+    types: &[Type; N],
+    rows: &[[&'a (dyn ToSql + Sync); N]],
+) -> StoreResult<u64> {
+    let stmt = c
+        .prepare_cached(&format!("COPY {into} FROM STDIN (FORMAT binary)"))
+        .await
+        .map_err(map_err)?;
+    let sink = c.copy_in(&stmt).await.map_err(map_err)?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+    for row in rows {
+        writer
+            .as_mut()
+            .write(row)
+            .await
+            .map_err(conflict_detail(table))?;
+    }
+    writer.finish().await.map_err(conflict_detail(table))
 }

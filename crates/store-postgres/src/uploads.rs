@@ -27,9 +27,10 @@ use tokio_postgres::Row;
 
 use crate::PostgresStore;
 use crate::datasets;
-use crate::registry::insert_rows;
+use crate::first_load::FirstLoad;
+use crate::registry::copy_registry;
 use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_opt};
-use crate::vault::put_entries;
+use crate::vault::{append_entries, put_entries};
 
 /// The first key of the session advisory lock a load holds on its upload ("SGUP"); the
 /// second is `hashtext(upload id)`. The two-key form is a key space of its own, apart from
@@ -279,7 +280,7 @@ impl UploadStore for PostgresStore {
             client: DetachOnDrop(Some(self.client().await?)),
             upload_id: upload_id.to_owned(),
             poisoned: false,
-            deferred: Vec::new(),
+            first: FirstLoad::none(),
             fresh_keys: HashSet::new(),
         };
         // From here, leaving early drops the load, which closes its connection.
@@ -304,7 +305,7 @@ impl UploadStore for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("upload {upload_id}")));
         }
-        load.deferred = defer_if_empty(c).await?;
+        load.first = FirstLoad::begin(c).await?;
         Ok(Box::new(load))
     }
 }
@@ -341,75 +342,17 @@ async fn reap_one(c: &Object, id: &str, now: DateTime<Utc>) -> StoreResult<bool>
     Ok(n > 0)
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// In a load into an empty registry and vault (a first-time migration), drops the residents'
-/// foreign keys and the registry's non-unique indexes, and returns the statements that put
-/// them back before the commit. Row by row, each foreign key is a trigger that runs a query
-/// per resident and each index an insert at a random place; put back at the end, a foreign
-/// key is checked by one join and an index is built once from sorted rows. Nothing that
-/// judges a row is dropped (unique and primary keys stay), so every row is accepted or
-/// rejected as before, and a foreign key that would not hold fails the commit.
-///
-/// The drops take the tables' exclusive locks until the load ends, so readers of the
-/// (empty) registry wait for the load instead of reading nothing; a load into a registry
-/// that holds rows keeps everything, and never blocks them.
-async fn defer_if_empty(c: &Object) -> StoreResult<Vec<String>> {
-    let row = query_opt(
-        c,
-        "SELECT NOT EXISTS (SELECT 1 FROM households) AND NOT EXISTS (SELECT 1 FROM residents) \
-         AND NOT EXISTS (SELECT 1 FROM vault_entries)",
-        &[],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Backend("the registry's size query returned no row".into()))?;
-    if !get::<bool>("registry", &row, 0)? {
-        return Ok(Vec::new());
-    }
-    let mut restore = Vec::new();
-    let mut drop = Vec::new();
-    for row in query(
-        c,
-        "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-         WHERE conrelid = 'residents'::regclass AND contype = 'f' ORDER BY conname",
-        &[],
-    )
-    .await?
-    {
-        let name: String = get("pg_constraint", &row, 0)?;
-        let definition: String = get("pg_constraint", &row, 1)?;
-        drop.push(format!(
-            "ALTER TABLE residents DROP CONSTRAINT {}",
-            quote_ident(&name)
-        ));
-        restore.push(format!(
-            "ALTER TABLE residents ADD CONSTRAINT {} {definition}",
-            quote_ident(&name)
-        ));
-    }
-    for row in query(
-        c,
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i \
-         WHERE i.indrelid IN ('households'::regclass, 'residents'::regclass) \
-         AND NOT i.indisunique ORDER BY 1",
-        &[],
-    )
-    .await?
-    {
-        let name: String = get("pg_index", &row, 0)?;
-        let definition: String = get("pg_index", &row, 1)?;
-        drop.push(format!("DROP INDEX {name}"));
-        restore.push(definition);
-    }
-    c.batch_execute(&drop.join("; ")).await.map_err(map_err)?;
-    Ok(restore)
-}
-
 /// A pooled connection that leaves the pool for good (and closes) if dropped while still
 /// held: it may hold a session lock or an open transaction.
 struct DetachOnDrop(Option<Object>);
+
+impl DetachOnDrop {
+    fn get(&self) -> StoreResult<&Object> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("the load's transaction has ended".into()))
+    }
+}
 
 impl Drop for DetachOnDrop {
     fn drop(&mut self) {
@@ -432,9 +375,9 @@ struct PgLoad {
     /// the load can only be dropped. (A `COMMIT` of an aborted transaction would silently
     /// roll back.)
     poisoned: bool,
-    /// Statements that put back what a load into an empty registry dropped (see
-    /// `defer_if_empty`), run before the commit.
-    deferred: Vec<String>,
+    /// What a load into an empty registry dropped until its commit, and what it remembers
+    /// instead (see `first_load`).
+    first: FirstLoad,
     /// The reference keys the last `put_vault` stored for the first time, until residents are
     /// next inserted. No resident can hold one of them (the foreign key to the vault, checked
     /// row by row or at the commit, would refuse it), so `ref_keys_in_use` need not look
@@ -445,6 +388,13 @@ struct PgLoad {
 impl PgLoad {
     /// The connection, for one step.
     fn start_step(&mut self) -> StoreResult<&Object> {
+        self.begin_step()?;
+        self.client.get()
+    }
+
+    /// Starts a step that reaches the connection itself (`self.client.get()`), for a step
+    /// that also uses the rest of the load.
+    fn begin_step(&mut self) -> StoreResult<()> {
         if self.poisoned {
             return Err(StoreError::Backend(
                 "an earlier step of this load failed or was abandoned, so it was rolled back"
@@ -452,10 +402,7 @@ impl PgLoad {
             ));
         }
         self.poisoned = true;
-        self.client
-            .0
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("the load's transaction has ended".into()))
+        Ok(())
     }
 
     /// Ends a step: the load can go on only if it succeeded.
@@ -480,7 +427,18 @@ async fn existing(c: &Object, sql: &str, candidates: &[&str]) -> StoreResult<Has
 #[async_trait]
 impl RegistryLoad for PgLoad {
     async fn put_vault(&mut self, entries: Vec<NewVaultEntry>) -> StoreResult<Vec<RefKey>> {
-        let result = put_entries(self.start_step()?, &entries).await;
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        let result = if first.unseen(&entries) {
+            append_entries(c, &entries)
+                .await
+                .map(|()| entries.iter().map(|e| e.ref_key.clone()).collect())
+        } else {
+            match first.build(c, &["blind_index"]).await {
+                Ok(()) => put_entries(c, &entries).await,
+                Err(e) => Err(e),
+            }
+        };
         let keys = self.end_step(result)?;
         self.fresh_keys.clear();
         self.fresh_keys.extend(
@@ -515,12 +473,19 @@ impl RegistryLoad for PgLoad {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let result = existing(
-            self.start_step()?,
-            "SELECT id_ref_key FROM residents WHERE id_ref_key = ANY($1::text[])",
-            &wanted,
-        )
-        .await;
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        let result = match first.build(c, &["id_ref_key"]).await {
+            Ok(()) => {
+                existing(
+                    c,
+                    "SELECT id_ref_key FROM residents WHERE id_ref_key = ANY($1::text[])",
+                    &wanted,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         let found = self.end_step(result)?;
         Ok(keys
             .into_iter()
@@ -538,7 +503,7 @@ impl RegistryLoad for PgLoad {
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
         // From here a resident may hold any key of the vault.
         self.fresh_keys.clear();
-        let result = insert_rows(self.start_step()?, &households, &residents).await;
+        let result = copy_registry(self.start_step()?, &households, &residents).await;
         self.end_step(result)
     }
 
@@ -567,7 +532,12 @@ impl RegistryLoad for PgLoad {
         &mut self,
         keys: Vec<RefKey>,
     ) -> StoreResult<Vec<(RefKey, String)>> {
-        let result = datasets::residents_by_ref_keys(self.start_step()?, &keys).await;
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        let result = match first.build(c, &["id_ref_key"]).await {
+            Ok(()) => datasets::residents_by_ref_keys(c, &keys).await,
+            Err(e) => Err(e),
+        };
         self.end_step(result)
     }
 
@@ -634,11 +604,9 @@ impl RegistryLoad for PgLoad {
             )));
         }
         let upload_id = self.upload_id.clone();
-        let deferred = std::mem::take(&mut self.deferred);
-        let c = self.start_step()?;
-        for statement in &deferred {
-            c.batch_execute(statement).await.map_err(map_err)?;
-        }
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        first.finish(c).await?;
         write_final(c, &upload).await?;
         c.batch_execute("COMMIT").await.map_err(map_err)?;
         // Committed. Hand the connection back to the pool only once the lock is released;
@@ -671,8 +639,12 @@ impl RegistryLoad for PgLoad {
         &mut self,
         blind_indexes: Vec<[u8; 32]>,
     ) -> StoreResult<Vec<([u8; 32], Resident)>> {
-        let result =
-            crate::registry::residents_by_blind_indexes(self.start_step()?, &blind_indexes).await;
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        let result = match first.build(c, &["blind_index", "id_ref_key"]).await {
+            Ok(()) => crate::registry::residents_by_blind_indexes(c, &blind_indexes).await,
+            Err(e) => Err(e),
+        };
         self.end_step(result)
     }
 
@@ -682,9 +654,12 @@ impl RegistryLoad for PgLoad {
         residents: Vec<sangam_store::RegistryUpdate<Resident>>,
         ctx: sangam_store::ChangeContext,
     ) -> StoreResult<()> {
-        let result =
-            crate::registry::update_registry(self.start_step()?, &households, &residents, &ctx)
-                .await;
+        self.begin_step()?;
+        let (c, first) = (self.client.get()?, &mut self.first);
+        let result = match first.build(c, &["resident_id"]).await {
+            Ok(()) => crate::registry::update_registry(c, &households, &residents, &ctx).await,
+            Err(e) => Err(e),
+        };
         self.end_step(result)
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Object};
 use sangam_domain::RefKey;
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
@@ -12,9 +12,12 @@ use sangam_store::{
     VaultStore,
 };
 use tokio_postgres::Row;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::PostgresStore;
-use crate::sql::{count, execute, get, map_err, query, query_one, query_opt, version_from_db};
+use crate::sql::{
+    copy_rows, count, execute, get, map_err, query, query_one, query_opt, version_from_db,
+};
 
 const ENTRY_COLUMNS: &str = "ref_key, blind_index, key_version, sealed, consent_ref, created_at";
 
@@ -95,6 +98,50 @@ pub(crate) async fn put_entries<C: GenericClient>(
             })
         })
         .collect()
+}
+
+/// Appends entries whose blind indexes the caller knows are new to the vault and distinct (a
+/// first load, while the blind index is deferred: see `first_load`), with `COPY`, without
+/// looking anything up; each entry keeps its own reference key.
+pub(crate) async fn append_entries(c: &Object, entries: &[NewVaultEntry]) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(&str, &[u8], i64, &NewVaultEntry)> = entries
+        .iter()
+        .map(|e| {
+            let blind: &[u8] = &e.blind_index;
+            (e.ref_key.as_str(), blind, i64::from(e.key_version), e)
+        })
+        .collect();
+    copy_rows(
+        c,
+        "vault_entries",
+        "vault_entries (ref_key, blind_index, key_version, sealed, consent_ref, created_at)",
+        &[
+            Type::TEXT,
+            Type::BYTEA,
+            Type::INT8,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+        ],
+        &rows
+            .iter()
+            .map(|(ref_key, blind, version, e)| {
+                [
+                    ref_key as &(dyn ToSql + Sync),
+                    blind,
+                    version,
+                    &e.sealed,
+                    &e.consent_ref,
+                    &e.created_at,
+                ]
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]

@@ -106,6 +106,50 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     assert!(refused.to_string().contains("r-070"), "{refused}");
     assert_eq!(store.registry_counts().await.unwrap().residents, 0);
 
+    // The same resident id in two batches, where a backend may see it only when the commit
+    // builds the key: refused, naming the resident, and nothing of the load is kept.
+    store
+        .insert_upload(&sample_upload("fr", "fr"))
+        .await
+        .unwrap();
+    let load = store.begin_registry_load("fr").await.unwrap();
+    let mut first = sample_resident("PY4300000001", "Member", None);
+    first.resident_id = "r-twice".into();
+    let mut second = sample_resident("PY4300000002", "Member", None);
+    second.resident_id = "r-twice".into();
+    let batches = vec![
+        (vec![sample_household("PY4300000001")], vec![first]),
+        (vec![sample_household("PY4300000002")], vec![second]),
+    ];
+    let refused = refused_insert(load, batches, "fr").await;
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    assert!(refused.to_string().contains("r-twice"), "{refused}");
+    let counts = store.registry_counts().await.unwrap();
+    assert_eq!((counts.households, counts.residents), (0, 0));
+
+    // Two residents given one reference key in two batches (the store is told to, without
+    // asking `ref_keys_in_use`): refused, at the latest by the commit, and nothing is kept.
+    store
+        .insert_upload(&sample_upload("fk", "fk"))
+        .await
+        .unwrap();
+    let mut load = store.begin_registry_load("fk").await.unwrap();
+    let keys = load.put_vault(vec![vault_entry(61, 1)]).await.unwrap();
+    let first = sample_resident("PY4400000001", "Member", Some(keys[0].clone()));
+    let second = sample_resident("PY4400000002", "Member", Some(keys[0].clone()));
+    let batches = vec![
+        (vec![sample_household("PY4400000001")], vec![first]),
+        (vec![sample_household("PY4400000002")], vec![second]),
+    ];
+    let refused = refused_insert(load, batches, "fk").await;
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    let counts = store.registry_counts().await.unwrap();
+    assert_eq!(
+        (counts.households, counts.residents, counts.vault_entries),
+        (0, 0, 0)
+    );
+    assert!(store.vault_get(&keys[0]).await.unwrap().is_none());
+
     // An ID number sent again in a later batch gets the key it got first; one whose blind
     // index only begins like another's is a number of its own.
     store
@@ -170,6 +214,23 @@ pub async fn first_loads(store: Arc<dyn Store>) {
         lookalike.ref_key
     );
     assert!(store.vault_get(&later.ref_key).await.unwrap().is_some());
+}
+
+/// Inserts `batches` in `load` and commits it, when every row of them should be refused at
+/// some step (at the latest by the commit): the refusal, with the load gone.
+async fn refused_insert(
+    mut load: Box<dyn crate::RegistryLoad>,
+    batches: Vec<(Vec<Household>, Vec<Resident>)>,
+    upload_id: &str,
+) -> StoreError {
+    for (households, residents) in batches {
+        if let Err(e) = load.insert(households, residents).await {
+            return e;
+        }
+    }
+    let mut done = sample_upload(upload_id, upload_id);
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap_err()
 }
 
 fn today() -> NaiveDate {
