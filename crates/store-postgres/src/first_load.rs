@@ -37,10 +37,8 @@
 //! first and found empty under the locks, so two loads that start together never both take
 //! this path; a load into a registry that holds rows drops nothing and locks nothing more.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use deadpool_postgres::Object;
+use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
 use sangam_store::{NewVaultEntry, StoreResult};
 
 use crate::sql::{conflict_detail, get, map_err, query, query_one};
@@ -350,34 +348,4 @@ async fn empty(c: &Object, tables: &str) -> StoreResult<bool> {
         .collect();
     let row = query_one(c, &format!("SELECT {}", checks.join(" AND ")), &[]).await?;
     get("registry", &row, 0)
-}
-
-/// Blind-index prefixes, hashed as themselves.
-type PrefixSet = HashSet<u64, BuildHasherDefault<PrefixHasher>>;
-
-/// The first 8 bytes of a blind index (an HMAC, so already uniformly spread).
-fn blind_prefix(blind_index: &[u8; 32]) -> u64 {
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&blind_index[..8]);
-    u64::from_le_bytes(head)
-}
-
-/// Hashes a blind-index prefix as itself: it is an HMAC's bytes, spread evenly already.
-#[derive(Default)]
-struct PrefixHasher(u64);
-
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }

@@ -6,7 +6,6 @@
 //! is loading, so any upload still marked `validating` lost its process.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::RefKey;
+use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
 use sangam_store::mapping_block;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
@@ -355,7 +355,7 @@ struct Loader {
     /// [`Loader::put_vault`]), and these are the first 8 bytes of every blind index the load
     /// has stored: a blind index whose 8 bytes are not here cannot be in the vault. `None`
     /// when the index is live.
-    blind_prefixes: Option<HashSet<u64, BuildHasherDefault<PrefixHasher>>>,
+    blind_prefixes: Option<PrefixSet>,
     /// The reference keys the last `put_vault` stored for the first time, until residents are
     /// next inserted. No resident can hold one of them (the foreign key to the vault would
     /// have refused it), so `ref_keys_in_use` need not look them up.
@@ -427,7 +427,7 @@ impl Loader {
             // The blind index is unique too, and a load does look entries up by it (an ID
             // number sent twice): see `put_vault`.
             loader.defer_index(BLIND_INDEX)?;
-            loader.blind_prefixes = Some(HashSet::default());
+            loader.blind_prefixes = Some(PrefixSet::default());
             // No two residents hold one reference key; in a first load that is proved once at
             // the commit, when the index is built (see `ref_keys_in_use`).
             loader.defer_index(RESIDENTS_REF_KEY_INDEX)?;
@@ -542,8 +542,7 @@ impl Loader {
         let Some(seen) = &mut self.blind_prefixes else {
             return Ok(None);
         };
-        let mut batch: HashSet<u64, BuildHasherDefault<PrefixHasher>> =
-            HashSet::with_capacity_and_hasher(entries.len(), Default::default());
+        let mut batch = PrefixSet::with_capacity_and_hasher(entries.len(), Default::default());
         let clash = entries.iter().any(|e| {
             let prefix = blind_prefix(&e.blind_index);
             seen.contains(&prefix) || !batch.insert(prefix)
@@ -644,33 +643,6 @@ impl Loader {
 const BLIND_INDEX: &str = "vault_entries_blind_index";
 /// The residents' unique index on reference keys, deferred in a first load.
 const RESIDENTS_REF_KEY_INDEX: &str = "residents_id_ref_key";
-
-/// The first 8 bytes of a blind index (an HMAC, so already uniformly spread).
-fn blind_prefix(blind_index: &[u8; 32]) -> u64 {
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&blind_index[..8]);
-    u64::from_le_bytes(head)
-}
-
-/// Hashes a blind-index prefix as itself: it is an HMAC's bytes, spread evenly already.
-#[derive(Default)]
-struct PrefixHasher(u64);
-
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 
 /// The unique indexes a load may defer, each with a query for one value it finds twice,
 /// for the error that names it (a reference key is named; a blind index, keyed from an ID

@@ -7,6 +7,7 @@
 //! runs the same scenario suite (`scenarios` feature) in its tests.
 
 pub mod audit;
+pub mod blind_prefix;
 pub mod columns;
 mod error;
 pub mod linking;
