@@ -165,12 +165,12 @@ pub(crate) fn get<'a, T: FromSql<'a>>(
 /// go this way rather than as an `INSERT` of arrays: the server reads the rows as they come
 /// instead of building arrays of them and then a row of each array element. A conflict is
 /// mapped as [`conflict_detail`] maps it, naming `table`.
-pub(crate) async fn copy_rows<'a, const N: usize>(
+pub(crate) async fn copy_rows<const N: usize>(
     c: &Object,
     table: &'static str,
     into: &str,
     types: &[Type; N],
-    rows: &[[&'a (dyn ToSql + Sync); N]],
+    rows: &[[&(dyn ToSql + Sync); N]],
 ) -> StoreResult<u64> {
     let stmt = c
         .prepare_cached(&format!("COPY {into} FROM STDIN (FORMAT binary)"))
