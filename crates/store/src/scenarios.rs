@@ -188,6 +188,27 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     let household = sample_household("PY4100000001");
     let resident = sample_resident("PY4100000001", "Meena", Some(first.ref_key.clone()));
     load.insert(vec![household], vec![resident]).await.unwrap();
+    // Cards of an earlier batch and of the last one are there, others not, in the order asked
+    // (a backend may answer from what the load wrote rather than by looking them up).
+    load.insert(
+        vec![
+            sample_household("PY4100000003"),
+            sample_household("PY4100000002"),
+        ],
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        load.existing_cards(vec![
+            "PY4100000002".into(),
+            "PY4100000009".into(),
+            "PY4100000001".into(),
+        ])
+        .await
+        .unwrap(),
+        ["PY4100000002", "PY4100000001"]
+    );
     assert_eq!(
         load.ref_keys_in_use(vec![first.ref_key.clone(), later.ref_key.clone()])
             .await
