@@ -21,9 +21,10 @@
 //! ([`Remembered`]), which also spares the load most lookups of the keys that stay:
 //! - the vault's blind index: the load keeps the first 8 bytes of every blind index it
 //!   stored, so a batch none of whose blind indexes shares 8 bytes with one stored before (or
-//!   with another of the batch) cannot repeat an ID number and is appended as it is; the first
-//!   batch that might (an ID number sent twice, or one chance in 10^19 a pair) builds the
-//!   index there and then, and the load goes on the ordinary way;
+//!   with another of the batch) cannot repeat an ID number and is appended as it is; a batch
+//!   that might (an ID number sent twice, or one chance in 10^19 a pair) goes the ordinary
+//!   way, looked up through the index, which the first such batch builds there and then
+//!   (later batches that cannot repeat a number are still appended as they are);
 //! - a resident's reference key: `ref_keys_in_use` needs no lookup for keys the vault has
 //!   just created (see `PgLoad::fresh_keys`); for any other key it builds the index first;
 //! - card numbers (whose key stays): the load keeps a 64-bit hash of every card it inserted
@@ -326,8 +327,8 @@ impl Deferred {
 /// and does not wait for the writes queued before it.
 #[derive(Default)]
 pub(crate) struct Remembered {
-    /// The first 8 bytes of every blind index the load stored, while the blind index is
-    /// deferred; `None` once it is built (or if it was never deferred).
+    /// The first 8 bytes of every blind index the load stored (`None` if the blind index was
+    /// not deferred).
     blind_prefixes: Option<PrefixSet>,
     /// A hash of every card number the load inserted a household for.
     cards: HashSet<u64>,
@@ -346,31 +347,23 @@ pub(crate) enum Card {
 }
 
 impl Remembered {
-    /// While the blind index is deferred: whether no entry of the batch can repeat an ID
-    /// number stored before or in the batch (then their prefixes are remembered, and the
-    /// entries may be appended as they are). `false` means the batch must go the ordinary
-    /// way: build the blind index first (see [`Deferred::build`], and
-    /// [`Remembered::blind_index_built`]).
+    /// In a first load: whether no entry of the batch can repeat an ID number stored before
+    /// or in the batch, so that the entries may be appended as they are. `false` means the
+    /// batch must go the ordinary way, looked up through the blind index (built first if it
+    /// is still deferred: see [`Deferred::build`]). Either way the batch's prefixes are
+    /// remembered from here, since either way the vault then holds its numbers.
     pub(crate) fn unseen(&mut self, entries: &[NewVaultEntry]) -> bool {
         let Some(seen) = &mut self.blind_prefixes else {
             return false;
         };
         let mut batch = PrefixSet::with_capacity_and_hasher(entries.len(), Default::default());
-        let clash = entries.iter().any(|e| {
+        let mut clash = false;
+        for e in entries {
             let prefix = blind_prefix(&e.blind_index);
-            seen.contains(&prefix) || !batch.insert(prefix)
-        });
-        if clash {
-            return false;
+            clash |= seen.contains(&prefix) || !batch.insert(prefix);
         }
         seen.extend(batch);
-        true
-    }
-
-    /// Forgets the blind-index prefixes: the index is being built, and from here every batch
-    /// goes the ordinary way.
-    pub(crate) fn blind_index_built(&mut self) {
-        self.blind_prefixes = None;
+        !clash
     }
 
     /// Notes the households of a batch about to be inserted.

@@ -292,9 +292,6 @@ impl RegistryLoad for PgLoad {
             .await?;
             offered.clone()
         } else {
-            if let Some(r) = &mut self.remembered {
-                r.blind_index_built();
-            }
             self.ask(move |c| {
                 Box::pin(async move {
                     let client = c.client.get()?;
@@ -571,9 +568,6 @@ impl RegistryLoad for PgLoad {
         &mut self,
         blind_indexes: Vec<[u8; 32]>,
     ) -> StoreResult<Vec<([u8; 32], Resident)>> {
-        if let Some(r) = &mut self.remembered {
-            r.blind_index_built();
-        }
         self.ask(move |c| {
             Box::pin(async move {
                 let client = c.client.get()?;
