@@ -17,14 +17,20 @@
 //!   deferred only when those tables are empty too, since its foreign keys go with it.
 //!
 //! Nothing that judges a row is lost. Every row in these tables is the load's own, so a
-//! lookup that would have found a row finds it in what the load remembers instead:
+//! lookup that would have found a row finds it in what the load remembers instead
+//! ([`Remembered`]), which also spares the load most lookups of the keys that stay:
 //! - the vault's blind index: the load keeps the first 8 bytes of every blind index it
 //!   stored, so a batch none of whose blind indexes shares 8 bytes with one stored before (or
-//!   with another of the batch) cannot repeat an ID number and is appended as it is; the first
-//!   batch that might (an ID number sent twice, or one chance in 10^19 a pair) builds the
-//!   index there and then, and the load goes on the ordinary way;
+//!   with another of the batch) cannot repeat an ID number and is appended as it is; a batch
+//!   that might (an ID number sent twice, or one chance in 10^19 a pair) goes the ordinary
+//!   way, looked up through the index, which the first such batch builds there and then
+//!   (later batches that cannot repeat a number are still appended as they are);
 //! - a resident's reference key: `ref_keys_in_use` needs no lookup for keys the vault has
 //!   just created (see `PgLoad::fresh_keys`); for any other key it builds the index first;
+//! - card numbers (whose key stays): the load keeps a 64-bit hash of every card it inserted
+//!   and the card numbers of its last batch, so a card whose hash it has not seen is not
+//!   there, one of the last batch is, and only the rest (a card inserted several chunks
+//!   before, or one hash in 10^19 that two cards share) is looked up;
 //! - steps that look residents or vault entries up by a deferred key (changes to the
 //!   registry, enrolments linked to residents) build the keys they use first.
 //!
@@ -36,6 +42,9 @@
 //! those (empty) tables wait for the load instead of reading nothing. The tables are locked
 //! first and found empty under the locks, so two loads that start together never both take
 //! this path; a load into a registry that holds rows drops nothing and locks nothing more.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 
 use deadpool_postgres::Object;
 use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
@@ -100,36 +109,33 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// What a first load dropped, and what it remembers instead.
-pub(crate) struct FirstLoad {
+/// What a first load dropped until its commit. It lives with the load's connection.
+pub(crate) struct Deferred {
     /// Unique keys, rebuilt first at the commit (the foreign keys need them).
     keys: Vec<DeferredKey>,
     /// `CREATE INDEX` statements of the non-unique indexes.
     indexes: Vec<String>,
     /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` statements, run last.
     foreign_keys: Vec<String>,
-    /// The first 8 bytes of every blind index the load stored, while the blind index is
-    /// deferred (see the module comment).
-    blind_prefixes: Option<PrefixSet>,
 }
 
-impl FirstLoad {
+impl Deferred {
     /// A load that defers nothing (the registry held rows when it began).
     pub(crate) fn none() -> Self {
-        FirstLoad {
+        Deferred {
             keys: Vec::new(),
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
-            blind_prefixes: None,
         }
     }
 
     /// Inside the load's transaction: if the registry and the vault are empty, under their
-    /// exclusive locks, drops what a first load defers.
-    pub(crate) async fn begin(c: &Object) -> StoreResult<Self> {
+    /// exclusive locks, drops what a first load defers, and returns it with what the load
+    /// is to remember instead; `None` for a load into a registry that holds rows.
+    pub(crate) async fn begin(c: &Object) -> StoreResult<Option<(Self, Remembered)>> {
         // A first look without locks: a load into a registry that holds rows takes none.
         if !empty(c, REGISTRY).await? {
-            return Ok(Self::none());
+            return Ok(None);
         }
         // Then under the locks, which a rollback to the savepoint releases.
         c.batch_execute(&format!(
@@ -141,13 +147,14 @@ impl FirstLoad {
             c.batch_execute("ROLLBACK TO SAVEPOINT first_load; RELEASE SAVEPOINT first_load")
                 .await
                 .map_err(map_err)?;
-            return Ok(Self::none());
+            return Ok(None);
         }
         c.batch_execute("RELEASE SAVEPOINT first_load")
             .await
             .map_err(map_err)?;
 
         let mut load = Self::none();
+        let mut remembered = Remembered::default();
         let mut drops = Vec::new();
         // The residents' own foreign keys.
         for row in query(
@@ -263,7 +270,7 @@ impl FirstLoad {
                 quote_ident(&key.name)
             ));
             if key.column == "blind_index" {
-                load.blind_prefixes = Some(PrefixSet::default());
+                remembered.blind_prefixes = Some(PrefixSet::default());
             }
             load.keys.push(key);
         }
@@ -284,27 +291,7 @@ impl FirstLoad {
             load.indexes.push(definition);
         }
         c.batch_execute(&drops.join("; ")).await.map_err(map_err)?;
-        Ok(load)
-    }
-
-    /// While the blind index is deferred: whether no entry of the batch can repeat an ID
-    /// number stored before or in the batch (then their prefixes are remembered, and the
-    /// entries may be appended as they are). `false` means the batch must go the ordinary
-    /// way: build the blind index first (see [`FirstLoad::build`]).
-    pub(crate) fn unseen(&mut self, entries: &[NewVaultEntry]) -> bool {
-        let Some(seen) = &mut self.blind_prefixes else {
-            return false;
-        };
-        let mut batch = PrefixSet::with_capacity_and_hasher(entries.len(), Default::default());
-        let clash = entries.iter().any(|e| {
-            let prefix = blind_prefix(&e.blind_index);
-            seen.contains(&prefix) || !batch.insert(prefix)
-        });
-        if clash {
-            return false;
-        }
-        seen.extend(batch);
-        true
+        Ok(Some((load, remembered)))
     }
 
     /// Builds now the deferred keys on these columns (of any table), if they are deferred,
@@ -316,9 +303,6 @@ impl FirstLoad {
             .position(|k| columns.contains(&k.column.as_str()))
         {
             let key = self.keys.remove(i);
-            if key.column == "blind_index" {
-                self.blind_prefixes = None;
-            }
             key.build(c).await?;
         }
         Ok(())
@@ -329,7 +313,6 @@ impl FirstLoad {
         for key in std::mem::take(&mut self.keys) {
             key.build(c).await?;
         }
-        self.blind_prefixes = None;
         for statement in std::mem::take(&mut self.indexes)
             .iter()
             .chain(&std::mem::take(&mut self.foreign_keys))
@@ -337,6 +320,70 @@ impl FirstLoad {
             c.batch_execute(statement).await.map_err(map_err)?;
         }
         Ok(())
+    }
+}
+
+/// What a first load remembers of the rows it wrote, in place of lookups (see the module
+/// comment). It lives with the load's caller, so that a step it answers needs no round trip
+/// and does not wait for the writes queued before it.
+#[derive(Default)]
+pub(crate) struct Remembered {
+    /// The first 8 bytes of every blind index the load stored (`None` if the blind index was
+    /// not deferred).
+    blind_prefixes: Option<PrefixSet>,
+    /// A hash of every card number the load inserted a household for.
+    cards: HashSet<u64>,
+    /// The card numbers of the last batch of households inserted.
+    last_cards: HashSet<String>,
+    hasher: RandomState,
+}
+
+/// What [`Remembered`] knows of a card number.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Card {
+    Absent,
+    Present,
+    /// To be looked up.
+    Unsure,
+}
+
+impl Remembered {
+    /// In a first load: whether no entry of the batch can repeat an ID number stored before
+    /// or in the batch, so that the entries may be appended as they are. `false` means the
+    /// batch must go the ordinary way, looked up through the blind index (built first if it
+    /// is still deferred: see [`Deferred::build`]). Either way the batch's prefixes are
+    /// remembered from here, since either way the vault then holds its numbers.
+    pub(crate) fn unseen(&mut self, entries: &[NewVaultEntry]) -> bool {
+        let Some(seen) = &mut self.blind_prefixes else {
+            return false;
+        };
+        let mut batch = PrefixSet::with_capacity_and_hasher(entries.len(), Default::default());
+        let mut clash = false;
+        for e in entries {
+            let prefix = blind_prefix(&e.blind_index);
+            clash |= seen.contains(&prefix) || !batch.insert(prefix);
+        }
+        seen.extend(batch);
+        !clash
+    }
+
+    /// Notes the households of a batch about to be inserted.
+    pub(crate) fn inserted<'a>(&mut self, cards: impl Iterator<Item = &'a str>) {
+        self.last_cards.clear();
+        for card in cards {
+            self.cards.insert(self.hasher.hash_one(card));
+            self.last_cards.insert(card.to_owned());
+        }
+    }
+
+    pub(crate) fn card(&self, card: &str) -> Card {
+        if !self.cards.contains(&self.hasher.hash_one(card)) {
+            Card::Absent
+        } else if self.last_cards.contains(card) {
+            Card::Present
+        } else {
+            Card::Unsure
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! where nothing has to be looked up or skipped (an upload's registry rows, a first load's
 //! vault entries), as one binary `COPY` per table. An upload loads in one transaction on a
 //! connection of its own, which holds a session advisory lock on the upload while it lives
-//! (see `uploads`); a first load builds most indexes at its commit (see `first_load`).
+//! (see `uploads`), driven by a task of its own that queues the writes the caller need not wait
+//! for (see `load`); a first load builds most indexes at its commit (see `first_load`).
 
 mod accounts;
 mod audit;
@@ -18,6 +19,7 @@ mod datasets;
 mod first_load;
 mod jobs;
 mod linking;
+mod load;
 mod meta;
 mod registry;
 mod sharing;

@@ -9,33 +9,26 @@
 //! A load that ends without a commit (dropped, or after an error) takes its connection out of
 //! the pool for good and closes it, so the server rolls the transaction back and releases the
 //! lock; a connection with an open transaction or a held lock never goes back to the pool.
-
-use std::collections::HashSet;
+//! The load itself, its steps and their queue, is in `load`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Object};
-use sangam_domain::RefKey;
-use sangam_store::mapping_block;
-use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
-    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
-    StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus,
-    UploadStore,
+    MappingEntry, RegistryLoad, StoreError, StoreResult, StoredRejection, UploadCounts,
+    UploadRecord, UploadStatus, UploadStore,
 };
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
 use crate::datasets;
-use crate::first_load::FirstLoad;
-use crate::registry::copy_registry;
+use crate::load;
 use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_opt};
-use crate::vault::{append_entries, put_entries};
 
 /// The first key of the session advisory lock a load holds on its upload ("SGUP"); the
 /// second is `hashtext(upload id)`. The two-key form is a key space of its own, apart from
 /// the single-key locks of migrations and audit appends.
-const UPLOAD_LOCK: i32 = 0x5347_5550;
+pub(crate) const UPLOAD_LOCK: i32 = 0x5347_5550;
 
 const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
      idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
@@ -94,7 +87,7 @@ fn db_counts(c: &UploadCounts) -> StoreResult<[i64; 7]> {
 }
 
 /// Writes an upload's status, counts, error and finish time.
-async fn write_final<C: GenericClient>(c: &C, u: &UploadRecord) -> StoreResult<()> {
+pub(crate) async fn write_final<C: GenericClient>(c: &C, u: &UploadRecord) -> StoreResult<()> {
     let n = db_counts(&u.counts)?;
     let changed = execute(
         c,
@@ -276,37 +269,7 @@ impl UploadStore for PostgresStore {
     }
 
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
-        let mut load = PgLoad {
-            client: DetachOnDrop(Some(self.client().await?)),
-            upload_id: upload_id.to_owned(),
-            poisoned: false,
-            first: FirstLoad::none(),
-            fresh_keys: HashSet::new(),
-        };
-        // From here, leaving early drops the load, which closes its connection.
-        let c = load
-            .client
-            .0
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("the load's connection is gone".into()))?;
-        execute(
-            c,
-            "SELECT pg_advisory_lock($1, hashtext($2))",
-            &[&UPLOAD_LOCK, &upload_id],
-        )
-        .await?;
-        c.batch_execute("BEGIN").await.map_err(map_err)?;
-        let n = execute(
-            c,
-            "UPDATE uploads SET status = 'validating' WHERE id = $1",
-            &[&upload_id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("upload {upload_id}")));
-        }
-        load.first = FirstLoad::begin(c).await?;
-        Ok(Box::new(load))
+        load::begin(self.client().await?, upload_id).await
     }
 }
 
@@ -344,10 +307,10 @@ async fn reap_one(c: &Object, id: &str, now: DateTime<Utc>) -> StoreResult<bool>
 
 /// A pooled connection that leaves the pool for good (and closes) if dropped while still
 /// held: it may hold a session lock or an open transaction.
-struct DetachOnDrop(Option<Object>);
+pub(crate) struct DetachOnDrop(pub(crate) Option<Object>);
 
 impl DetachOnDrop {
-    fn get(&self) -> StoreResult<&Object> {
+    pub(crate) fn get(&self) -> StoreResult<&Object> {
         self.0
             .as_ref()
             .ok_or_else(|| StoreError::Backend("the load's transaction has ended".into()))
@@ -359,307 +322,5 @@ impl Drop for DetachOnDrop {
         if let Some(c) = self.0.take() {
             drop(Object::take(c));
         }
-    }
-}
-
-/// One upload's loading transaction, on a pooled connection that holds the upload's lock.
-struct PgLoad {
-    /// Empty once committed and handed back to the pool. A load dropped without a commit
-    /// takes its connection out of the pool and closes it, so the server rolls the
-    /// transaction back and releases the upload's lock.
-    client: DetachOnDrop,
-    /// The upload whose lock the connection holds.
-    upload_id: String,
-    /// Set while a step runs and left set if it fails or is abandoned midway (its future
-    /// dropped): the transaction is then aborted, or in a state the caller does not know, and
-    /// the load can only be dropped. (A `COMMIT` of an aborted transaction would silently
-    /// roll back.)
-    poisoned: bool,
-    /// What a load into an empty registry dropped until its commit, and what it remembers
-    /// instead (see `first_load`).
-    first: FirstLoad,
-    /// The reference keys the last `put_vault` stored for the first time, until residents are
-    /// next inserted. No resident can hold one of them (the foreign key to the vault, checked
-    /// row by row or at the commit, would refuse it), so `ref_keys_in_use` need not look
-    /// them up.
-    fresh_keys: HashSet<RefKey>,
-}
-
-impl PgLoad {
-    /// The connection, for one step.
-    fn start_step(&mut self) -> StoreResult<&Object> {
-        self.begin_step()?;
-        self.client.get()
-    }
-
-    /// Starts a step that reaches the connection itself (`self.client.get()`), for a step
-    /// that also uses the rest of the load.
-    fn begin_step(&mut self) -> StoreResult<()> {
-        if self.poisoned {
-            return Err(StoreError::Backend(
-                "an earlier step of this load failed or was abandoned, so it was rolled back"
-                    .into(),
-            ));
-        }
-        self.poisoned = true;
-        Ok(())
-    }
-
-    /// Ends a step: the load can go on only if it succeeded.
-    fn end_step<T>(&mut self, result: StoreResult<T>) -> StoreResult<T> {
-        if result.is_ok() {
-            self.poisoned = false;
-        }
-        result
-    }
-}
-
-/// The strings among `candidates` that `sql` (`... = ANY($1::text[])`, returning the
-/// matching value) finds.
-async fn existing(c: &Object, sql: &str, candidates: &[&str]) -> StoreResult<HashSet<String>> {
-    query(c, sql, &[&candidates])
-        .await?
-        .iter()
-        .map(|row| get("existing", row, 0))
-        .collect()
-}
-
-#[async_trait]
-impl RegistryLoad for PgLoad {
-    async fn put_vault(&mut self, entries: Vec<NewVaultEntry>) -> StoreResult<Vec<RefKey>> {
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        let result = if first.unseen(&entries) {
-            append_entries(c, &entries)
-                .await
-                .map(|()| entries.iter().map(|e| e.ref_key.clone()).collect())
-        } else {
-            match first.build(c, &["blind_index"]).await {
-                Ok(()) => put_entries(c, &entries).await,
-                Err(e) => Err(e),
-            }
-        };
-        let keys = self.end_step(result)?;
-        self.fresh_keys.clear();
-        self.fresh_keys.extend(
-            entries
-                .iter()
-                .zip(&keys)
-                .filter(|(e, k)| e.ref_key == **k)
-                .map(|(_, k)| k.clone()),
-        );
-        Ok(keys)
-    }
-
-    async fn existing_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<String>> {
-        let wanted: Vec<&str> = cards.iter().map(String::as_str).collect();
-        let result = existing(
-            self.start_step()?,
-            "SELECT card_number FROM households WHERE card_number = ANY($1::text[])",
-            &wanted,
-        )
-        .await;
-        let found = self.end_step(result)?;
-        // In the order asked.
-        Ok(cards.into_iter().filter(|c| found.contains(c)).collect())
-    }
-
-    async fn ref_keys_in_use(&mut self, keys: Vec<RefKey>) -> StoreResult<Vec<RefKey>> {
-        let wanted: Vec<&str> = keys
-            .iter()
-            .filter(|k| !self.fresh_keys.contains(*k))
-            .map(RefKey::as_str)
-            .collect();
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        let result = match first.build(c, &["id_ref_key"]).await {
-            Ok(()) => {
-                existing(
-                    c,
-                    "SELECT id_ref_key FROM residents WHERE id_ref_key = ANY($1::text[])",
-                    &wanted,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        let found = self.end_step(result)?;
-        Ok(keys
-            .into_iter()
-            .filter(|k| found.contains(k.as_str()))
-            .collect())
-    }
-
-    async fn insert(
-        &mut self,
-        households: Vec<Household>,
-        residents: Vec<Resident>,
-    ) -> StoreResult<()> {
-        let households: Vec<RawHousehold> =
-            households.iter().map(RawHousehold::from_record).collect();
-        let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
-        // From here a resident may hold any key of the vault.
-        self.fresh_keys.clear();
-        let result = copy_registry(self.start_step()?, &households, &residents).await;
-        self.end_step(result)
-    }
-
-    async fn put_header(&mut self, header: Vec<String>) -> StoreResult<()> {
-        let id = self.upload_id.clone();
-        let result = datasets::put_header(self.start_step()?, &id, &header).await;
-        self.end_step(result)
-    }
-
-    async fn put_rejections(&mut self, rows: Vec<StoredRejection>) -> StoreResult<()> {
-        let id = self.upload_id.clone();
-        let result = datasets::put_rejections(self.start_step()?, &id, &rows).await;
-        self.end_step(result)
-    }
-
-    async fn put_mapping(&mut self, rows: Vec<MappingEntry>) -> StoreResult<()> {
-        let Some(block) = mapping_block::encode(&rows)? else {
-            return Ok(());
-        };
-        let id = self.upload_id.clone();
-        let result = datasets::put_mapping(self.start_step()?, &id, &block).await;
-        self.end_step(result)
-    }
-
-    async fn residents_by_ref_keys(
-        &mut self,
-        keys: Vec<RefKey>,
-    ) -> StoreResult<Vec<(RefKey, String)>> {
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        let result = match first.build(c, &["id_ref_key"]).await {
-            Ok(()) => datasets::residents_by_ref_keys(c, &keys).await,
-            Err(e) => Err(e),
-        };
-        self.end_step(result)
-    }
-
-    async fn enrolment_states(
-        &mut self,
-        dataset: &str,
-        keys: Vec<String>,
-    ) -> StoreResult<Vec<EnrolmentState>> {
-        let result = datasets::enrolment_states(self.start_step()?, dataset, &keys).await;
-        self.end_step(result)
-    }
-
-    async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()> {
-        let result = datasets::upsert_enrolments(self.start_step()?, &rows).await;
-        self.end_step(result)
-    }
-
-    async fn touch_enrolments(
-        &mut self,
-        dataset: &str,
-        keys: Vec<String>,
-        upload_id: &str,
-    ) -> StoreResult<()> {
-        let result =
-            datasets::touch_enrolments(self.start_step()?, dataset, &keys, upload_id).await;
-        self.end_step(result)
-    }
-
-    async fn remove_enrolments(
-        &mut self,
-        dataset: &str,
-        keys: Vec<String>,
-        upload_id: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<String>> {
-        let result =
-            datasets::remove_enrolments(self.start_step()?, dataset, &keys, upload_id, now).await;
-        self.end_step(result)
-    }
-
-    async fn remove_enrolments_not_seen(
-        &mut self,
-        dataset: &str,
-        upload_id: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<String>> {
-        let result = datasets::remove_enrolments_not_seen(
-            self.start_step()?,
-            dataset,
-            upload_id,
-            now,
-            limit,
-        )
-        .await;
-        self.end_step(result)
-    }
-
-    async fn commit(mut self: Box<Self>, upload: UploadRecord) -> StoreResult<()> {
-        if upload.id != self.upload_id {
-            return Err(StoreError::Backend(format!(
-                "the load of upload {} cannot commit as upload {}",
-                self.upload_id, upload.id
-            )));
-        }
-        let upload_id = self.upload_id.clone();
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        first.finish(c).await?;
-        write_final(c, &upload).await?;
-        c.batch_execute("COMMIT").await.map_err(map_err)?;
-        // Committed. Hand the connection back to the pool only once the lock is released;
-        // if that fails, dropping the load closes the connection, which releases it too.
-        let unlocked = query_opt(
-            c,
-            "SELECT pg_advisory_unlock($1, hashtext($2))",
-            &[&UPLOAD_LOCK, &upload_id],
-        )
-        .await;
-        if let Ok(Some(row)) = unlocked
-            && get::<bool>("pg_advisory_unlock", &row, 0).unwrap_or(false)
-        {
-            drop(self.client.0.take());
-        }
-        Ok(())
-    }
-
-    async fn households_of(&mut self, cards: Vec<String>) -> StoreResult<Vec<Household>> {
-        let result = crate::registry::households_of(self.start_step()?, &cards).await;
-        self.end_step(result)
-    }
-
-    async fn residents_of_cards(&mut self, cards: Vec<String>) -> StoreResult<Vec<Resident>> {
-        let result = crate::registry::residents_of_cards(self.start_step()?, &cards).await;
-        self.end_step(result)
-    }
-
-    async fn residents_by_blind_indexes(
-        &mut self,
-        blind_indexes: Vec<[u8; 32]>,
-    ) -> StoreResult<Vec<([u8; 32], Resident)>> {
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        let result = match first.build(c, &["blind_index", "id_ref_key"]).await {
-            Ok(()) => crate::registry::residents_by_blind_indexes(c, &blind_indexes).await,
-            Err(e) => Err(e),
-        };
-        self.end_step(result)
-    }
-
-    async fn update_registry(
-        &mut self,
-        households: Vec<sangam_store::RegistryUpdate<Household>>,
-        residents: Vec<sangam_store::RegistryUpdate<Resident>>,
-        ctx: sangam_store::ChangeContext,
-    ) -> StoreResult<()> {
-        self.begin_step()?;
-        let (c, first) = (self.client.get()?, &mut self.first);
-        let result = match first.build(c, &["resident_id"]).await {
-            Ok(()) => crate::registry::update_registry(c, &households, &residents, &ctx).await,
-            Err(e) => Err(e),
-        };
-        self.end_step(result)
     }
 }

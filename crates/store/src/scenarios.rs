@@ -185,9 +185,43 @@ pub async fn first_loads(store: Arc<dyn Store>) {
             later.ref_key.clone()
         ]
     );
+    // After a batch that repeated a number, a new number is a number of its own, and one of
+    // that batch sent again gets the key it got there.
+    let fresh = vault_entry(201, 1);
+    let mut lookalike_again = vault_entry(41, 1);
+    lookalike_again.blind_index[31] = 0;
+    assert_eq!(
+        load.put_vault(vec![fresh.clone()]).await.unwrap(),
+        vec![fresh.ref_key.clone()]
+    );
+    assert_eq!(
+        load.put_vault(vec![lookalike_again]).await.unwrap(),
+        vec![lookalike.ref_key.clone()]
+    );
     let household = sample_household("PY4100000001");
     let resident = sample_resident("PY4100000001", "Meena", Some(first.ref_key.clone()));
     load.insert(vec![household], vec![resident]).await.unwrap();
+    // Cards of an earlier batch and of the last one are there, others not, in the order asked
+    // (a backend may answer from what the load wrote rather than by looking them up).
+    load.insert(
+        vec![
+            sample_household("PY4100000003"),
+            sample_household("PY4100000002"),
+        ],
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        load.existing_cards(vec![
+            "PY4100000002".into(),
+            "PY4100000009".into(),
+            "PY4100000001".into(),
+        ])
+        .await
+        .unwrap(),
+        ["PY4100000002", "PY4100000001"]
+    );
     assert_eq!(
         load.ref_keys_in_use(vec![first.ref_key.clone(), later.ref_key.clone()])
             .await
@@ -198,7 +232,7 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     done.status = UploadStatus::Committed;
     load.commit(done).await.unwrap();
     let counts = store.registry_counts().await.unwrap();
-    assert_eq!(counts.vault_entries, 103);
+    assert_eq!(counts.vault_entries, 104);
     assert_eq!(counts.residents, 1);
     assert_eq!(
         store.vault_find(&[41; 32]).await.unwrap().unwrap().ref_key,
