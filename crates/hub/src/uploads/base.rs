@@ -25,8 +25,7 @@ use sangam_store::{
 };
 
 use super::base_rows::{self, card_mismatch, unreadable};
-use super::pipeline::{Chunk, ChunkReader};
-use super::reports::StoringSink;
+use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, problem};
 use crate::registry::{HouseholdDetails, MemberDetails, household_record};
 use crate::vault::Vault;
@@ -180,16 +179,12 @@ impl LoadState {
 impl Hub {
     /// Reads, validates and loads a base-registry file of members (one row per member, or a
     /// members file), chunk by chunk, inside `load`.
-    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     pub(super) async fn load_base_chunks(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         form: BaseForm,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
-        load: &mut dyn RegistryLoad,
-        sink: &mut StoringSink<'_>,
-        progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadCounts> {
         let mut state = LoadState {
             form,
@@ -199,7 +194,7 @@ impl Hub {
             hasher: Default::default(),
         };
         // ID numbers are sealed (on all cores) while the chunk before is written.
-        let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", upload.id))
+        let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", target.upload.id))
             .map_err(|e| HubError::Internal(e.message))?;
         let vault = self.vault.clone();
         let prepare = move |mut chunk: Chunk<MemberRow>| {
@@ -216,12 +211,10 @@ impl Hub {
         };
         let convert = move |row, fields| member_row(row, fields, form);
         let mut reader = ChunkReader::start(source, validator, convert, prepare);
-        while let Some(mut chunk) = reader.next().await? {
-            chunk.report(&mut state.counts, sink)?;
-            self.load_members(upload, chunk.rows, load, &mut state, sink)
+        while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
+            self.load_members(target.upload, rows, target.load, &mut state, target.sink)
                 .await?;
-            sink.flush(load).await?;
-            progress(state.counts.rows);
+            target.chunk_done(&state.counts).await?;
         }
         Ok(state.counts)
     }

@@ -39,8 +39,7 @@ use sangam_store::{
 };
 
 use super::base_rows::{self, card_mismatch, unreadable};
-use super::pipeline::{Chunk, ChunkReader};
-use super::reports::StoringSink;
+use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, problem};
 use crate::registry::{
     HouseholdDetails, MemberDetails, apply_household_details, household_record, resident_changes,
@@ -314,16 +313,12 @@ impl ChunkWork {
 impl Hub {
     /// Reads, validates and applies an incremental file of the base registry's members,
     /// chunk by chunk, inside `load`.
-    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     pub(super) async fn load_base_changes(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         form: BaseForm,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
-        load: &mut dyn RegistryLoad,
-        sink: &mut StoringSink<'_>,
-        progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadCounts> {
         let mut state = ChangeState {
             form,
@@ -343,12 +338,10 @@ impl Hub {
             }
         };
         let mut reader = ChunkReader::start(source, validator, change_row, prepare);
-        while let Some(mut chunk) = reader.next().await? {
-            chunk.report(&mut state.counts, sink)?;
-            self.apply_member_changes(upload, chunk.rows, load, &mut state, sink)
+        while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
+            self.apply_member_changes(target.upload, rows, target.load, &mut state, target.sink)
                 .await?;
-            sink.flush(load).await?;
-            progress(state.counts.rows);
+            target.chunk_done(&state.counts).await?;
         }
         Ok(state.counts)
     }

@@ -23,8 +23,7 @@ use sangam_store::{
 };
 
 use super::base_rows;
-use super::pipeline::{Chunk, ChunkReader};
-use super::reports::StoringSink;
+use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, UploadMode, problem};
 use crate::registry::{HouseholdDetails, apply_household_details, household_record};
 use crate::{Hub, HubResult};
@@ -76,16 +75,12 @@ struct CardState {
 
 impl Hub {
     /// Reads, validates and loads a cards file, chunk by chunk, inside `load`.
-    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     pub(super) async fn load_card_chunks(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         mode: UploadMode,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
-        load: &mut dyn RegistryLoad,
-        sink: &mut StoringSink<'_>,
-        progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadCounts> {
         let mut state = CardState {
             counts: UploadCounts::default(),
@@ -95,12 +90,17 @@ impl Hub {
         };
         let as_read = |chunk: Chunk<CardRow>| async move { Ok(chunk) };
         let mut reader = ChunkReader::start(source, validator, card_row, as_read);
-        while let Some(mut chunk) = reader.next().await? {
-            chunk.report(&mut state.counts, sink)?;
-            self.apply_cards(upload, mode, chunk.rows, load, &mut state, sink)
-                .await?;
-            sink.flush(load).await?;
-            progress(state.counts.rows);
+        while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
+            self.apply_cards(
+                target.upload,
+                mode,
+                rows,
+                target.load,
+                &mut state,
+                target.sink,
+            )
+            .await?;
+            target.chunk_done(&state.counts).await?;
         }
         Ok(state.counts)
     }

@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
+use pipeline::LoadTarget;
 use reports::StoringSink;
 
 /// Rows read, validated and loaded per step.
@@ -284,54 +285,28 @@ impl Hub {
         load.put_header(header).await?;
         let ring = self.vault.sealing_ring().await?;
         let mut sink = StoringSink::new(sink, ring, &upload.id);
+        let mut target = LoadTarget {
+            upload: &validating,
+            load: &mut *load,
+            sink: &mut sink,
+            progress,
+        };
         let loaded = match form {
             None => {
-                self.load_scheme_chunks(
-                    &validating,
-                    request.mode,
-                    source,
-                    validator,
-                    &mut *load,
-                    &mut sink,
-                    progress,
-                )
-                .await
+                self.load_scheme_chunks(&mut target, request.mode, source, validator)
+                    .await
             }
             Some(BaseForm::Cards) => {
-                self.load_card_chunks(
-                    &validating,
-                    request.mode,
-                    source,
-                    validator,
-                    &mut *load,
-                    &mut sink,
-                    progress,
-                )
-                .await
+                self.load_card_chunks(&mut target, request.mode, source, validator)
+                    .await
             }
             Some(form) if request.mode == UploadMode::Full => {
-                self.load_base_chunks(
-                    &validating,
-                    form,
-                    source,
-                    validator,
-                    &mut *load,
-                    &mut sink,
-                    progress,
-                )
-                .await
+                self.load_base_chunks(&mut target, form, source, validator)
+                    .await
             }
             Some(form) => {
-                self.load_base_changes(
-                    &validating,
-                    form,
-                    source,
-                    validator,
-                    &mut *load,
-                    &mut sink,
-                    progress,
-                )
-                .await
+                self.load_base_changes(&mut target, form, source, validator)
+                    .await
             }
         };
         let counts = match loaded {

@@ -1,8 +1,8 @@
 //! Reading an upload's file in chunks, ahead of the writing: while the store writes one chunk,
 //! the next is read and validated on the blocking pool and prepared (for example, its ID
 //! numbers sealed), so the file, the cores and the database work at the same time. Every
-//! dataset's loader reads through here; it only says what a valid row becomes and how a chunk
-//! is prepared.
+//! dataset's loader reads through here, and writes to the upload's [`LoadTarget`]; it only
+//! says what a valid row becomes, how a chunk is prepared and what a chunk's rows do.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +11,30 @@ use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{FieldProblem, ValidRow, Validator};
 use sangam_ingest::{RawRecord, RecordError};
-use sangam_store::UploadCounts;
+use sangam_store::{RegistryLoad, UploadCounts, UploadRecord};
 use tokio::task::JoinHandle;
 
+use super::reports::StoringSink;
 use super::{CHUNK_ROWS, RejectionSink, problem};
 use crate::{HubError, HubResult};
+
+/// Where an upload's chunks go, whatever the dataset: the upload, the one transaction it loads
+/// in, the sink of its refused rows, and whom to tell how far it has got.
+pub(crate) struct LoadTarget<'a, 's> {
+    pub(crate) upload: &'a UploadRecord,
+    pub(crate) load: &'a mut dyn RegistryLoad,
+    pub(crate) sink: &'a mut StoringSink<'s>,
+    pub(crate) progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl LoadTarget<'_, '_> {
+    /// Ends a chunk: its refused rows go into the load with it, and the progress is told.
+    pub(crate) async fn chunk_done(&mut self, counts: &UploadCounts) -> HubResult<()> {
+        self.sink.flush(self.load).await?;
+        (self.progress)(counts.rows);
+        Ok(())
+    }
+}
 
 /// One step of the file: the rows a loader took, and those refused on the way.
 pub(crate) struct Chunk<T> {
@@ -147,10 +166,24 @@ where
         })
     }
 
+    /// The rows the loader takes from the next chunk, `None` after the last; the chunk's
+    /// records are counted and its refused rows handed to the target's sink.
+    pub(crate) async fn next_rows(
+        &mut self,
+        counts: &mut UploadCounts,
+        target: &mut LoadTarget<'_, '_>,
+    ) -> HubResult<Option<Vec<T>>> {
+        let Some(mut chunk) = self.next().await? else {
+            return Ok(None);
+        };
+        chunk.report(counts, target.sink)?;
+        Ok(Some(chunk.rows))
+    }
+
     /// The next chunk, `None` after the last. A reader that broke off (an I/O error, an
     /// unclosed quote) is an error, so that the upload fails whole rather than committing
     /// half a file.
-    pub(crate) async fn next(&mut self) -> HubResult<Option<Chunk<T>>> {
+    async fn next(&mut self) -> HubResult<Option<Chunk<T>>> {
         let Some(step) = self.pending.take() else {
             return Ok(None);
         };

@@ -21,8 +21,7 @@ use sangam_store::{
 };
 use sangam_vault::KeyRing;
 
-use super::pipeline::{Chunk, ChunkReader};
-use super::reports::StoringSink;
+use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, UploadMode, problem};
 use crate::{Hub, HubError, HubResult};
 
@@ -119,16 +118,12 @@ struct Accepted {
 
 impl Hub {
     /// Reads, validates and applies a scheme dataset's file, chunk by chunk, inside `load`.
-    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     pub(super) async fn load_scheme_chunks(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         mode: UploadMode,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
-        load: &mut dyn RegistryLoad,
-        sink: &mut StoringSink<'_>,
-        progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadCounts> {
         let spec_version = validator.spec().version;
         let mut state = SchemeState {
@@ -141,23 +136,14 @@ impl Hub {
         let keep = |valid, fields| Ok(Row { valid, fields });
         let as_read = |chunk: Chunk<Row>| async move { Ok(chunk) };
         let mut reader = ChunkReader::start(source, validator, keep, as_read);
-        while let Some(mut chunk) = reader.next().await? {
-            chunk.report(&mut state.counts, sink)?;
-            self.apply_scheme_rows(
-                upload,
-                mode,
-                spec_version,
-                chunk.rows,
-                load,
-                &mut state,
-                sink,
-            )
-            .await?;
-            sink.flush(load).await?;
-            progress(state.counts.rows);
+        while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
+            self.apply_scheme_rows(target, mode, spec_version, rows, &mut state)
+                .await?;
+            target.chunk_done(&state.counts).await?;
         }
         if mode == UploadMode::Full {
-            self.remove_absent(upload, load, &mut state).await?;
+            self.remove_absent(target.upload, target.load, &mut state)
+                .await?;
         }
         Ok(state.counts)
     }
@@ -194,18 +180,16 @@ impl Hub {
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the upload's parts, passed once")]
     #[allow(clippy::too_many_lines, reason = "one pass over a chunk, step by step")]
     async fn apply_scheme_rows(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         mode: UploadMode,
         spec_version: u32,
         rows: Vec<Row>,
-        load: &mut dyn RegistryLoad,
         state: &mut SchemeState,
-        sink: &mut StoringSink<'_>,
     ) -> HubResult<()> {
+        let (upload, load, sink) = (target.upload, &mut *target.load, &mut *target.sink);
         let mut reject = |state: &mut SchemeState,
                           line,
                           fields,
