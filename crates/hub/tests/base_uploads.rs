@@ -20,7 +20,7 @@ use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
 use sangam_ingest::read::{ReadError, RecordSource};
 use sangam_ingest::{RawRecord, RecordError};
 use sangam_store::{EntityKind, HistoryEntry, Resident, Role, UploadCounts, User};
-use sangam_testkit::backends;
+use sangam_testkit::{TestBackend, backends};
 
 const PASSWORD: &str = "correct horse battery staple";
 const OFFICER: &str = "cs-officer";
@@ -31,6 +31,26 @@ fn id(first11: &str) -> String {
         .unwrap()
         .expose_digits()
         .to_owned()
+}
+
+/// A hub on `backend` with Civil Supplies' nodal officer, and that officer.
+async fn officer_hub(backend: &TestBackend) -> (Hub, User) {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+    ));
+    let key = sangam_vault::MasterKey::generate();
+    let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+    hub.save_user(
+        OFFICER,
+        PASSWORD,
+        Role::NodalOfficer,
+        Some("civil-supplies"),
+        "test",
+    )
+    .await
+    .unwrap();
+    let officer = hub.store().user(OFFICER).await.unwrap().unwrap();
+    (hub, officer)
 }
 
 async fn upload(hub: &Hub, mode: UploadMode, name: &str, csv: &str) -> UploadOutcome {
@@ -129,23 +149,7 @@ fn changes(history: &[HistoryEntry]) -> Vec<(&str, Option<&str>, Option<&str>)> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_month_of_changes_reaches_the_registry_with_its_history() {
     for backend in backends("a_month_of_changes_reaches_the_registry_with_its_history").await {
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-        ));
-        let key = sangam_vault::MasterKey::generate();
-        let hub = open_hub(&backend.location, &key, clock.clone())
-            .await
-            .unwrap();
-        hub.save_user(
-            OFFICER,
-            PASSWORD,
-            Role::NodalOfficer,
-            Some("civil-supplies"),
-            "test",
-        )
-        .await
-        .unwrap();
-        let officer: User = hub.store().user(OFFICER).await.unwrap().unwrap();
+        let (hub, officer) = officer_hub(&backend).await;
         let (ravi_id, arun_id, lakshmi_id, selvam_id) = (
             id("23456789012"),
             id("34567890123"),
@@ -505,23 +509,7 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
     for backend in backends("a_first_load_refuses_an_id_number_repeated_in_a_later_chunk").await {
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-        ));
-        let key = sangam_vault::MasterKey::generate();
-        let hub = open_hub(&backend.location, &key, clock.clone())
-            .await
-            .unwrap();
-        hub.save_user(
-            OFFICER,
-            PASSWORD,
-            Role::NodalOfficer,
-            Some("civil-supplies"),
-            "test",
-        )
-        .await
-        .unwrap();
-        let officer: User = hub.store().user(OFFICER).await.unwrap().unwrap();
+        let (hub, officer) = officer_hub(&backend).await;
         // One head per card, each with an ID number of its own, past the first chunk
         // (sangam_hub::uploads::CHUNK_ROWS rows); then the first person's number again, on
         // another card under another name.
