@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use sangam_domain::IdNumber;
 use sangam_hub::bootstrap::open_hub;
 use sangam_hub::clock::SystemClock;
@@ -101,10 +101,7 @@ async fn conflict_reports_over_http() {
         let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
-        let api = Api {
-            base: format!("http://{}", server.addr),
-            client: Client::new(),
-        };
+        let api = Api::new(server.addr);
         let admin = api.sign_in("admin").await;
         let welfare = api.sign_in("welfare").await;
         let food = api.sign_in("food").await;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Utc};
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use sangam_domain::{DateOfBirth, IdNumber};
 use sangam_hub::bootstrap::open_hub;
 use sangam_hub::clock::ManualClock;
@@ -120,10 +120,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
         let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
-        let api = Api {
-            base: format!("http://{}", server.addr),
-            client: Client::new(),
-        };
+        let api = Api::new(server.addr);
         let (cs, sw, hd, admin) = (
             api.sign_in("cs-officer").await,
             api.sign_in("sw-officer").await,

@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
-use reqwest::{Client, StatusCode, multipart};
+use reqwest::{StatusCode, multipart};
 use sangam_hub::bootstrap::open_hub;
 use sangam_hub::clock::ManualClock;
 use sangam_store::Role;
@@ -20,7 +20,7 @@ use sangam_synth::{BASE_REGISTRY_HEADER, Generator, GeneratorConfig, write_base_
 use sangam_testkit::backends;
 use serde_json::Value;
 
-use common::{Api, PASSWORD, to_csv};
+use common::{Api, save_users, to_csv};
 
 /// The named counts of an upload result, in order (a missing one fails the test).
 fn counts(result: &Value, names: &[&str]) -> Vec<u64> {
@@ -111,34 +111,19 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
         let hub = open_hub(&backend.location, &key, clock.clone())
             .await
             .unwrap();
-        hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
-            .await
-            .unwrap();
-        hub.save_user(
-            "cs-officer",
-            PASSWORD,
-            Role::NodalOfficer,
-            Some("civil-supplies"),
-            "test",
+        save_users(
+            &hub,
+            &[
+                ("admin", Role::Admin, None),
+                ("cs-officer", Role::NodalOfficer, Some("civil-supplies")),
+                ("sw-officer", Role::NodalOfficer, Some("social-welfare")),
+            ],
         )
-        .await
-        .unwrap();
-        hub.save_user(
-            "sw-officer",
-            PASSWORD,
-            Role::NodalOfficer,
-            Some("social-welfare"),
-            "test",
-        )
-        .await
-        .unwrap();
+        .await;
         let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
-        let api = Api {
-            base: format!("http://{}", server.addr),
-            client: Client::new(),
-        };
+        let api = Api::new(server.addr);
         let (cs, sw, admin) = (
             api.sign_in("cs-officer").await,
             api.sign_in("sw-officer").await,
@@ -750,25 +735,18 @@ async fn an_officer_uploads_the_base_registry_as_cards_then_members() {
         ));
         let key = sangam_vault::MasterKey::generate();
         let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-        hub.save_user("admin", PASSWORD, Role::Admin, None, "test")
-            .await
-            .unwrap();
-        hub.save_user(
-            "cs-officer",
-            PASSWORD,
-            Role::NodalOfficer,
-            Some("civil-supplies"),
-            "test",
+        save_users(
+            &hub,
+            &[
+                ("admin", Role::Admin, None),
+                ("cs-officer", Role::NodalOfficer, Some("civil-supplies")),
+            ],
         )
-        .await
-        .unwrap();
+        .await;
         let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
-        let api = Api {
-            base: format!("http://{}", server.addr),
-            client: Client::new(),
-        };
+        let api = Api::new(server.addr);
         let (cs, admin) = (api.sign_in("cs-officer").await, api.sign_in("admin").await);
         let number = sangam_domain::IdNumber::from_eleven_digits("23456789012")
             .unwrap()

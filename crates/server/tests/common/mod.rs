@@ -6,6 +6,15 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+/// Saves each of `users` (name, role, organisation) on `hub`, with [`PASSWORD`].
+pub async fn save_users(hub: &sangam_hub::Hub, users: &[(&str, sangam_store::Role, Option<&str>)]) {
+    for (name, role, organisation) in users {
+        hub.save_user(name, PASSWORD, *role, *organisation, "test")
+            .await
+            .unwrap();
+    }
+}
+
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery staple";
 
