@@ -1,4 +1,5 @@
-//! Code lists loaded from CSV: the LGD village directory and the list of schemes.
+//! Code lists loaded from CSV: the LGD village directory, the list of schemes and the
+//! directory of bank branches (IFSC).
 //!
 //! Uploads are checked against these when a state has loaded them; without them only the
 //! format of a code is checked. Loading is strict (one bad row fails the whole list), because
@@ -8,6 +9,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::error::ValidationError;
+use crate::ifsc::Ifsc;
 use crate::lgd::{DistrictCode, StateCode, SubDistrictCode, VillageCode};
 use crate::scheme::SchemeCode;
 
@@ -45,6 +47,14 @@ pub enum CodeListError {
         line: u64,
         /// The repeated code.
         code: SchemeCode,
+    },
+    /// An IFSC already appeared on an earlier line.
+    #[error("line {line}: IFSC {code} appears more than once")]
+    DuplicateIfsc {
+        /// 1-based line number of the repeat.
+        line: u64,
+        /// The repeated code.
+        code: Ifsc,
     },
     /// The file is not well-formed CSV (ragged rows, invalid UTF-8, read failure).
     #[error("line {line}: {message}")]
@@ -236,6 +246,88 @@ impl SchemeCodeList {
     /// All schemes in file order.
     pub fn schemes(&self) -> impl Iterator<Item = &SchemeEntry> {
         self.schemes.iter()
+    }
+}
+
+/// One bank branch of the IFSC directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankBranch {
+    /// The branch's code.
+    pub ifsc: Ifsc,
+    /// The bank's name, empty if the file had no `bank` column.
+    pub bank: String,
+    /// The branch's name, empty if the file had no `branch` column.
+    pub branch: String,
+}
+
+/// The bank branches a state's benefit transfers may go to (the RBI's IFSC list, or the part
+/// of it the state uses), indexed by IFSC. A well-formed IFSC of a branch that does not exist
+/// or has closed makes the transfer bounce, so uploads check bank details against it once
+/// it is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct IfscDirectory {
+    branches: Vec<BankBranch>,
+    by_code: HashMap<Ifsc, usize>,
+}
+
+impl IfscDirectory {
+    /// Reads a CSV with one branch per row: `ifsc` (or `ifsc_code`) required, `bank` (or
+    /// `bank_name`) and `branch` (or `branch_name`) optional, other columns (address, city,
+    /// MICR…) ignored, as the RBI's list has many.
+    pub fn from_csv(reader: impl Read) -> Result<Self, CodeListError> {
+        let mut csv = CsvTable::open(reader)?;
+        let ifsc = csv.required("ifsc", &["ifsc_code"])?;
+        let bank = csv.optional(&["bank", "bank_name"]);
+        let branch = csv.optional(&["branch", "branch_name"]);
+
+        let mut dir = Self::default();
+        while let Some(row) = csv.next_row()? {
+            let entry = BankBranch {
+                ifsc: row.parse(ifsc, Ifsc::parse)?,
+                bank: row.text(bank),
+                branch: row.text(branch),
+            };
+            if dir.by_code.contains_key(&entry.ifsc) {
+                return Err(CodeListError::DuplicateIfsc {
+                    line: row.line,
+                    code: entry.ifsc,
+                });
+            }
+            dir.by_code.insert(entry.ifsc.clone(), dir.branches.len());
+            dir.branches.push(entry);
+        }
+        Ok(dir)
+    }
+
+    /// The branch with this code, if listed.
+    pub fn branch(&self, code: &Ifsc) -> Option<&BankBranch> {
+        self.by_code.get(code).and_then(|&i| self.branches.get(i))
+    }
+
+    /// Like [`IfscDirectory::branch`], but an unknown code is a validation error
+    /// (`ifsc.unknown`).
+    pub fn check_ifsc(&self, code: &Ifsc) -> Result<&BankBranch, ValidationError> {
+        self.branch(code).ok_or_else(|| {
+            ValidationError::new(
+                "ifsc.unknown",
+                "the IFSC is not in the loaded list of bank branches (the branch may not exist, or may have closed or merged)",
+            )
+        })
+    }
+
+    /// Number of branches.
+    pub fn len(&self) -> usize {
+        self.branches.len()
+    }
+
+    /// Whether the directory has no branches.
+    pub fn is_empty(&self) -> bool {
+        self.branches.is_empty()
+    }
+
+    /// All branches in file order.
+    pub fn branches(&self) -> impl Iterator<Item = &BankBranch> {
+        self.branches.iter()
     }
 }
 
@@ -545,6 +637,52 @@ State_Code,State_Name,District Code,district_name,subdistrict_code,sub_district_
             CodeListError::MissingColumn {
                 column: "scheme_name"
             }
+        );
+    }
+
+    #[test]
+    fn ifsc_directory() {
+        let csv = "BANK,IFSC,BRANCH,CENTRE,ADDRESS\n\
+State Bank of India,SBIN0000001,Kolkata Main,Kolkata,\"Samriddhi Bhavan, 1 Strand Road\"\n\
+Indian Bank,idib000p042,Puducherry,Puducherry,\"Rue Mahe de Labourdonnais\"\n";
+        let dir = IfscDirectory::from_csv(csv.as_bytes()).expect("loads");
+        assert_eq!(dir.len(), 2);
+        assert!(!dir.is_empty());
+        let code = Ifsc::parse("IDIB000P042").expect("code");
+        let branch = dir
+            .check_ifsc(&code)
+            .expect("listed, whatever its case in the file");
+        assert_eq!(branch.bank, "Indian Bank");
+        assert_eq!(branch.branch, "Puducherry");
+        assert_eq!(
+            dir.check_ifsc(&Ifsc::parse("SBIN0000002").expect("code"))
+                .expect_err("not listed")
+                .code,
+            "ifsc.unknown"
+        );
+        assert_eq!(dir.branches().count(), 2);
+
+        let only_codes = IfscDirectory::from_csv("ifsc_code\nSBIN0000001\n".as_bytes())
+            .expect("names are optional");
+        assert_eq!(
+            only_codes.branches().next().map(|b| b.bank.as_str()),
+            Some("")
+        );
+        assert!(matches!(
+            IfscDirectory::from_csv("ifsc\nSBIN0000001\nSBIN1000001\n".as_bytes()),
+            Err(CodeListError::InvalidRow {
+                line: 3,
+                column: "ifsc",
+                ref error,
+            }) if error.code == "ifsc.format"
+        ));
+        assert!(matches!(
+            IfscDirectory::from_csv("ifsc\nSBIN0000001\nsbin0000001\n".as_bytes()),
+            Err(CodeListError::DuplicateIfsc { line: 3, .. })
+        ));
+        assert_eq!(
+            IfscDirectory::from_csv("bank,branch\nX,Y\n".as_bytes()).expect_err("missing"),
+            CodeListError::MissingColumn { column: "ifsc" }
         );
     }
 }

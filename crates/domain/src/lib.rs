@@ -27,7 +27,9 @@ pub mod relationship;
 pub mod scheme;
 pub mod status;
 
-pub use code_list::{CodeListError, LgdDirectory, SchemeCodeList, SchemeEntry, Village};
+pub use code_list::{
+    BankBranch, CodeListError, IfscDirectory, LgdDirectory, SchemeCodeList, SchemeEntry, Village,
+};
 pub use consent::ConsentRef;
 pub use dob::DateOfBirth;
 pub use error::ValidationError;

@@ -1,11 +1,13 @@
-//! Code lists: the LGD village directory and the list of scheme codes a state loads, so that
-//! uploads check a code against the real list rather than only its format. A list is checked
+//! Code lists: the LGD village directory, the list of scheme codes and the directory of bank
+//! branches (IFSC) a state loads, so that uploads check a code against the real list rather
+//! than only its format. A list is checked
 //! whole before it replaces the one loaded (a half-loaded directory would reject valid
 //! villages later), and kept as the CSV it came from.
 
 use std::sync::Arc;
 
-use sangam_domain::code_list::{CodeListError, LgdDirectory, SchemeCodeList};
+use sangam_domain::code_list::{CodeListError, IfscDirectory, LgdDirectory, SchemeCodeList};
+use sangam_ingest::spec::CodeLists;
 use sangam_store::StoredCodeList;
 use sha2::{Digest, Sha256};
 
@@ -13,20 +15,14 @@ use crate::audit::AuditEvent;
 use crate::{Hub, HubError, HubResult};
 
 /// The lists a state can load.
-pub const CODE_LISTS: [&str; 2] = ["villages", "schemes"];
+pub const CODE_LISTS: [&str; 3] = ["villages", "schemes", "ifsc"];
 
 /// The parsed lists, by the checksum of the body they were parsed from.
 #[derive(Debug, Default)]
 pub struct CodeListCache {
     villages: Option<(String, Arc<LgdDirectory>)>,
     schemes: Option<(String, Arc<SchemeCodeList>)>,
-}
-
-/// The lists an upload is checked against (`None`: not loaded, formats only).
-#[derive(Debug, Clone, Default)]
-pub struct LoadedCodeLists {
-    pub villages: Option<Arc<LgdDirectory>>,
-    pub schemes: Option<Arc<SchemeCodeList>>,
+    ifsc: Option<(String, Arc<IfscDirectory>)>,
 }
 
 fn invalid(name: &str, e: impl std::fmt::Display) -> HubError {
@@ -40,7 +36,8 @@ fn invalid(name: &str, e: impl std::fmt::Display) -> HubError {
 impl Hub {
     /// Checks and stores a code list (CSV), replacing the one loaded before. Villages need
     /// `state_code`, `district_code`, `sub_district_code`, `village_code` and
-    /// `village_name`; schemes `scheme_code` and `scheme_name`.
+    /// `village_name`; schemes `scheme_code` and `scheme_name`; bank branches (`ifsc`) `ifsc`,
+    /// with `bank` and `branch` if the file has them.
     pub async fn load_code_list(
         &self,
         name: &str,
@@ -54,10 +51,13 @@ impl Hub {
             "schemes" => SchemeCodeList::from_csv(body.as_bytes())
                 .map_err(|e| invalid(name, e))?
                 .len(),
+            "ifsc" => IfscDirectory::from_csv(body.as_bytes())
+                .map_err(|e| invalid(name, e))?
+                .len(),
             _ => {
                 return Err(HubError::NotFound(format!(
                     "code list {name:?}; the hub has {}",
-                    CODE_LISTS.join(" and ")
+                    CODE_LISTS.join(", ")
                 )));
             }
         };
@@ -94,7 +94,7 @@ impl Hub {
     }
 
     /// The lists uploads are checked against now, parsed once per version loaded.
-    pub(crate) async fn loaded_code_lists(&self) -> HubResult<LoadedCodeLists> {
+    pub(crate) async fn loaded_code_lists(&self) -> HubResult<CodeLists> {
         let loaded = self.store.code_lists().await?;
         let sha = |name: &str| {
             loaded
@@ -102,7 +102,7 @@ impl Hub {
                 .find(|l| l.name == name)
                 .map(|l| l.sha256.clone())
         };
-        Ok(LoadedCodeLists {
+        Ok(CodeLists {
             villages: self
                 .parsed_list(
                     "villages",
@@ -117,6 +117,14 @@ impl Hub {
                     sha("schemes"),
                     |c| &mut c.schemes,
                     |b| SchemeCodeList::from_csv(b),
+                )
+                .await?,
+            ifsc: self
+                .parsed_list(
+                    "ifsc",
+                    sha("ifsc"),
+                    |c| &mut c.ifsc,
+                    |b| IfscDirectory::from_csv(b),
                 )
                 .await?,
         })

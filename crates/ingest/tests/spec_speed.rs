@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use sangam_domain::{IdNumber, LgdDirectory};
 use sangam_ingest::RawRecord;
-use sangam_ingest::spec::{Validator, base_registry, match_header};
+use sangam_ingest::spec::{CodeLists, Validator, base_registry, match_header};
 
 const ROWS: u64 = 200_000;
 
@@ -83,7 +83,11 @@ fn spec_speed_validates_200k_base_rows() {
     let header: Vec<String> = HEADER.iter().map(|h| (*h).to_owned()).collect();
     let map = match_header(&spec, &header).expect("header");
     let today = NaiveDate::from_ymd_opt(2024, 6, 15).expect("date");
-    let v = Validator::new(spec, map, today, Some(villages()), None).expect("validator");
+    let lists = CodeLists {
+        villages: Some(villages()),
+        ..CodeLists::default()
+    };
+    let v = Validator::new(spec, map, today, lists).expect("validator");
 
     let start = Instant::now();
     let mut accepted = 0u64;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
-use sangam_domain::{Gender, LgdDirectory, Relationship, SchemeCodeList};
+use sangam_domain::{Gender, IfscDirectory, LgdDirectory, Relationship, SchemeCodeList};
 use sangam_ingest::RawRecord;
 use sangam_ingest::spec::{
-    ColumnKind, ColumnSpec, DataSpec, FieldProblem, Operation, ValidRow, Validator, Value,
-    base_registry, example_scheme_spec_toml, match_header,
+    CodeListRef, CodeLists, ColumnKind, ColumnSpec, DataSpec, FieldProblem, Operation, ValidRow,
+    Validator, Value, base_registry, example_scheme_spec_toml, match_header,
 };
 
 use sangam_synth::BASE_REGISTRY_HEADER as HEADER;
@@ -55,7 +55,11 @@ fn villages() -> Arc<LgdDirectory> {
 fn validator_with(villages: Option<Arc<LgdDirectory>>) -> Validator {
     let spec = base_registry();
     let map = match_header(&spec, &strings(HEADER)).expect("header");
-    Validator::new(spec, map, today(), villages, None).expect("validator")
+    let lists = CodeLists {
+        villages,
+        ..CodeLists::default()
+    };
+    Validator::new(spec, map, today(), lists).expect("validator")
 }
 
 fn base_validator() -> Validator {
@@ -245,7 +249,11 @@ fn pension_validator(today: NaiveDate) -> Validator {
         "Op",
     ]);
     let map = match_header(&spec, &header).expect("header");
-    Validator::new(spec, map, today, Some(villages()), None).expect("validator")
+    let lists = CodeLists {
+        villages: Some(villages()),
+        ..CodeLists::default()
+    };
+    Validator::new(spec, map, today, lists).expect("validator")
 }
 
 fn pension_row(dob: &str, amount: &str, op: &str) -> RawRecord {
@@ -413,7 +421,7 @@ message = "at most three children"
         "children",
     ]);
     let map = match_header(&spec, &header).expect("header");
-    let v = Validator::new(spec, map, today(), None, None).expect("validator");
+    let v = Validator::new(spec, map, today(), CodeLists::default()).expect("validator");
     let row = |cells: &[&str]| record(strings(cells));
     assert!(
         v.validate(&row(&["w1", "F", "HEAD", "karaikal", "WC-1", "2"]))
@@ -501,7 +509,11 @@ fn other_kinds_and_code_lists() {
     let schemes =
         SchemeCodeList::from_csv("scheme_code,scheme_name\nOAP,Old age pension\n".as_bytes())
             .expect("schemes");
-    let v = Validator::new(spec, map, today(), None, Some(Arc::new(schemes))).expect("validator");
+    let lists = CodeLists {
+        schemes: Some(Arc::new(schemes)),
+        ..CodeLists::default()
+    };
+    let v = Validator::new(spec, map, today(), lists).expect("validator");
     let row = |cells: &[&str]| record(strings(cells));
     let ok = v
         .validate(&row(&[
@@ -550,14 +562,68 @@ fn other_kinds_and_code_lists() {
 }
 
 #[test]
+fn an_ifsc_is_checked_against_the_loaded_bank_branches_and_only_its_format_without_them() {
+    let spec = DataSpec {
+        dataset: "pension".into(),
+        version: 1,
+        title: "Pension".into(),
+        record_key: Some("key".into()),
+        columns: vec![
+            ColumnSpec::new("key", ColumnKind::Text, true),
+            ColumnSpec::new("ifsc", ColumnKind::Ifsc, false),
+        ],
+        rules: Vec::new(),
+        update_frequency_days: None,
+        exclusive_with: Vec::new(),
+        one_per_household: false,
+    };
+    assert_eq!(
+        spec.columns[1].effective_code_list(),
+        Some(CodeListRef::Ifsc),
+        "an ifsc column is checked against the branches without saying so"
+    );
+    let map = match_header(&spec, &strings(&["key", " IFSC "])).expect("header");
+    let branches = IfscDirectory::from_csv(
+        "BANK,IFSC,BRANCH\nIndian Bank,IDIB000P042,Puducherry\n".as_bytes(),
+    )
+    .expect("branches");
+    let checked = Validator::new(
+        spec.clone(),
+        map.clone(),
+        today(),
+        CodeLists {
+            ifsc: Some(Arc::new(branches)),
+            ..CodeLists::default()
+        },
+    )
+    .expect("validator");
+    let unchecked = Validator::new(spec, map, today(), CodeLists::default()).expect("validator");
+    let row = |ifsc: &str| record(strings(&["k", ifsc]));
+    assert!(checked.validate(&row("idib000p042")).is_ok(), "listed");
+    assert_eq!(
+        codes(&checked, &row("SBIN0000001")),
+        one("ifsc", "ifsc.unknown")
+    );
+    assert!(
+        unchecked.validate(&row("SBIN0000001")).is_ok(),
+        "no list loaded: the format is all there is to check"
+    );
+    for v in [&checked, &unchecked] {
+        assert_eq!(codes(v, &row("SBIN1000001")), one("ifsc", "ifsc.format"));
+    }
+    assert!(checked.validate(&row("")).is_ok(), "optional");
+}
+
+#[test]
 fn validator_refuses_an_invalid_spec_or_a_foreign_header_map() {
     let mut spec = base_registry();
     let map = match_header(&spec, &strings(HEADER)).expect("header");
     spec.columns[0].aliases.push("Card Type".into());
-    let err = Validator::new(spec, map.clone(), today(), None, None).expect_err("invalid");
+    let err =
+        Validator::new(spec, map.clone(), today(), CodeLists::default()).expect_err("invalid");
     assert!(err.to_string().contains("card_type"), "{err}");
     let scheme = DataSpec::from_toml(example_scheme_spec_toml()).expect("spec");
-    assert!(Validator::new(scheme, map, today(), None, None).is_err());
+    assert!(Validator::new(scheme, map, today(), CodeLists::default()).is_err());
 }
 
 #[test]

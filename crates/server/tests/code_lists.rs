@@ -1,6 +1,7 @@
-//! Code lists over HTTP, on every backend: an administrator loads the LGD village directory;
-//! from then on an upload rejects a row whose village is not in it (before, only the code's
-//! format was checked), and a list with a bad row changes nothing.
+//! Code lists over HTTP, on every backend: an administrator loads the LGD village directory
+//! or the directory of bank branches; from then on an upload rejects a row whose village or
+//! IFSC is not in it (before, only the code's format was checked), and a list with a bad row
+//! changes nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -18,7 +19,7 @@ use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
 use serde_json::{Value, json};
 
-use common::{Api, PASSWORD};
+use common::{Api, PASSWORD, save_users, to_csv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked_against_the_loaded_village_directory() {
@@ -102,6 +103,17 @@ async fn uploads_are_checked_against_the_loaded_village_directory() {
         );
         let r = put(
             format!("{base}/v1/code-lists/ifsc"),
+            directory.clone(),
+            admin.clone(),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "villages are not branches"
+        );
+        let r = put(
+            format!("{base}/v1/code-lists/banks"),
             directory.clone(),
             admin.clone(),
         )
@@ -204,6 +216,136 @@ async fn uploads_are_checked_against_the_loaded_village_directory() {
         );
         let audit = hub.store().audit_entries(0, 1000).await.unwrap();
         assert!(audit.iter().any(|e| e.action == "code_list.loaded"));
+        server.shutdown().await.unwrap();
+    }
+}
+
+/// A scheme whose beneficiaries are paid into bank accounts.
+const WIDOW_PENSION_SPEC: &str = r#"
+dataset = "widow_pension"
+version = 1
+title = "Widow pension"
+record_key = "beneficiary_id"
+
+[[columns]]
+name = "beneficiary_id"
+kind = "text"
+required = true
+
+[[columns]]
+name = "name"
+kind = "person_name"
+required = true
+
+[[columns]]
+name = "ifsc"
+aliases = ["ifsc_code"]
+kind = "ifsc"
+required = true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheme_uploads_are_checked_against_the_loaded_bank_branches() {
+    for backend in backends("scheme_uploads_are_checked_against_the_loaded_bank_branches").await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+        save_users(
+            &hub,
+            &[
+                ("admin", Role::Admin, None),
+                ("sw-officer", Role::NodalOfficer, Some("social-welfare")),
+            ],
+        )
+        .await;
+        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let api = Api::new(server.addr);
+        let admin = api.sign_in("admin").await;
+        let officer = api.sign_in("sw-officer").await;
+        let r = api
+            .post("/v1/datasets", WIDOW_PENSION_SPEC.into(), &officer)
+            .await;
+        api.json(r, StatusCode::CREATED).await;
+
+        let header = ["beneficiary_id", "name", "IFSC Code"];
+        let rows: Vec<Vec<String>> = [
+            ("WP-1", "Lakshmi", "IDIB000P042"),
+            ("WP-2", "Meena", "sbin0000001"),
+            ("WP-3", "Valli", "UTIB0000999"),
+            ("WP-4", "Kamala", "UTIB1000999"),
+        ]
+        .iter()
+        .map(|(k, n, i)| vec![(*k).to_owned(), (*n).to_owned(), (*i).to_owned()])
+        .collect();
+        let upload = |file_name: &'static str| {
+            let (api, officer, body) = (&api, &officer, to_csv(&header, &rows));
+            async move {
+                // The same file twice: a key of its own each time, or the second is the first.
+                let query = format!(
+                    "dataset=widow_pension&mode=full&file_name={file_name}&idempotency_key={file_name}"
+                );
+                api.upload(&query, body, officer, StatusCode::CREATED).await
+            }
+        };
+        let rejections = |answer: Value| {
+            let api = &api;
+            let officer = &officer;
+            async move {
+                let id = answer["upload"]["id"].as_str().unwrap().to_owned();
+                api.get(&format!("/v1/uploads/{id}/rejections"), officer)
+                    .await
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // No list loaded: only the format is checked.
+        let before = upload("before.csv").await;
+        assert_eq!(before["upload"]["counts"]["accepted"], 3, "{before}");
+        let report = rejections(before).await;
+        assert!(report.contains("ifsc.format"), "{report}");
+
+        // The RBI's list has many more columns; only the code (and names) are kept.
+        let branches = "BANK,IFSC,BRANCH,CENTRE,ADDRESS\n\
+            Indian Bank,IDIB000P042,Puducherry,Puducherry,\"Rue Mahe de Labourdonnais\"\n\
+            State Bank of India,SBIN0000001,Kolkata Main,Kolkata,\"1 Strand Road\"\n";
+        let r = api
+            .client
+            .put(format!("{}/v1/code-lists/ifsc", api.base))
+            .header("authorization", &admin)
+            .body(branches)
+            .send()
+            .await
+            .unwrap();
+        let loaded = api.json(r, StatusCode::OK).await;
+        assert_eq!(loaded["entries"], 2, "{loaded}");
+        assert_eq!(loaded["name"], "ifsc");
+        let lists = api
+            .get_json("/v1/code-lists", &officer, StatusCode::OK)
+            .await;
+        assert_eq!(lists[0]["name"], "ifsc", "{lists}");
+
+        let after = upload("after.csv").await;
+        assert_eq!(
+            (
+                &after["upload"]["counts"]["accepted"],
+                &after["upload"]["counts"]["rejected"],
+                &after["upload"]["counts"]["unchanged"],
+            ),
+            (&json!(2), &json!(2), &json!(2)),
+            "{after}"
+        );
+        let report = rejections(after).await;
+        assert_eq!(report.matches("ifsc.unknown").count(), 1, "{report}");
+        assert!(
+            report.contains("WP-3") && report.contains("ifsc.format"),
+            "{report}"
+        );
         server.shutdown().await.unwrap();
     }
 }

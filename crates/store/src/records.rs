@@ -558,7 +558,7 @@ pub struct LinkedEnrolment {
 /// A code list as loaded: the CSV it came from (already checked whole) and who loaded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCodeList {
-    /// `villages` or `schemes`.
+    /// `villages`, `schemes` or `ifsc`.
     pub name: String,
     pub body: String,
     pub entries: u64,

@@ -34,6 +34,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     linking(&*store).await;
     sharing(&*store).await;
     registry_changes_in_a_load(&*store).await;
+    code_lists(&*store).await;
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
@@ -2222,5 +2223,50 @@ async fn registry_changes_in_a_load(store: &dyn Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Code lists: each name holds one list, replaced whole by the next load; the listing leaves
+/// the bodies out; a name the hub does not know is refused by the store too.
+async fn code_lists(store: &dyn Store) {
+    let list = |name: &str, body: &str, entries: u64| StoredCodeList {
+        name: name.to_owned(),
+        body: body.to_owned(),
+        entries,
+        sha256: format!("{:064x}", entries),
+        loaded_by: "admin".to_owned(),
+        loaded_at: Utc::now(),
+    };
+    let villages = list("villages", "village_code,village_name\n1,A\n", 1);
+    store.put_code_list(&villages).await.unwrap();
+    let first = list("ifsc", "ifsc\nSBIN0000001\n", 1);
+    store.put_code_list(&first).await.unwrap();
+    let second = list("ifsc", "ifsc\nSBIN0000001\nIDIB000P042\n", 2);
+    store.put_code_list(&second).await.unwrap();
+    let stored = store
+        .code_list("ifsc")
+        .await
+        .unwrap()
+        .expect("the ifsc list");
+    assert_eq!(stored.body, second.body, "code_lists: replaced whole");
+    assert_eq!(stored.entries, 2);
+    assert_eq!(stored.loaded_at.timestamp(), second.loaded_at.timestamp());
+    let listed = store.code_lists().await.unwrap();
+    let names: Vec<(&str, u64, &str)> = listed
+        .iter()
+        .map(|l| (l.name.as_str(), l.entries, l.body.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("ifsc", 2, ""), ("villages", 1, "")],
+        "code_lists: listed by name, without bodies"
+    );
+    assert!(store.code_list("schemes").await.unwrap().is_none());
+    assert!(
+        store
+            .put_code_list(&list("lgd", "x\n1\n", 1))
+            .await
+            .is_err(),
+        "code_lists: an unknown list is refused"
     );
 }

@@ -266,14 +266,7 @@ impl Hub {
         }
         let header = source.header().to_vec();
         let lists = self.loaded_code_lists().await?;
-        let validator = Validator::new(
-            spec,
-            header_map,
-            self.today(),
-            lists.villages,
-            lists.schemes,
-        )
-        .map_err(|e| {
+        let validator = Validator::new(spec, header_map, self.today(), lists).map_err(|e| {
             HubError::Internal(format!("the spec of {} is invalid: {e}", request.dataset))
         })?;
         let validator = Arc::new(validator);

@@ -39,5 +39,5 @@ pub use model::{
     CodeListRef, ColumnKind, ColumnSpec, Condition, DataSpec, EligibilityRule, SpecError,
     SpecProblem,
 };
-pub use validate::{FieldProblem, Validator};
+pub use validate::{CodeLists, FieldProblem, Validator};
 pub use value::{BankAccount, Operation, ValidRow, Value};

@@ -62,8 +62,9 @@ pub struct ColumnSpec {
     #[serde(default)]
     pub required: bool,
     /// Code list the value must be in, when that list is loaded. A `village_code` column is
-    /// checked against villages and a `scheme_code` column against schemes even when this
-    /// is left out; declaring it just makes the spec say so.
+    /// checked against villages, a `scheme_code` column against schemes and an `ifsc` column
+    /// against the bank branches even when this is left out; declaring it just makes the spec
+    /// say so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_list: Option<CodeListRef>,
     /// Smallest allowed value (integer and decimal columns).
@@ -89,6 +90,8 @@ pub enum CodeListRef {
     Villages,
     /// The list of welfare scheme codes.
     Schemes,
+    /// The directory of bank branches (IFSC).
+    Ifsc,
 }
 
 /// How a column's cells are parsed and what value they become.
@@ -191,6 +194,7 @@ impl ColumnKind {
         match self {
             Self::VillageCode => Some(CodeListRef::Villages),
             Self::SchemeCode => Some(CodeListRef::Schemes),
+            Self::Ifsc => Some(CodeListRef::Ifsc),
             _ => None,
         }
     }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use sangam_domain::{LgdDirectory, SchemeCodeList, ValidationError};
+use sangam_domain::{IfscDirectory, LgdDirectory, SchemeCodeList, ValidationError};
 
 use super::cell::{parse_cell, whole_years_between};
 use super::header::HeaderMap;
@@ -31,13 +31,32 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// The code lists the hub has loaded, which codes are checked against; a list not loaded
+/// (`None`) leaves only the code's format checked.
+#[derive(Clone, Default)]
+pub struct CodeLists {
+    pub villages: Option<Arc<LgdDirectory>>,
+    pub schemes: Option<Arc<SchemeCodeList>>,
+    pub ifsc: Option<Arc<IfscDirectory>>,
+}
+
+impl std::fmt::Debug for CodeLists {
+    /// The sizes only: a list can hold hundreds of thousands of villages or branches.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeLists")
+            .field("villages", &self.villages.as_ref().map(|v| v.len()))
+            .field("schemes", &self.schemes.as_ref().map(|s| s.len()))
+            .field("ifsc", &self.ifsc.as_ref().map(|b| b.len()))
+            .finish()
+    }
+}
+
 /// Validates the rows of one file against one spec.
 pub struct Validator {
     spec: Arc<DataSpec>,
     header_map: HeaderMap,
     today: NaiveDate,
-    villages: Option<Arc<LgdDirectory>>,
-    schemes: Option<Arc<SchemeCodeList>>,
+    code_lists: CodeLists,
     columns: Vec<Column>,
     rules: Vec<Rule>,
     schema: Arc<RowSchema>,
@@ -88,8 +107,7 @@ impl Validator {
         spec: impl Into<Arc<DataSpec>>,
         header_map: HeaderMap,
         today: NaiveDate,
-        villages: Option<Arc<LgdDirectory>>,
-        schemes: Option<Arc<SchemeCodeList>>,
+        code_lists: CodeLists,
     ) -> Result<Self, SpecError> {
         let spec: Arc<DataSpec> = spec.into();
         spec.validate()?;
@@ -179,8 +197,7 @@ impl Validator {
             spec,
             header_map,
             today,
-            villages,
-            schemes,
+            code_lists,
             columns,
             rules,
             schema,
@@ -334,13 +351,18 @@ impl Validator {
         }
         match (&value, col.code_list) {
             (Value::VillageCode(code), Some(CodeListRef::Villages)) => {
-                if let Some(dir) = &self.villages {
+                if let Some(dir) = &self.code_lists.villages {
                     dir.check_village(code)?;
                 }
             }
             (Value::SchemeCode(code), Some(CodeListRef::Schemes)) => {
-                if let Some(list) = &self.schemes {
+                if let Some(list) = &self.code_lists.schemes {
                     list.check_scheme(code)?;
+                }
+            }
+            (Value::Ifsc(code), Some(CodeListRef::Ifsc)) => {
+                if let Some(dir) = &self.code_lists.ifsc {
+                    dir.check_ifsc(code)?;
                 }
             }
             _ => {}
@@ -368,14 +390,13 @@ impl Validator {
 }
 
 impl std::fmt::Debug for Validator {
-    /// A summary: the code lists can hold hundreds of thousands of villages.
+    /// A summary: the code lists can hold hundreds of thousands of entries.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
             .field("dataset", &self.spec.dataset)
             .field("version", &self.spec.version)
             .field("today", &self.today)
-            .field("villages", &self.villages.as_ref().map(|v| v.len()))
-            .field("schemes", &self.schemes.as_ref().map(|s| s.len()))
+            .field("code_lists", &self.code_lists)
             .field("header_map", &self.header_map)
             .finish_non_exhaustive()
     }

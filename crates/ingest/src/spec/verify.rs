@@ -150,7 +150,7 @@ impl DataSpec {
                 problem(
                     at("code_list"),
                     format!(
-                        "a {} column cannot be checked against that code list (villages go with village_code columns, schemes with scheme_code columns)",
+                        "a {} column cannot be checked against that code list (villages go with village_code columns, schemes with scheme_code columns, ifsc with ifsc columns)",
                         col.kind.as_str()
                     ),
                 );

@@ -1,4 +1,5 @@
-//! Code lists (the LGD village directory, the scheme codes) that uploads are checked against.
+//! Code lists (the LGD village directory, the scheme codes, the bank branches) that uploads
+//! are checked against.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,12 +9,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Admin, SignedIn};
+
+/// The largest code list accepted: the RBI's list of every bank branch in India, with
+/// addresses, is some tens of megabytes; a state's village directory far less.
+pub const MAX_CODE_LIST_BYTES: usize = 64 * 1024 * 1024;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CodeListView {
-    /// `villages` or `schemes`.
+    /// `villages`, `schemes` or `ifsc`.
     pub name: String,
     pub entries: u64,
     /// SHA-256 of the CSV as loaded.
@@ -52,16 +57,19 @@ pub async fn list(
 
 /// Loads a code list from CSV, replacing the one before; checked whole first (one bad row,
 /// and nothing changes). `villages`: `state_code`, `district_code`, `sub_district_code`,
-/// `village_code`, `village_name`; `schemes`: `scheme_code`, `scheme_name`. Audited.
+/// `village_code`, `village_name`; `schemes`: `scheme_code`, `scheme_name`; `ifsc` (the
+/// bank branches, such as the RBI's list): `ifsc`, and `bank` and `branch` if present, other
+/// columns ignored. Up to 64 MiB. Audited.
 #[utoipa::path(
     put, path = "/v1/code-lists/{name}", tag = "datasets", security(("bearer" = [])),
-    params(("name" = String, Path, description = "`villages` or `schemes`")),
+    params(("name" = String, Path, description = "`villages`, `schemes` or `ifsc`")),
     request_body(content = String, description = "the list as CSV", content_type = "text/csv"),
     responses(
         (status = 200, body = CodeListView),
         (status = 401, body = crate::problem::Problem),
         (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem),
+        (status = 413, body = crate::problem::Problem),
         (status = 422, body = crate::problem::Problem)
     )
 )]

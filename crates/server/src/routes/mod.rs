@@ -17,6 +17,7 @@ pub mod validate;
 pub mod vault;
 pub mod verify;
 
+use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -57,7 +58,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(linking::decide))
         .routes(routes!(linking::explain))
         .routes(routes!(code_lists::list))
-        .routes(routes!(code_lists::load))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(code_lists::load))
+                .layer(DefaultBodyLimit::max(code_lists::MAX_CODE_LIST_BYTES)),
+        )
         .routes(routes!(conflicts::dataset))
         .routes(routes!(conflicts::resident))
         .routes(routes!(conflicts::resident_by_ref_key))
