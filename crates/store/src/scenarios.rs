@@ -1270,6 +1270,66 @@ async fn upload_outputs_and_enrolments(store: &dyn Store) {
             .unwrap(),
         1
     );
+
+    // Records found by the reference key an incremental row names them by: only active ones
+    // of the dataset, every one that holds the key (a person enrolled twice), and the load's
+    // own writes are seen. Left uncommitted: nothing of it stays.
+    let mut third = sample_upload("s3", "ee");
+    third.dataset = "old_age_pension".into();
+    third.organisation = "social-welfare".into();
+    store.insert_upload(&third).await.unwrap();
+    let mut load = store.begin_registry_load("s3").await.unwrap();
+    let by_ref_key = |states: Vec<EnrolmentState>| -> Vec<(String, Option<RefKey>, i64)> {
+        let mut found: Vec<_> = states
+            .into_iter()
+            .inspect(|s| assert_eq!(s.status, EnrolmentStatus::Active))
+            .map(|s| (s.record_key, s.ref_key, s.version))
+            .collect();
+        found.sort();
+        found
+    };
+    let unknown = RefKey::generate();
+    assert_eq!(
+        by_ref_key(
+            load.active_enrolments_by_ref_keys(
+                "old_age_pension",
+                vec![entry.ref_key.clone(), unknown.clone()]
+            )
+            .await
+            .unwrap()
+        ),
+        [("OAP-1".to_owned(), Some(entry.ref_key.clone()), 2)]
+    );
+    let twice = sample_enrolment("OAP-44", "s3", Some(entry.ref_key.clone()));
+    let mut gone = sample_enrolment("OAP-45", "s3", Some(entry.ref_key.clone()));
+    gone.status = EnrolmentStatus::Removed;
+    load.upsert_enrolments(vec![twice, gone]).await.unwrap();
+    assert_eq!(
+        by_ref_key(
+            load.active_enrolments_by_ref_keys("old_age_pension", vec![entry.ref_key.clone()])
+                .await
+                .unwrap()
+        ),
+        [
+            ("OAP-1".to_owned(), Some(entry.ref_key.clone()), 2),
+            ("OAP-44".to_owned(), Some(entry.ref_key.clone()), 1)
+        ]
+    );
+    assert!(
+        load.active_enrolments_by_ref_keys("widow_pension", vec![entry.ref_key.clone()])
+            .await
+            .unwrap()
+            .is_empty(),
+        "another dataset's records"
+    );
+    drop(load);
+    assert!(
+        store
+            .enrolment("old_age_pension", "OAP-44")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The reads conflict reports are made of: a resident enrolled twice in one scheme, two

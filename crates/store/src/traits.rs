@@ -283,6 +283,14 @@ pub trait RegistryLoad: Send {
         dataset: &str,
         keys: Vec<String>,
     ) -> StoreResult<Vec<EnrolmentState>>;
+    /// The active enrolments of `dataset` that hold these reference keys (an incremental row
+    /// may name its record by one). A key may be held by several records of the dataset (one
+    /// person enrolled twice), and each is returned.
+    async fn active_enrolments_by_ref_keys(
+        &mut self,
+        dataset: &str,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<EnrolmentState>>;
     /// Inserts new enrolments and replaces existing ones (keeping `created_at`; the stored
     /// version becomes the given one).
     async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()>;
