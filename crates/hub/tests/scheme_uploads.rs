@@ -2,7 +2,8 @@
 //! incremental rows that name their records by the reference key of the first upload's
 //! mapping instead of the record key (a modify, a delete, a file without the record key
 //! column) and every way such a row is refused, checked in the counts, the codes, the mapping
-//! and the enrolments afterwards.
+//! and the enrolments afterwards; and a record not found in the registry that a later base
+//! upload's new resident links, through the link job the base upload queues.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -17,7 +18,9 @@ use sangam_hub::clock::ManualClock;
 use sangam_hub::datasets::SpecFormat;
 use sangam_hub::uploads::{RejectionSink, UploadMode, UploadRequest};
 use sangam_ingest::report::RejectedRow;
-use sangam_store::{EnrolmentStatus, Role, UploadCounts, UploadRecord, User};
+use sangam_store::{
+    EnrolmentStatus, LinkMethod, LinkStatus, Role, UploadCounts, UploadRecord, User,
+};
 use sangam_testkit::fixtures::scheme_spec;
 use sangam_testkit::{TestBackend, backends};
 
@@ -133,6 +136,15 @@ async fn upload(
         .await
         .unwrap();
     (outcome.upload().clone(), refused)
+}
+
+/// How the scheme's record `key` is linked.
+async fn link_of(hub: &Hub, key: &str) -> sangam_store::EnrolmentLink {
+    hub.store()
+        .enrolment_link(SCHEME, key)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// rows, accepted, added, modified, unchanged, deleted, rejected
@@ -406,6 +418,118 @@ async fn incremental_rows_name_their_records_by_reference_key() {
             refused.codes().into_values().collect::<Vec<_>>(),
             ["record_key.missing", "ref_key.on_add"]
         );
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_added_by_a_base_upload_link_records_not_found() {
+    for backend in backends("residents_added_by_a_base_upload_link_records_not_found").await {
+        let (hub, civil, welfare) = scheme_hub(&backend).await;
+        let (known, newcomer) = (id("34567890121"), id("34567890122"));
+        let base = format!(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             PYC0000001,PHH,640001,Kamala,F,1948,HEAD,{known}\n"
+        );
+        let (loaded, _) = upload(&hub, "base", UploadMode::Full, &civil, "base.csv", &base).await;
+        assert_eq!(loaded.counts.accepted, 1);
+
+        // A beneficiary whose person is not in the registry yet: not found by the link job.
+        let scheme = format!("beneficiary_id,aadhaar,dob\nC-1,{newcomer},1961\n");
+        let (first, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "c.csv", &scheme).await;
+        assert_eq!(first.counts.accepted, 1);
+        hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::NotFound);
+        assert!(hub.store().pending_jobs().await.unwrap().is_empty());
+
+        // The base registry's month of changes adds that person.
+        let changes = format!(
+            "operation,ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             A,PYC0000002,PHH,640002,Selvi,F,1961,HEAD,{newcomer}\n"
+        );
+        let (added, _) = upload(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            &civil,
+            "add.csv",
+            &changes,
+        )
+        .await;
+        assert_eq!(counts(&added.counts), [1, 1, 1, 0, 0, 0, 0]);
+        let selvi = hub
+            .resident_by_id_number(&IdNumber::parse(&newcomer).unwrap())
+            .await
+            .unwrap();
+
+        // The record waits again, its dataset's link job is queued, and the system says why.
+        assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::Pending);
+        let jobs = hub.store().pending_jobs().await.unwrap();
+        assert_eq!(
+            jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(),
+            ["enrolments.link"]
+        );
+        assert_eq!(jobs[0].payload["dataset"], SCHEME);
+        let audit = hub.store().audit_entries(0, 1000).await.unwrap();
+        let relinks: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "match.relink_after_registry_change")
+            .collect();
+        assert_eq!(relinks.len(), 1);
+        assert_eq!(relinks[0].actor, "system");
+        assert_eq!(
+            relinks[0].target.as_deref(),
+            Some(&*format!("dataset:{SCHEME}"))
+        );
+        let details: serde_json::Value = serde_json::from_str(&relinks[0].details).unwrap();
+        assert_eq!(details["records"], 1);
+        assert_eq!(details["upload_id"], added.id);
+
+        // The worker, one step at a time, links it to the new resident.
+        let mut runs = Vec::new();
+        while let Some(run) = hub.run_next_job().await.unwrap() {
+            runs.push((run.kind, run.outcome));
+        }
+        assert!(
+            runs.iter().all(|(kind, _)| kind == "enrolments.link"),
+            "{runs:?}"
+        );
+        assert_eq!(runs.last().map(|r| r.1), Some("done"), "{runs:?}");
+        let linked = link_of(&hub, "C-1").await;
+        assert_eq!(
+            (linked.status, linked.method),
+            (LinkStatus::Linked, Some(LinkMethod::IdNumber))
+        );
+        assert_eq!(
+            linked.resident_id.as_deref(),
+            Some(selvi.resident_id.as_str())
+        );
+
+        // Nothing left not found: a base upload that changes a resident queues nothing.
+        let fix = format!(
+            "operation,ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             M,PYC0000001,PHH,640001,Kamala Devi,F,1948,HEAD,{known}\n"
+        );
+        let (modified, _) = upload(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            &civil,
+            "fix.csv",
+            &fix,
+        )
+        .await;
+        assert_eq!(modified.counts.modified, 1);
+        assert!(hub.store().pending_jobs().await.unwrap().is_empty());
+        let relinks = hub
+            .store()
+            .audit_entries(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "match.relink_after_registry_change")
+            .count();
+        assert_eq!(relinks, 1, "no audit entry when nothing went back");
         backend.cleanup().await;
     }
 }

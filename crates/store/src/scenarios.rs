@@ -1831,6 +1831,67 @@ async fn linking(store: &dyn Store) {
         (l2.status, l2.method, l2.resident_id),
         (LinkStatus::Pending, None, None)
     );
+
+    // A resident who joined the registry after the records came: the pending record holding
+    // their reference key is linked exactly; one whose key nobody holds stays pending.
+    let (d, spec) = sample_dataset("link_b", 1);
+    store.insert_dataset(&d, &spec).await.unwrap();
+    let (joined, nobody) = (vault_entry(97, 1), vault_entry(98, 1));
+    store
+        .vault_put(&[joined.clone(), nobody.clone()])
+        .await
+        .unwrap();
+    let mut upload = sample_upload("lk2", "lk2");
+    upload.dataset = "link_b".into();
+    store.insert_upload(&upload).await.unwrap();
+    let mut load = store.begin_registry_load("lk2").await.unwrap();
+    let pending = |key: &str, ref_key: &RefKey| {
+        let mut e = sample_enrolment(key, "lk2", Some(ref_key.clone()));
+        e.dataset = "link_b".into();
+        e
+    };
+    load.upsert_enrolments(vec![
+        pending("P-1", &joined.ref_key),
+        pending("P-2", &nobody.ref_key),
+    ])
+    .await
+    .unwrap();
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+    let card = "PY9300000002";
+    let newcomer = sample_resident(card, "Chitra", Some(joined.ref_key.clone()));
+    store
+        .insert_registry(&[sample_household(card)], std::slice::from_ref(&newcomer))
+        .await
+        .unwrap();
+    assert_eq!(store.link_pending_by_ref_key("link_b").await.unwrap(), 1);
+    let p1 = store
+        .enrolment_link("link_b", "P-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p1.status, p1.method, p1.probability, p1.resident_id),
+        (
+            LinkStatus::Linked,
+            Some(LinkMethod::IdNumber),
+            Some(1.0),
+            Some(newcomer.resident_id.clone())
+        )
+    );
+    let p2 = store
+        .enrolment_link("link_b", "P-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p2.status, p2.resident_id), (LinkStatus::Pending, None));
+    assert_eq!(
+        store.link_pending_by_ref_key("link_b").await.unwrap(),
+        0,
+        "a linked record is not linked again"
+    );
+    assert_eq!(store.link_pending_by_ref_key("link_a").await.unwrap(), 0);
 }
 
 /// Organisations and applications (optimistic versions), the batched access log and its

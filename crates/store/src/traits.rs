@@ -453,6 +453,10 @@ pub trait LinkStore: Send + Sync {
     /// its version and still pending; review candidates go into the queue. Returns how many
     /// enrolments it changed.
     async fn apply_link_decisions(&self, decisions: &[LinkDecision]) -> StoreResult<u64>;
+    /// Links the active pending enrolments of `dataset` whose reference key a resident now
+    /// holds, as an upload links them (method `id_number`, probability 1): for residents who
+    /// joined the registry after the records came. Returns how many it linked.
+    async fn link_pending_by_ref_key(&self, dataset: &str) -> StoreResult<u64>;
     /// Sends active enrolments of `dataset` in `status` back to pending (to link them again,
     /// say after the registry grew), and closes their pending reviews. Returns how many.
     async fn requeue_links(&self, dataset: &str, status: LinkStatus) -> StoreResult<u64>;

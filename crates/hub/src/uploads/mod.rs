@@ -353,6 +353,9 @@ impl Hub {
             // process dies in between, the rows stay pending and the dataset's next upload (or a
             // relink) queues the job again.
             self.queue_linking(&done.dataset).await?;
+        } else if done.counts.added + done.counts.modified > 0 {
+            // New or changed residents may be the people schemes' records were not found as.
+            self.relink_after_registry_change(&done.id).await?;
         }
         Ok(UploadOutcome::Loaded {
             upload: done,
