@@ -99,6 +99,13 @@ pub enum AuditEvent {
     NotFoundReportDownloaded { dataset: String, rows: u64 },
     /// A dataset's records not found in the base data were sent to be linked again.
     RelinkRequested { dataset: String, records: u64 },
+    /// A base upload added or changed residents, so the hub sent a scheme's records not found
+    /// back to be linked (by the system, for the upload named).
+    RelinkAfterRegistryChange {
+        dataset: String,
+        records: u64,
+        upload_id: String,
+    },
     /// A candidate beneficiary was validated against the base data (the outcome only).
     CandidateValidated {
         dataset: String,
@@ -220,6 +227,7 @@ impl AuditEvent {
             AuditEvent::PairExplained { .. } => "match.pair_explained",
             AuditEvent::CodeListLoaded { .. } => "code_list.loaded",
             AuditEvent::RelinkRequested { .. } => "match.relink_requested",
+            AuditEvent::RelinkAfterRegistryChange { .. } => "match.relink_after_registry_change",
             AuditEvent::NotFoundReportDownloaded { .. } => "match.not_found_downloaded",
             AuditEvent::CandidateValidated { .. } => "resident.validated",
             AuditEvent::DatasetConflictsRead { .. } => "dataset.conflicts_read",
@@ -267,6 +275,7 @@ impl AuditEvent {
             AuditEvent::DatasetCreated { dataset, .. }
             | AuditEvent::DatasetSpecChanged { dataset, .. }
             | AuditEvent::RelinkRequested { dataset, .. }
+            | AuditEvent::RelinkAfterRegistryChange { dataset, .. }
             | AuditEvent::PairExplained { dataset, .. }
             | AuditEvent::NotFoundReportDownloaded { dataset, .. }
             | AuditEvent::CandidateValidated { dataset, .. }

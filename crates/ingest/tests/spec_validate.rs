@@ -674,3 +674,93 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn scheme_rows_may_name_their_record_by_reference_key() {
+    let declared = DataSpec::from_toml(example_scheme_spec_toml()).expect("spec");
+    assert!(declared.column("ref_key").is_none(), "not declared");
+    let spec = declared.clone().with_implicit_columns();
+    let implicit = spec
+        .column("ref_key")
+        .expect("every scheme takes a ref_key");
+    assert_eq!(implicit.kind, ColumnKind::RefKey);
+    assert!(!implicit.required);
+    assert_eq!(implicit.aliases, ["reference_key", "ref_no"]);
+    assert_eq!(
+        spec.clone().with_implicit_columns(),
+        spec,
+        "added once: a spec with a reference-key column keeps its own"
+    );
+    // A department's column that answers to one of the names keeps it.
+    let mut taken = declared.clone();
+    taken.columns[1].aliases.push("Ref No".into());
+    let spec_taken = taken.with_implicit_columns();
+    assert_eq!(
+        spec_taken.column("ref_key").expect("added").aliases,
+        ["reference_key"]
+    );
+    spec_taken.validate().expect("still a valid spec");
+
+    // A file without the record key column is read when it has the reference-key column.
+    let small = DataSpec::from_toml(
+        r#"
+dataset = "small"
+version = 1
+title = "Small"
+record_key = "id"
+[[columns]]
+name = "op"
+kind = "operation"
+[[columns]]
+name = "id"
+kind = "text"
+required = true
+[[columns]]
+name = "dob"
+kind = "dob"
+required = true
+"#,
+    )
+    .expect("spec")
+    .with_implicit_columns();
+    let key = sangam_domain::RefKey::generate();
+    let header = strings(&["Op", "DOB", "Reference Key"]);
+    let map = match_header(&small, &header).expect("the ref_key column stands for the key");
+    let v = Validator::new(small.clone(), map, today(), None, None).expect("validator");
+    let row = v
+        .validate(&record(strings(&["D", "", key.as_str()])))
+        .expect("a delete row named by reference key");
+    assert_eq!(row.ref_key(), Some(&key));
+    assert_eq!(row.record_key(), None);
+    assert_eq!(
+        row.clone().with_record_key("OAP-7").record_key(),
+        Some("OAP-7")
+    );
+    assert_eq!(
+        codes(&v, &record(strings(&["D", "", "not-a-key"]))),
+        one("ref_key", "ref_key.format")
+    );
+    assert_eq!(
+        codes(&v, &record(strings(&["M", "", key.as_str()]))),
+        one("dob", "field.missing"),
+        "a modify row still describes the record"
+    );
+    let mut undeclared = small.clone();
+    undeclared.columns.pop();
+    assert!(
+        match_header(&undeclared, &header).is_err(),
+        "without a reference-key column the record key is missing"
+    );
+    // With the record key column, an empty key cell is allowed only beside a reference key.
+    let header = strings(&["ID", "Op", "DOB", "ref_key"]);
+    let map = match_header(&small, &header).expect("header");
+    let v = Validator::new(small, map, today(), None, None).expect("validator");
+    assert!(
+        v.validate(&record(strings(&["", "D", "", key.as_str()])))
+            .is_ok()
+    );
+    assert_eq!(
+        codes(&v, &record(strings(&["", "D", "", ""]))),
+        one("id", "field.missing")
+    );
+}

@@ -665,6 +665,16 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             StatusCode::CREATED,
         )
         .await;
+        // The base upload that added a resident sent the records not found back by itself,
+        // so a relink asked for now finds none left to send.
+        let counts = api
+            .get_json("/v1/datasets/widow_pension/links", &sw, StatusCode::OK)
+            .await;
+        assert_eq!(
+            (counts["pending"].as_u64(), counts["not_found"].as_u64()),
+            (Some(6), Some(0)),
+            "{counts}"
+        );
         let relinked = api
             .post_json(
                 "/v1/datasets/widow_pension/relink",
@@ -673,7 +683,7 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
                 StatusCode::ACCEPTED,
             )
             .await;
-        assert_eq!(relinked["records"], 6, "{relinked}");
+        assert_eq!(relinked["records"], 0, "{relinked}");
         hub.run_jobs_until_idle().await.unwrap();
         let counts = api
             .get_json("/v1/datasets/widow_pension/links", &sw, StatusCode::OK)

@@ -444,6 +444,37 @@ pub(crate) async fn residents_by_ref_keys<C: GenericClient>(
     .collect()
 }
 
+/// Found through the index on `enrolments (ref_key)`: a key is held by a handful of records
+/// across all datasets, so filtering those by dataset and status costs nothing.
+pub(crate) async fn active_enrolments_by_ref_keys<C: GenericClient>(
+    c: &C,
+    dataset: &str,
+    keys: &[RefKey],
+) -> StoreResult<Vec<EnrolmentState>> {
+    const T: &str = "enrolments";
+    let wanted: Vec<&str> = keys.iter().map(RefKey::as_str).collect();
+    query(
+        c,
+        "SELECT record_key, digest, ref_key, version FROM enrolments \
+         WHERE ref_key = ANY($1::text[]) AND dataset = $2 AND status = 'active' \
+         ORDER BY record_key",
+        &[&wanted, &dataset],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let key: String = get(T, row, 2)?;
+        Ok(EnrolmentState {
+            record_key: get(T, row, 0)?,
+            digest: blind_index_32("enrolments.digest", get(T, row, 1)?)?,
+            status: EnrolmentStatus::Active,
+            ref_key: Some(ref_key("enrolments.ref_key", &key)?),
+            version: get(T, row, 3)?,
+        })
+    })
+    .collect()
+}
+
 pub(crate) async fn enrolment_states<C: GenericClient>(
     c: &C,
     dataset: &str,

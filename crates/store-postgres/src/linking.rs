@@ -252,6 +252,20 @@ impl LinkStore for PostgresStore {
         Ok(changed)
     }
 
+    async fn link_pending_by_ref_key(&self, dataset: &str) -> StoreResult<u64> {
+        let c = self.client().await?;
+        // The pending records through their index, each key through the residents'.
+        execute(
+            &c,
+            "UPDATE enrolments e SET link_status = 'linked', link_method = 'id_number', \
+             link_probability = 1.0, resident_id = r.resident_id FROM residents r \
+             WHERE r.id_ref_key = e.ref_key AND e.dataset = $1 AND e.link_status = 'pending' \
+             AND e.status = 'active'",
+            &[&dataset],
+        )
+        .await
+    }
+
     async fn requeue_links(&self, dataset: &str, status: LinkStatus) -> StoreResult<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;

@@ -453,6 +453,20 @@ impl RegistryLoad for PgLoad {
         .await
     }
 
+    async fn active_enrolments_by_ref_keys(
+        &mut self,
+        dataset: &str,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<EnrolmentState>> {
+        let dataset = dataset.to_owned();
+        self.ask(move |c| {
+            Box::pin(async move {
+                datasets::active_enrolments_by_ref_keys(c.client.get()?, &dataset, &keys).await
+            })
+        })
+        .await
+    }
+
     async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()> {
         self.queue(move |c| {
             Box::pin(async move { datasets::upsert_enrolments(c.client.get()?, &rows).await })

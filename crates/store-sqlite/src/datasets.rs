@@ -561,6 +561,44 @@ pub(crate) fn residents_by_ref_keys(
     Ok(found)
 }
 
+/// Found through the index on `enrolments (ref_key)`: a key is held by a handful of records
+/// across all datasets, so filtering those by dataset and status costs nothing.
+pub(crate) fn active_enrolments_by_ref_keys(
+    c: &Connection,
+    dataset: &str,
+    keys: &[RefKey],
+) -> StoreResult<Vec<EnrolmentState>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT record_key, digest, version FROM enrolments \
+             WHERE ref_key = ?1 AND dataset = ?2 AND status = 'active' ORDER BY record_key",
+        )
+        .map_err(map_err)?;
+    let mut found = Vec::new();
+    for key in keys {
+        let rows = stmt
+            .query_map([key.as_str(), dataset], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(map_err)?;
+        for row in rows {
+            let (record_key, digest, version) = row.map_err(map_err)?;
+            found.push(EnrolmentState {
+                record_key,
+                digest: blind_index_32("enrolments.digest", digest)?,
+                status: EnrolmentStatus::Active,
+                ref_key: Some(key.clone()),
+                version,
+            });
+        }
+    }
+    Ok(found)
+}
+
 pub(crate) fn enrolment_states(
     c: &Connection,
     dataset: &str,

@@ -376,6 +376,27 @@ impl LinkStore for SqliteStore {
             .await
     }
 
+    async fn link_pending_by_ref_key(&self, dataset: &str) -> StoreResult<u64> {
+        let dataset = dataset.to_owned();
+        self.conns
+            .write(move |c| {
+                // The pending records through their index, each key through the residents'.
+                let n = c
+                    .execute(
+                        "UPDATE enrolments SET link_status = 'linked', link_method = 'id_number', \
+                         link_probability = 1.0, resident_id = (SELECT r.resident_id FROM \
+                         residents r WHERE r.id_ref_key = enrolments.ref_key) \
+                         WHERE dataset = ?1 AND link_status = 'pending' AND status = 'active' \
+                         AND ref_key IS NOT NULL AND EXISTS (SELECT 1 FROM residents r \
+                         WHERE r.id_ref_key = enrolments.ref_key)",
+                        params![dataset],
+                    )
+                    .map_err(map_err)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn requeue_links(&self, dataset: &str, status: LinkStatus) -> StoreResult<u64> {
         let dataset = dataset.to_owned();
         self.conns

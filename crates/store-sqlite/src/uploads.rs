@@ -922,6 +922,16 @@ impl RegistryLoad for SqliteLoad {
             .await
     }
 
+    async fn active_enrolments_by_ref_keys(
+        &mut self,
+        dataset: &str,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<EnrolmentState>> {
+        let dataset = dataset.to_owned();
+        self.run(move |c| datasets::active_enrolments_by_ref_keys(c, &dataset, &keys))
+            .await
+    }
+
     async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()> {
         self.queue(move |c| datasets::upsert_enrolments(c, &rows))
     }

@@ -1271,6 +1271,66 @@ async fn upload_outputs_and_enrolments(store: &dyn Store) {
             .unwrap(),
         1
     );
+
+    // Records found by the reference key an incremental row names them by: only active ones
+    // of the dataset, every one that holds the key (a person enrolled twice), and the load's
+    // own writes are seen. Left uncommitted: nothing of it stays.
+    let mut third = sample_upload("s3", "ee");
+    third.dataset = "old_age_pension".into();
+    third.organisation = "social-welfare".into();
+    store.insert_upload(&third).await.unwrap();
+    let mut load = store.begin_registry_load("s3").await.unwrap();
+    let by_ref_key = |states: Vec<EnrolmentState>| -> Vec<(String, Option<RefKey>, i64)> {
+        let mut found: Vec<_> = states
+            .into_iter()
+            .inspect(|s| assert_eq!(s.status, EnrolmentStatus::Active))
+            .map(|s| (s.record_key, s.ref_key, s.version))
+            .collect();
+        found.sort();
+        found
+    };
+    let unknown = RefKey::generate();
+    assert_eq!(
+        by_ref_key(
+            load.active_enrolments_by_ref_keys(
+                "old_age_pension",
+                vec![entry.ref_key.clone(), unknown.clone()]
+            )
+            .await
+            .unwrap()
+        ),
+        [("OAP-1".to_owned(), Some(entry.ref_key.clone()), 2)]
+    );
+    let twice = sample_enrolment("OAP-44", "s3", Some(entry.ref_key.clone()));
+    let mut gone = sample_enrolment("OAP-45", "s3", Some(entry.ref_key.clone()));
+    gone.status = EnrolmentStatus::Removed;
+    load.upsert_enrolments(vec![twice, gone]).await.unwrap();
+    assert_eq!(
+        by_ref_key(
+            load.active_enrolments_by_ref_keys("old_age_pension", vec![entry.ref_key.clone()])
+                .await
+                .unwrap()
+        ),
+        [
+            ("OAP-1".to_owned(), Some(entry.ref_key.clone()), 2),
+            ("OAP-44".to_owned(), Some(entry.ref_key.clone()), 1)
+        ]
+    );
+    assert!(
+        load.active_enrolments_by_ref_keys("widow_pension", vec![entry.ref_key.clone()])
+            .await
+            .unwrap()
+            .is_empty(),
+        "another dataset's records"
+    );
+    drop(load);
+    assert!(
+        store
+            .enrolment("old_age_pension", "OAP-44")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The reads conflict reports are made of: a resident enrolled twice in one scheme, two
@@ -1772,6 +1832,67 @@ async fn linking(store: &dyn Store) {
         (l2.status, l2.method, l2.resident_id),
         (LinkStatus::Pending, None, None)
     );
+
+    // A resident who joined the registry after the records came: the pending record holding
+    // their reference key is linked exactly; one whose key nobody holds stays pending.
+    let (d, spec) = sample_dataset("link_b", 1);
+    store.insert_dataset(&d, &spec).await.unwrap();
+    let (joined, nobody) = (vault_entry(97, 1), vault_entry(98, 1));
+    store
+        .vault_put(&[joined.clone(), nobody.clone()])
+        .await
+        .unwrap();
+    let mut upload = sample_upload("lk2", "lk2");
+    upload.dataset = "link_b".into();
+    store.insert_upload(&upload).await.unwrap();
+    let mut load = store.begin_registry_load("lk2").await.unwrap();
+    let pending = |key: &str, ref_key: &RefKey| {
+        let mut e = sample_enrolment(key, "lk2", Some(ref_key.clone()));
+        e.dataset = "link_b".into();
+        e
+    };
+    load.upsert_enrolments(vec![
+        pending("P-1", &joined.ref_key),
+        pending("P-2", &nobody.ref_key),
+    ])
+    .await
+    .unwrap();
+    let mut done = upload.clone();
+    done.status = UploadStatus::Committed;
+    load.commit(done).await.unwrap();
+    let card = "PY9300000002";
+    let newcomer = sample_resident(card, "Chitra", Some(joined.ref_key.clone()));
+    store
+        .insert_registry(&[sample_household(card)], std::slice::from_ref(&newcomer))
+        .await
+        .unwrap();
+    assert_eq!(store.link_pending_by_ref_key("link_b").await.unwrap(), 1);
+    let p1 = store
+        .enrolment_link("link_b", "P-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p1.status, p1.method, p1.probability, p1.resident_id),
+        (
+            LinkStatus::Linked,
+            Some(LinkMethod::IdNumber),
+            Some(1.0),
+            Some(newcomer.resident_id.clone())
+        )
+    );
+    let p2 = store
+        .enrolment_link("link_b", "P-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p2.status, p2.resident_id), (LinkStatus::Pending, None));
+    assert_eq!(
+        store.link_pending_by_ref_key("link_b").await.unwrap(),
+        0,
+        "a linked record is not linked again"
+    );
+    assert_eq!(store.link_pending_by_ref_key("link_a").await.unwrap(), 0);
 }
 
 /// Organisations and applications (optimistic versions), the batched access log and its

@@ -283,6 +283,14 @@ pub trait RegistryLoad: Send {
         dataset: &str,
         keys: Vec<String>,
     ) -> StoreResult<Vec<EnrolmentState>>;
+    /// The active enrolments of `dataset` that hold these reference keys (an incremental row
+    /// may name its record by one). A key may be held by several records of the dataset (one
+    /// person enrolled twice), and each is returned.
+    async fn active_enrolments_by_ref_keys(
+        &mut self,
+        dataset: &str,
+        keys: Vec<RefKey>,
+    ) -> StoreResult<Vec<EnrolmentState>>;
     /// Inserts new enrolments and replaces existing ones (keeping `created_at`; the stored
     /// version becomes the given one).
     async fn upsert_enrolments(&mut self, rows: Vec<Enrolment>) -> StoreResult<()>;
@@ -445,6 +453,10 @@ pub trait LinkStore: Send + Sync {
     /// its version and still pending; review candidates go into the queue. Returns how many
     /// enrolments it changed.
     async fn apply_link_decisions(&self, decisions: &[LinkDecision]) -> StoreResult<u64>;
+    /// Links the active pending enrolments of `dataset` whose reference key a resident now
+    /// holds, as an upload links them (method `id_number`, probability 1): for residents who
+    /// joined the registry after the records came. Returns how many it linked.
+    async fn link_pending_by_ref_key(&self, dataset: &str) -> StoreResult<u64>;
     /// Sends active enrolments of `dataset` in `status` back to pending (to link them again,
     /// say after the registry grew), and closes their pending reviews. Returns how many.
     async fn requeue_links(&self, dataset: &str, status: LinkStatus) -> StoreResult<u64>;

@@ -80,8 +80,59 @@ impl Hub {
         Ok(n)
     }
 
+    /// After a committed base upload that added or changed residents: the records of every
+    /// scheme that were not found go back to be linked, and each such dataset's link job is
+    /// queued, for the new residents may be the people they waited for. The hub acts on its
+    /// own here (no user's authority over the datasets to check), so the audit names
+    /// `system` and the upload. A dataset with nothing not found costs one indexed update that
+    /// changes nothing, and no job. Returns how many records go again.
+    ///
+    /// Run after the upload's commit: if the process dies in between, the records stay not
+    /// found until the next base upload or a relink (`relink_not_found`).
+    pub(crate) async fn relink_after_registry_change(&self, upload_id: &str) -> HubResult<u64> {
+        let mut total = 0;
+        for dataset in self.store.datasets().await? {
+            if dataset.name == crate::uploads::BASE_DATASET {
+                continue;
+            }
+            let records = self
+                .store
+                .requeue_links(&dataset.name, LinkStatus::NotFound)
+                .await?;
+            if records == 0 {
+                continue;
+            }
+            self.queue_linking(&dataset.name).await?;
+            self.audit(
+                "system",
+                crate::audit::AuditEvent::RelinkAfterRegistryChange {
+                    dataset: dataset.name,
+                    records,
+                    upload_id: upload_id.to_owned(),
+                },
+            )
+            .await?;
+            total += records;
+        }
+        Ok(total)
+    }
+
     /// Links one page of a dataset's pending records, those with a record key after `after`.
+    /// The first step links exactly, in one statement, the records whose ID number's
+    /// reference key a resident holds now (one who joined the registry after the upload), so
+    /// that the model sees only the rest.
     pub async fn link_step(&self, dataset: &str, after: Option<&str>) -> HubResult<LinkStep> {
+        let exact = match after {
+            None => self.store.link_pending_by_ref_key(dataset).await?,
+            Some(_) => 0,
+        };
+        let mut step = self.link_page(dataset, after).await?;
+        step.summary.linked += exact;
+        Ok(step)
+    }
+
+    /// Links one page of pending records through the resident index and its model.
+    async fn link_page(&self, dataset: &str, after: Option<&str>) -> HubResult<LinkStep> {
         let page = self
             .store
             .enrolments_by_link_status(dataset, LinkStatus::Pending, after, STEP_RECORDS)

@@ -49,6 +49,7 @@ impl Hub {
             .filter(|c| {
                 !c.kind.is_sensitive()
                     && c.kind != sangam_ingest::spec::ColumnKind::Operation
+                    && c.kind != sangam_ingest::spec::ColumnKind::RefKey
                     && Some(c.name.as_str()) != spec.record_key.as_deref()
             })
             .map(|c| c.name.as_str())

@@ -49,7 +49,8 @@ pub enum UploadMode {
     /// The whole dataset: for a scheme, records the hub holds that the file lacks are removed.
     #[default]
     Full,
-    /// Rows carry an operation (add, modify, delete) keyed by the record key.
+    /// Rows carry an operation (add, modify, delete) keyed by the record key (for a scheme's
+    /// modify and delete rows, or by the reference key of an earlier upload's mapping).
     Incremental,
 }
 
@@ -231,7 +232,8 @@ impl Hub {
                 Err(e) => return Err(self.fail_upload(upload, &e.to_string()).await),
             }
         } else {
-            (target.spec, None)
+            // Every scheme also takes the columns it need not declare (a reference key).
+            (target.spec.with_implicit_columns(), None)
         };
         let header_map = match spec::match_header(&spec, source.header()) {
             Ok(map) => map,
@@ -344,6 +346,9 @@ impl Hub {
             // process dies in between, the rows stay pending and the dataset's next upload (or a
             // relink) queues the job again.
             self.queue_linking(&done.dataset).await?;
+        } else if done.counts.added + done.counts.modified > 0 {
+            // New or changed residents may be the people schemes' records were not found as.
+            self.relink_after_registry_change(&done.id).await?;
         }
         Ok(UploadOutcome::Loaded {
             upload: done,

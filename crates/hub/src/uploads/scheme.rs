@@ -4,6 +4,24 @@
 //! modify, delete). ID numbers go to the vault and each row is linked to its resident through
 //! the number's reference key; a row without one is kept and marked unlinked, for matching.
 //!
+//! An incremental `modify` or `delete` row may name its record by a reference key (the
+//! optional `ref_key` column every scheme takes, see `DataSpec::with_implicit_columns`)
+//! instead of the record key: the record is the dataset's one active enrolment holding that
+//! key. What is refused, each with the key(s) named:
+//!
+//! - a ref key that no active record of the dataset holds: `record.not_found`;
+//! - a ref key that two or more active records hold (one person enrolled twice):
+//!   `record.ambiguous`, listing them; the row must give the record key;
+//! - a record key and a ref key that name different records: `ref_key.mismatch`;
+//! - an ID number whose reference key is not the row's ref key: `ref_key.id_mismatch`;
+//! - a new record (an `add`, or a row of a full upload the hub does not hold) with a ref key
+//!   but no ID number: `ref_key.on_add` (a ref key names a record already enrolled), and
+//!   without its record key: `record_key.missing`, as a full upload's rows always are.
+//!
+//! A malformed ref key is refused by the row's validation (`ref_key.format`). A delete row's
+//! ID number is ignored, as before. Rows named by ref key are found duplicates like the others,
+//! once their record key is known.
+//!
 //! Across chunks only 64-bit hashes of the record keys and ID numbers seen are kept (to find
 //! the same record twice in one file), so memory grows by a few bytes a row, not by the row.
 
@@ -14,7 +32,7 @@ use std::sync::Arc;
 use sangam_domain::{ConsentRef, IdNumber, RefKey};
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
-use sangam_ingest::spec::{Operation, ValidRow, Validator, Value};
+use sangam_ingest::spec::{ColumnKind, Operation, ValidRow, Validator, Value};
 use sangam_store::{
     Enrolment, EnrolmentState, EnrolmentStatus, MappingEntry, RegistryLoad, UploadCounts,
     UploadRecord,
@@ -58,7 +76,9 @@ fn split_values(
     let mut sensitive = Vec::new();
     for (name, value) in row.column_names().iter().zip(&row.values) {
         let json = match value {
-            Value::Empty | Value::IdNumber(_) | Value::Operation(_) => continue,
+            // A reference key names the record (it is the enrolment's own `ref_key`), so it
+            // is not one of its fields: a row naming its record by one changes nothing by it.
+            Value::Empty | Value::IdNumber(_) | Value::Operation(_) | Value::RefKey(_) => continue,
             Value::Mobile(m) => {
                 sensitive.push((name.clone(), m.expose_digits().to_owned()));
                 continue;
@@ -96,6 +116,8 @@ struct SchemeState {
     /// Hash of each ID number's blind index seen → its line.
     ids_seen: HashMap<u64, u64>,
     hasher: std::collections::hash_map::RandomState,
+    /// The spec's reference-key column, which refusals about the key point at.
+    ref_key_column: Option<String>,
 }
 
 impl SchemeState {
@@ -103,6 +125,17 @@ impl SchemeState {
         self.mapping_seq += 1;
         self.mapping_seq
     }
+}
+
+/// A row whose operation is known, and what it names its record by: the record key, or
+/// (`record_key` still `None`) only the reference key, to be looked up.
+struct Named {
+    line: u64,
+    fields: Vec<String>,
+    valid: ValidRow,
+    intent: Intent,
+    record_key: Option<String>,
+    given_ref_key: Option<RefKey>,
 }
 
 /// One accepted row on its way into the store.
@@ -113,7 +146,90 @@ struct Accepted {
     intent: Intent,
     row: ValidRow,
     id_number: Option<IdNumber>,
+    /// The reference key the record holds once written: its ID number's, else the row's.
     ref_key: Option<RefKey>,
+    /// The reference key the row gave, if any.
+    given_ref_key: Option<RefKey>,
+}
+
+/// Why a row is refused: the column at fault, a code and a message.
+type Refusal = (Option<String>, &'static str, String);
+
+/// The record a row named only by `key` is about: the one active record holding it.
+fn record_of_ref_key(
+    key: &RefKey,
+    holders: Option<&Vec<String>>,
+    column: Option<&str>,
+) -> Result<String, Refusal> {
+    let column = column.map(str::to_owned);
+    match holders.map(Vec::as_slice) {
+        Some([one]) => Ok(one.clone()),
+        None | Some([]) => Err((
+            column,
+            "record.not_found",
+            format!("no active record of this dataset holds reference key {key}"),
+        )),
+        Some(many) => Err((
+            column,
+            "record.ambiguous",
+            format!(
+                "{} records of this dataset hold reference key {key} ({}): name the record by its \
+                 record key",
+                many.len(),
+                many.join(", ")
+            ),
+        )),
+    }
+}
+
+/// What a row's reference key says against the record it is about (`current`, the active
+/// record the hub holds, if any): nothing wrong, or why the row is refused.
+fn ref_key_refusal(
+    a: &Accepted,
+    current: Option<&EnrolmentState>,
+    column: Option<&str>,
+) -> Option<Refusal> {
+    let given = a.given_ref_key.as_ref()?;
+    let column = column.map(str::to_owned);
+    if let (Some(_), Some(of_id)) = (&a.id_number, &a.ref_key)
+        && of_id != given
+    {
+        return Some((
+            column,
+            "ref_key.id_mismatch",
+            format!(
+                "reference key {given} does not stand for the row's ID number: give one of them, \
+                 or both of the same person"
+            ),
+        ));
+    }
+    match current {
+        Some(held) if held.ref_key.as_ref() != Some(given) => Some((
+            column,
+            "ref_key.mismatch",
+            format!(
+                "record key {} and reference key {given} name different records: record {} {}",
+                a.record_key,
+                a.record_key,
+                held.ref_key
+                    .as_ref()
+                    .map_or("holds no reference key".to_owned(), |k| format!(
+                        "holds reference key {k}"
+                    )),
+            ),
+        )),
+        None if a.id_number.is_none() => Some((
+            column,
+            "ref_key.on_add",
+            format!(
+                "record {} is new: a new record names its person by the ID number (the hub hands \
+                 back its reference key); reference key {given} can only find a record already \
+                 enrolled, on modify and delete rows",
+                a.record_key
+            ),
+        )),
+        _ => None,
+    }
 }
 
 impl Hub {
@@ -132,6 +248,12 @@ impl Hub {
             keys_seen: HashMap::new(),
             ids_seen: HashMap::new(),
             hasher: Default::default(),
+            ref_key_column: validator
+                .spec()
+                .columns
+                .iter()
+                .find(|c| c.kind == ColumnKind::RefKey)
+                .map(|c| c.name.clone()),
         };
         let keep = |valid, fields| Ok(Row { valid, fields });
         let as_read = |chunk: Chunk<Row>| async move { Ok(chunk) };
@@ -204,11 +326,14 @@ impl Hub {
             })
         };
 
-        // The operation each row asks for, and the same record twice in the file.
-        let mut accepted: Vec<Accepted> = Vec::with_capacity(rows.len());
+        let ref_column = state.ref_key_column.clone();
+        // The operation each row asks for, and what it names its record by.
+        let mut named: Vec<Named> = Vec::with_capacity(rows.len());
         for Row { valid, fields } in rows {
             let line = valid.line;
-            let Some(record_key) = valid.record_key().map(str::to_owned) else {
+            let record_key = valid.record_key().map(str::to_owned);
+            let given_ref_key = valid.ref_key().cloned();
+            if record_key.is_none() && given_ref_key.is_none() {
                 reject(
                     state,
                     line,
@@ -218,7 +343,7 @@ impl Hub {
                     "the row has no record key".into(),
                 )?;
                 continue;
-            };
+            }
             let intent = match (mode, valid.operation()) {
                 (UploadMode::Full, Some(Operation::Delete)) => {
                     reject(
@@ -250,27 +375,111 @@ impl Hub {
                     continue;
                 }
             };
+            let needs_record_key = match intent {
+                _ if record_key.is_some() => None,
+                Intent::Upsert => Some(
+                    "a full upload names every record by its record key; a reference key alone \
+                     is not enough",
+                ),
+                Intent::Add => Some(
+                    "an `add` row brings a new record and needs its record key; a reference key \
+                     can only find a record already enrolled, on modify and delete rows",
+                ),
+                Intent::Modify | Intent::Delete => None,
+            };
+            if let Some(message) = needs_record_key {
+                reject(
+                    state,
+                    line,
+                    fields,
+                    None,
+                    "record_key.missing",
+                    message.into(),
+                )?;
+                continue;
+            }
+            named.push(Named {
+                line,
+                fields,
+                valid,
+                intent,
+                record_key,
+                given_ref_key,
+            });
+        }
+
+        // The records of the rows named only by reference key.
+        // Each key once: two rows naming one record are duplicates, not an ambiguity.
+        let wanted: Vec<RefKey> = named
+            .iter()
+            .filter(|n| n.record_key.is_none())
+            .filter_map(|n| n.given_ref_key.clone())
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut holders: HashMap<RefKey, Vec<String>> = HashMap::new();
+        if !wanted.is_empty() {
+            for held in load
+                .active_enrolments_by_ref_keys(&upload.dataset, wanted)
+                .await?
+            {
+                if let Some(key) = held.ref_key {
+                    holders.entry(key).or_default().push(held.record_key);
+                }
+            }
+        }
+
+        // The same record twice in the file, however each row names it.
+        let mut accepted: Vec<Accepted> = Vec::with_capacity(named.len());
+        for n in named {
+            let mut valid = n.valid;
+            let record_key = match (n.record_key, &n.given_ref_key) {
+                (Some(key), _) => key,
+                (None, Some(given)) => {
+                    match record_of_ref_key(given, holders.get(given), ref_column.as_deref()) {
+                        Ok(key) => {
+                            valid = valid.with_record_key(&key);
+                            key
+                        }
+                        Err((column, code, message)) => {
+                            reject(state, n.line, n.fields, column.as_deref(), code, message)?;
+                            continue;
+                        }
+                    }
+                }
+                (None, None) => {
+                    return Err(HubError::Internal("a row lost its record key".into()));
+                }
+            };
             let key_hash = state.hasher.hash_one(&record_key);
             if let Some(first) = state.keys_seen.get(&key_hash) {
                 let message =
                     format!("record key {record_key} is also on line {first} of this file");
-                reject(state, line, fields, None, "row.duplicate_in_file", message)?;
+                reject(
+                    state,
+                    n.line,
+                    n.fields,
+                    None,
+                    "row.duplicate_in_file",
+                    message,
+                )?;
                 continue;
             }
-            state.keys_seen.insert(key_hash, line);
-            let id_number = if intent == Intent::Delete {
+            state.keys_seen.insert(key_hash, n.line);
+            let id_number = if n.intent == Intent::Delete {
                 None
             } else {
                 valid.id_number().cloned()
             };
             accepted.push(Accepted {
-                line,
-                fields,
+                line: n.line,
+                fields: n.fields,
                 record_key,
-                intent,
+                intent: n.intent,
                 row: valid,
                 id_number,
                 ref_key: None,
+                given_ref_key: n.given_ref_key,
             });
         }
 
@@ -315,12 +524,17 @@ impl Hub {
             kept.push(a);
         }
         let mut ref_keys = load.put_vault(entries).await?.into_iter();
-        for a in kept.iter_mut().filter(|a| a.id_number.is_some()) {
-            a.ref_key = Some(
-                ref_keys
-                    .next()
-                    .ok_or_else(|| HubError::Internal("the vault returned too few keys".into()))?,
-            );
+        for a in &mut kept {
+            a.ref_key =
+                if a.id_number.is_some() {
+                    Some(ref_keys.next().ok_or_else(|| {
+                        HubError::Internal("the vault returned too few keys".into())
+                    })?)
+                } else {
+                    // A row without an ID number that names its record by reference key keeps
+                    // the record's link to its person.
+                    a.given_ref_key.clone()
+                };
         }
 
         // Who each number belongs to, and what the hub holds of each record.
@@ -365,6 +579,12 @@ impl Hub {
             };
             if let Some((code, message)) = refusal {
                 reject(state, a.line, a.fields, None, code, message)?;
+                continue;
+            }
+            if let Some((column, code, message)) =
+                ref_key_refusal(&a, current, ref_column.as_deref())
+            {
+                reject(state, a.line, a.fields, column.as_deref(), code, message)?;
                 continue;
             }
             let resident_id = a.ref_key.as_ref().and_then(|k| residents.get(k).cloned());

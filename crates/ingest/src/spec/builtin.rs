@@ -7,6 +7,7 @@
 //! `sangam-synth` writes; the aliases are the spellings departments' exports use. The last
 //! two columns, the operation and the reference key, serve incremental uploads only.
 
+use super::header::normalise_header;
 use super::model::{CodeListRef, ColumnKind, ColumnSpec, DataSpec};
 
 /// Dataset name of the base registry (part of the `sangam ingest` contract).
@@ -126,12 +127,48 @@ pub fn base_registry() -> DataSpec {
             ),
             // The reference key the uploader got in an earlier upload's mapping: finds a member
             // whose row does not repeat the ID number.
-            col("ref_key", &["reference_key", "ref_no"], K::RefKey, false),
+            ref_key_column(),
         ],
         rules: Vec::new(),
         update_frequency_days: Some(30),
         exclusive_with: Vec::new(),
         one_per_household: false,
+    }
+}
+
+/// The optional column of a reference key the hub handed back in an earlier upload's
+/// mapping: it finds a base member, or a scheme's record, whose row does not repeat the ID
+/// number or the record key.
+pub fn ref_key_column() -> ColumnSpec {
+    ColumnSpec::new("ref_key", ColumnKind::RefKey, false).with_aliases(&["reference_key", "ref_no"])
+}
+
+impl DataSpec {
+    /// The spec an upload's file is read with: a scheme spec as declared, plus the columns
+    /// every scheme takes without declaring them. Today that is [`ref_key_column`], so that
+    /// an incremental row can name its record by the reference key of the mapping instead of
+    /// the record key. Nothing is added when the spec has a reference-key column of its own,
+    /// and an alias (or the name) that one of the spec's columns already answers to is left
+    /// out, so the department's columns always win. The stored spec is not changed.
+    pub fn with_implicit_columns(mut self) -> DataSpec {
+        if self.columns.iter().any(|c| c.kind == ColumnKind::RefKey) {
+            return self;
+        }
+        let taken: std::collections::HashSet<String> = self
+            .columns
+            .iter()
+            .flat_map(|c| std::iter::once(&c.name).chain(&c.aliases))
+            .map(|n| normalise_header(n))
+            .collect();
+        let mut column = ref_key_column();
+        if taken.contains(&normalise_header(&column.name)) {
+            return self;
+        }
+        column
+            .aliases
+            .retain(|a| !taken.contains(&normalise_header(a)));
+        self.columns.push(column);
+        self
     }
 }
 
@@ -158,6 +195,9 @@ one_per_household = false            # true: at most one member of a ration card
 
 # Incremental uploads carry an operation per row (add, modify, delete; A/M/D also work).
 # A delete row needs only the record key. Full uploads may leave the column out.
+# Every scheme also takes an optional `ref_key` column without declaring it (aliases
+# reference_key, ref_no): a modify or delete row may name its record by the reference key
+# the hub handed back in an earlier upload's mapping instead of by the record key.
 [[columns]]
 name = "operation"
 aliases = ["op", "action"]

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::model::DataSpec;
+use super::model::{ColumnKind, DataSpec};
 
 /// The normalised form used to compare headers with column names and aliases: lower case,
 /// without whitespace, `_`, `-`, `.` or `/`, and without the invisible characters that
@@ -151,7 +151,8 @@ fn missing_message(missing: &[String], known: &[AcceptedHeaders], looks_like_dat
 ///
 /// Each file column matches at most one spec column (by normalised name or alias). Errors:
 /// two file columns for one spec column ([`HeaderError::Ambiguous`], checked first), then
-/// required columns absent ([`HeaderError::MissingColumns`], all of them listed). File
+/// required columns absent ([`HeaderError::MissingColumns`], all of them listed; the record
+/// key is not missing from a file that has the reference-key column instead). File
 /// columns the spec does not know end up in [`HeaderMap::unknown`].
 pub fn match_header(spec: &DataSpec, header: &[String]) -> Result<HeaderMap, HeaderError> {
     if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
@@ -194,11 +195,19 @@ pub fn match_header(spec: &DataSpec, header: &[String]) -> Result<HeaderMap, Hea
         }
     }
 
+    // A file of rows named by reference key may leave out the record key column: the rows
+    // are then checked one by one (an `add` still needs the record key).
+    let has_ref_key = spec
+        .columns
+        .iter()
+        .zip(&matches)
+        .any(|(col, found)| col.kind == ColumnKind::RefKey && !found.is_empty());
     let absent: Vec<&super::model::ColumnSpec> = spec
         .columns
         .iter()
         .zip(&matches)
         .filter(|(col, found)| col.required && found.is_empty())
+        .filter(|(col, _)| !(has_ref_key && spec.record_key.as_deref() == Some(&col.name)))
         .map(|(col, _)| col)
         .collect();
     if !absent.is_empty() {

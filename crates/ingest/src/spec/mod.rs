@@ -3,7 +3,8 @@
 //! - [`DataSpec`] and friends: the spec model, read from TOML or JSON and checked as a whole
 //!   by [`DataSpec::validate`];
 //! - [`base_registry`]: the built-in spec of the base registry (dataset `base`), and
-//!   [`example_scheme_spec_toml`], a commented scheme spec;
+//!   [`example_scheme_spec_toml`], a commented scheme spec; [`DataSpec::with_implicit_columns`],
+//!   the spec an upload reads a scheme's file with (its columns and an optional `ref_key`);
 //! - [`BaseForm`]: which form a base-registry file is in (one row per member, a cards file or
 //!   a members file), told from its header, and the spec of each;
 //! - [`match_header`]: a file's header row mapped to the spec's columns, once per file;
@@ -31,7 +32,7 @@ mod value;
 mod verify;
 
 pub use base_forms::{BaseForm, BaseFormError, CARD_COLUMNS, MEMBER_COLUMNS};
-pub use builtin::{BASE_DATASET, base_registry, example_scheme_spec_toml};
+pub use builtin::{BASE_DATASET, base_registry, example_scheme_spec_toml, ref_key_column};
 pub use header::{
     AcceptedHeaders, HeaderError, HeaderMap, UnknownHeader, match_header, normalise_header,
 };

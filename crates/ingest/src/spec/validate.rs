@@ -70,6 +70,10 @@ struct Column {
     required: bool,
     /// Required even on a delete row: the record key (and the operation itself).
     needed_for_delete: bool,
+    /// The record key, whose cell a row may leave empty when it names its record by a
+    /// reference key instead (whether that is enough is the upload's business: an `add` or
+    /// a full upload still needs the record key).
+    is_record_key: bool,
     position: Option<usize>,
     min: Option<f64>,
     max: Option<f64>,
@@ -124,6 +128,7 @@ impl Validator {
         let record_key = spec.record_key.as_deref().and_then(index_of);
         let kind_index = |kind| spec.columns.iter().position(|c| c.kind == kind);
         let operation = kind_index(ColumnKind::Operation);
+        let ref_key = kind_index(ColumnKind::RefKey);
 
         let parse_list = |kind, values: &[String]| -> Result<Vec<Value>, SpecError> {
             values
@@ -146,6 +151,7 @@ impl Validator {
                 kind: c.kind,
                 required: c.required,
                 needed_for_delete: Some(i) == record_key || Some(i) == operation,
+                is_record_key: Some(i) == record_key,
                 position: header_map.position(i),
                 min: c.min,
                 max: c.max,
@@ -192,6 +198,7 @@ impl Validator {
             consent_ref: kind_index(ColumnKind::ConsentRef),
             record_key,
             operation,
+            ref_key,
         });
         Ok(Self {
             spec,
@@ -226,11 +233,13 @@ impl Validator {
     /// [`Value::Empty`] otherwise, as is a column the file lacks. A record shorter than the
     /// header has its missing cells treated as empty. On a row whose operation is `delete`
     /// only the record key is required (other cells are still checked if given) and rules
-    /// are skipped, since the department is removing the record, not describing it.
+    /// are skipped, since the department is removing the record, not describing it. A row
+    /// that carries a reference key may leave the record key empty: the key names the record.
     pub fn validate(&self, record: &RawRecord) -> Result<ValidRow, Vec<FieldProblem>> {
         let mut values = Vec::with_capacity(self.columns.len());
         let mut problems: Vec<FieldProblem> = Vec::new();
         let deleting = self.is_delete(record);
+        let keyed_by_ref_key = self.cell_of(self.schema.ref_key, record).is_some();
 
         for col in &self.columns {
             let raw = col
@@ -238,7 +247,9 @@ impl Validator {
                 .and_then(|p| record.fields.get(p))
                 .map_or("", |s| s.trim());
             if raw.is_empty() {
-                if col.required && (!deleting || col.needed_for_delete) {
+                let needed = (!deleting || col.needed_for_delete)
+                    && !(col.is_record_key && keyed_by_ref_key);
+                if col.required && needed {
                     problems.push(FieldProblem {
                         column: col.name.clone(),
                         code: "field.missing".into(),
@@ -291,12 +302,18 @@ impl Validator {
     /// Whether the record's operation cell says delete (read ahead of the other cells,
     /// because it changes which cells are required).
     fn is_delete(&self, record: &RawRecord) -> bool {
-        self.schema
-            .operation
+        self.cell_of(self.schema.operation, record)
+            .is_some_and(|s| Operation::parse(s).ok() == Some(Operation::Delete))
+    }
+
+    /// The trimmed, non-empty cell of the spec column at `index`, read ahead of validation.
+    fn cell_of<'r>(&self, index: Option<usize>, record: &'r RawRecord) -> Option<&'r str> {
+        index
             .and_then(|i| self.columns.get(i))
             .and_then(|c| c.position)
             .and_then(|p| record.fields.get(p))
-            .is_some_and(|s| Operation::parse(s).ok() == Some(Operation::Delete))
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
     }
 
     /// Parses a non-empty, trimmed cell and applies the column's constraints.

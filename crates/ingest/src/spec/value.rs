@@ -218,6 +218,7 @@ pub(crate) struct RowSchema {
     pub(crate) consent_ref: Option<usize>,
     pub(crate) record_key: Option<usize>,
     pub(crate) operation: Option<usize>,
+    pub(crate) ref_key: Option<usize>,
 }
 
 /// A row that passed every check: one typed value per spec column, in spec order.
@@ -275,6 +276,25 @@ impl ValidRow {
             Value::Operation(op) => Some(*op),
             _ => None,
         }
+    }
+
+    /// The reference key the row names its record or member by, if the spec has a
+    /// reference-key column and the cell was filled.
+    pub fn ref_key(&self) -> Option<&RefKey> {
+        match self.values.get(self.schema.ref_key?)? {
+            Value::RefKey(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The row with `key` as its record key: a row that named its record by reference key
+    /// gets the key of the record it was found to be, so that it is stored as one that named
+    /// it. Kept as text, which every record-key kind is stored as.
+    pub fn with_record_key(mut self, key: &str) -> Self {
+        if let Some(slot) = self.schema.record_key.and_then(|i| self.values.get_mut(i)) {
+            *slot = Value::Text(key.to_owned());
+        }
+        self
     }
 
     /// The values, dropping the row's link to its spec.

@@ -1,0 +1,535 @@
+//! A scheme's uploads through the hub's services, on every backend: a full upload, then
+//! incremental rows that name their records by the reference key of the first upload's
+//! mapping instead of the record key (a modify, a delete, a file without the record key
+//! column) and every way such a row is refused, checked in the counts, the codes, the mapping
+//! and the enrolments afterwards; and a record not found in the registry that a later base
+//! upload's new resident links, through the link job the base upload queues.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use sangam_domain::{IdNumber, RefKey};
+use sangam_hub::Hub;
+use sangam_hub::bootstrap::open_hub;
+use sangam_hub::clock::ManualClock;
+use sangam_hub::datasets::SpecFormat;
+use sangam_hub::uploads::{RejectionSink, UploadMode, UploadRequest};
+use sangam_ingest::report::RejectedRow;
+use sangam_store::{
+    EnrolmentStatus, LinkMethod, LinkStatus, Role, UploadCounts, UploadRecord, User,
+};
+use sangam_testkit::fixtures::scheme_spec;
+use sangam_testkit::{TestBackend, backends};
+
+const PASSWORD: &str = "correct horse battery staple";
+const SCHEME: &str = "old_age_pension";
+
+/// A valid ID number made from eleven digits.
+fn id(first11: &str) -> String {
+    IdNumber::from_eleven_digits(first11)
+        .unwrap()
+        .expose_digits()
+        .to_owned()
+}
+
+/// Rejected rows as the uploader gets them.
+#[derive(Default)]
+struct Refused(Vec<RejectedRow>);
+
+impl RejectionSink for Refused {
+    fn reject(&mut self, row: RejectedRow) -> sangam_hub::HubResult<()> {
+        self.0.push(row);
+        Ok(())
+    }
+}
+
+impl Refused {
+    /// Line → the codes of its problems.
+    fn codes(&self) -> BTreeMap<u64, String> {
+        self.0
+            .iter()
+            .map(|r| {
+                let codes: Vec<&str> = r.errors.iter().map(|e| e.code.as_str()).collect();
+                (r.line, codes.join(" "))
+            })
+            .collect()
+    }
+
+    fn message(&self, line: u64) -> String {
+        self.0
+            .iter()
+            .find(|r| r.line == line)
+            .map(|r| r.errors[0].message.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A hub on `backend` with the nodal officers of Civil Supplies and of Social Welfare, and
+/// the scheme declared by the latter.
+async fn scheme_hub(backend: &TestBackend) -> (Hub, User, User) {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+    ));
+    let key = sangam_vault::MasterKey::generate();
+    let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+    let mut officers = Vec::new();
+    for (name, organisation) in [
+        ("cs-officer", "civil-supplies"),
+        ("sw-officer", "social-welfare"),
+    ] {
+        hub.save_user(
+            name,
+            PASSWORD,
+            Role::NodalOfficer,
+            Some(organisation),
+            "test",
+        )
+        .await
+        .unwrap();
+        officers.push(hub.store().user(name).await.unwrap().unwrap());
+    }
+    let welfare = officers.pop().unwrap();
+    let civil = officers.pop().unwrap();
+    hub.create_dataset(
+        &scheme_spec(SCHEME, "", ""),
+        SpecFormat::Toml,
+        "social-welfare",
+        &welfare,
+    )
+    .await
+    .unwrap();
+    (hub, civil, welfare)
+}
+
+/// Uploads `csv` to `dataset` as `by`; the upload's record and its refused rows.
+async fn upload(
+    hub: &Hub,
+    dataset: &str,
+    mode: UploadMode,
+    by: &User,
+    name: &str,
+    csv: &str,
+) -> (UploadRecord, Refused) {
+    let (_, source) =
+        sangam_ingest::read::open_reader(Some(name), std::io::Cursor::new(csv.as_bytes().to_vec()))
+            .unwrap();
+    let mut refused = Refused::default();
+    let outcome = hub
+        .run_upload(
+            UploadRequest {
+                dataset: dataset.into(),
+                mode,
+                organisation: None,
+                uploaded_by: by.username.clone(),
+                file_name: name.into(),
+                file_sha256: format!("{name}-{}", csv.len()),
+                idempotency_key: name.into(),
+                corrects: None,
+            },
+            source,
+            &mut refused,
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    (outcome.upload().clone(), refused)
+}
+
+/// How the scheme's record `key` is linked.
+async fn link_of(hub: &Hub, key: &str) -> sangam_store::EnrolmentLink {
+    hub.store()
+        .enrolment_link(SCHEME, key)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// rows, accepted, added, modified, unchanged, deleted, rejected
+fn counts(c: &UploadCounts) -> [u64; 7] {
+    [
+        c.rows,
+        c.accepted,
+        c.added,
+        c.modified,
+        c.unchanged,
+        c.deleted,
+        c.rejected,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_rows_name_their_records_by_reference_key() {
+    for backend in backends("incremental_rows_name_their_records_by_reference_key").await {
+        let (hub, civil, welfare) = scheme_hub(&backend).await;
+        let ids: Vec<String> = (1..=7).map(|i| id(&format!("2345678901{i}"))).collect();
+
+        // The first beneficiary is a resident of the registry, so that their record is linked.
+        let base = format!(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             PYB0000001,PHH,640001,Lakshmi,F,1950,HEAD,{}\n",
+            ids[0]
+        );
+        let (loaded, _) = upload(&hub, "base", UploadMode::Full, &civil, "base.csv", &base).await;
+        assert_eq!(loaded.counts.accepted, 1);
+
+        // ---- the scheme in full; B-5 is the same person as B-4, sent in a later file.
+        let mut full = String::from("beneficiary_id,aadhaar,dob\n");
+        for (key, i) in [
+            ("B-1", 0),
+            ("B-2", 1),
+            ("B-3", 2),
+            ("B-4", 3),
+            ("B-6", 5),
+            ("B-7", 6),
+        ] {
+            full.push_str(&format!("{key},{},1950\n", ids[i]));
+        }
+        let (first, refused) =
+            upload(&hub, SCHEME, UploadMode::Full, &welfare, "full.csv", &full).await;
+        assert_eq!(
+            counts(&first.counts),
+            [6, 6, 6, 0, 0, 0, 0],
+            "{:?}",
+            refused.codes()
+        );
+        let again = format!(
+            "operation,beneficiary_id,aadhaar,dob\nA,B-5,{},1950\n",
+            ids[3]
+        );
+        let (second, _) = upload(
+            &hub,
+            SCHEME,
+            UploadMode::Incremental,
+            &welfare,
+            "b5.csv",
+            &again,
+        )
+        .await;
+        assert_eq!(counts(&second.counts), [1, 1, 1, 0, 0, 0, 0]);
+
+        // The reference keys the department got back.
+        let key: BTreeMap<String, RefKey> = hub
+            .upload_mapping(&first.id, &welfare)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.record_key, m.ref_key.unwrap()))
+            .collect();
+        let k = |record: &str| key[record].as_str().to_owned();
+        let b1_before = hub.store().enrolment(SCHEME, "B-1").await.unwrap().unwrap();
+        assert!(b1_before.resident_id.is_some(), "linked by its ID number");
+        let unknown = RefKey::generate();
+
+        // ---- the month's changes, named by reference key.
+        let changes = format!(
+            "operation,beneficiary_id,aadhaar,dob,ref_key\n\
+             M,,,1951,{b1}\n\
+             D,,,,{b2}\n\
+             M,,,1950,not-a-key\n\
+             M,,,1950,{unknown}\n\
+             D,,,,{b4}\n\
+             M,B-3,,1950,{b1}\n\
+             M,,{id1},1950,{b6}\n\
+             M,,,1952,{b1}\n\
+             M,B-1,,1953,\n\
+             M,B-7,{id7},1950,{b7}\n\
+             A,B-8,,1950,{b7}\n\
+             A,,,1950,{b6}\n",
+            b1 = k("B-1"),
+            b2 = k("B-2"),
+            b4 = k("B-4"),
+            b6 = k("B-6"),
+            b7 = k("B-7"),
+            id1 = ids[0],
+            id7 = ids[6],
+        );
+        let (changed, refused) = upload(
+            &hub,
+            SCHEME,
+            UploadMode::Incremental,
+            &welfare,
+            "changes.csv",
+            &changes,
+        )
+        .await;
+        assert_eq!(
+            counts(&changed.counts),
+            [12, 3, 0, 1, 1, 1, 9],
+            "{:?}",
+            refused.codes()
+        );
+        let expected: BTreeMap<u64, String> = [
+            (4, "ref_key.format"),
+            (5, "record.not_found"),
+            (6, "record.ambiguous"),
+            (7, "ref_key.mismatch"),
+            (8, "ref_key.id_mismatch"),
+            (9, "row.duplicate_in_file"),
+            (10, "row.duplicate_in_file"),
+            (12, "ref_key.on_add"),
+            (13, "record_key.missing"),
+        ]
+        .into_iter()
+        .map(|(line, code)| (line, code.to_owned()))
+        .collect();
+        assert_eq!(refused.codes(), expected);
+        // Messages name the keys, never an ID number.
+        assert!(refused.message(5).contains(unknown.as_str()));
+        let ambiguous = refused.message(6);
+        assert!(
+            ambiguous.contains("B-4") && ambiguous.contains("B-5") && ambiguous.contains(&k("B-4")),
+            "{ambiguous}"
+        );
+        let mismatch = refused.message(7);
+        assert!(
+            mismatch.contains("B-3")
+                && mismatch.contains(&k("B-1"))
+                && mismatch.contains(&k("B-3")),
+            "{mismatch}"
+        );
+        assert!(refused.message(9).contains("line 2"));
+        assert!(refused.message(13).contains("add"));
+        for r in &refused.0 {
+            for e in &r.errors {
+                assert!(
+                    ids.iter().all(|n| !e.message.contains(n.as_str())),
+                    "{}",
+                    e.message
+                );
+            }
+            if r.line != 4 {
+                assert_eq!(
+                    r.errors[0].column.as_deref(),
+                    [5, 6, 7, 8, 12].contains(&r.line).then_some("ref_key"),
+                    "line {}",
+                    r.line
+                );
+            }
+        }
+
+        // The mapping names each record and its reference key.
+        let outcomes: Vec<(String, String, Option<RefKey>)> = hub
+            .upload_mapping(&changed.id, &welfare)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.record_key, m.outcome, m.ref_key))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (
+                    "B-1".to_owned(),
+                    "modified".to_owned(),
+                    Some(key["B-1"].clone())
+                ),
+                (
+                    "B-2".to_owned(),
+                    "deleted".to_owned(),
+                    Some(key["B-2"].clone())
+                ),
+                (
+                    "B-7".to_owned(),
+                    "unchanged".to_owned(),
+                    Some(key["B-7"].clone())
+                ),
+            ]
+        );
+
+        // The store: B-1 changed and still linked to its person, B-2 removed, the rest as
+        // they were.
+        let b1 = hub.store().enrolment(SCHEME, "B-1").await.unwrap().unwrap();
+        assert_ne!(b1.fields["dob"], b1_before.fields["dob"]);
+        assert_eq!(
+            b1.fields["beneficiary_id"], "B-1",
+            "stored as if named by its key"
+        );
+        assert_eq!(b1.ref_key.as_ref(), Some(&key["B-1"]));
+        assert_eq!(b1.resident_id, b1_before.resident_id);
+        assert_eq!(b1.version, 2);
+        assert_eq!(b1.upload_id, changed.id);
+        let b2 = hub.store().enrolment(SCHEME, "B-2").await.unwrap().unwrap();
+        assert_eq!(b2.status, EnrolmentStatus::Removed);
+        for record in ["B-3", "B-4", "B-5", "B-6", "B-7"] {
+            let e = hub
+                .store()
+                .enrolment(SCHEME, record)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (e.status, e.version),
+                (EnrolmentStatus::Active, 1),
+                "{record}"
+            );
+        }
+        assert!(
+            hub.store()
+                .enrolment(SCHEME, "B-8")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            hub.store().count_active_enrolments(SCHEME).await.unwrap(),
+            6
+        );
+
+        // ---- a file of changes by reference key alone, without the record key column.
+        let deletions = format!("operation,dob,ref_key\nD,,{}\nM,,{}\n", k("B-6"), k("B-3"));
+        let (deleted, refused) = upload(
+            &hub,
+            SCHEME,
+            UploadMode::Incremental,
+            &welfare,
+            "deletions.csv",
+            &deletions,
+        )
+        .await;
+        assert_eq!(counts(&deleted.counts), [2, 1, 0, 0, 0, 1, 1]);
+        assert_eq!(
+            refused.codes().into_values().collect::<Vec<_>>(),
+            ["field.missing"],
+            "a modify row still describes the record (its dob)"
+        );
+        let b6 = hub.store().enrolment(SCHEME, "B-6").await.unwrap().unwrap();
+        assert_eq!(b6.status, EnrolmentStatus::Removed);
+
+        // ---- a full upload names every record by its record key.
+        let full_again = format!(
+            "beneficiary_id,aadhaar,dob,ref_key\n,,1950,{}\nB-9,,1950,{}\n",
+            k("B-3"),
+            k("B-3")
+        );
+        let (whole, refused) = upload(
+            &hub,
+            SCHEME,
+            UploadMode::Full,
+            &welfare,
+            "full-again.csv",
+            &full_again,
+        )
+        .await;
+        assert_eq!(whole.counts.rejected, 2);
+        assert_eq!(
+            refused.codes().into_values().collect::<Vec<_>>(),
+            ["record_key.missing", "ref_key.on_add"]
+        );
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_added_by_a_base_upload_link_records_not_found() {
+    for backend in backends("residents_added_by_a_base_upload_link_records_not_found").await {
+        let (hub, civil, welfare) = scheme_hub(&backend).await;
+        let (known, newcomer) = (id("34567890121"), id("34567890122"));
+        let base = format!(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             PYC0000001,PHH,640001,Kamala,F,1948,HEAD,{known}\n"
+        );
+        let (loaded, _) = upload(&hub, "base", UploadMode::Full, &civil, "base.csv", &base).await;
+        assert_eq!(loaded.counts.accepted, 1);
+
+        // A beneficiary whose person is not in the registry yet: not found by the link job.
+        let scheme = format!("beneficiary_id,aadhaar,dob\nC-1,{newcomer},1961\n");
+        let (first, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "c.csv", &scheme).await;
+        assert_eq!(first.counts.accepted, 1);
+        hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::NotFound);
+        assert!(hub.store().pending_jobs().await.unwrap().is_empty());
+
+        // The base registry's month of changes adds that person.
+        let changes = format!(
+            "operation,ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             A,PYC0000002,PHH,640002,Selvi,F,1961,HEAD,{newcomer}\n"
+        );
+        let (added, _) = upload(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            &civil,
+            "add.csv",
+            &changes,
+        )
+        .await;
+        assert_eq!(counts(&added.counts), [1, 1, 1, 0, 0, 0, 0]);
+        let selvi = hub
+            .resident_by_id_number(&IdNumber::parse(&newcomer).unwrap())
+            .await
+            .unwrap();
+
+        // The record waits again, its dataset's link job is queued, and the system says why.
+        assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::Pending);
+        let jobs = hub.store().pending_jobs().await.unwrap();
+        assert_eq!(
+            jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(),
+            ["enrolments.link"]
+        );
+        assert_eq!(jobs[0].payload["dataset"], SCHEME);
+        let audit = hub.store().audit_entries(0, 1000).await.unwrap();
+        let relinks: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "match.relink_after_registry_change")
+            .collect();
+        assert_eq!(relinks.len(), 1);
+        assert_eq!(relinks[0].actor, "system");
+        assert_eq!(
+            relinks[0].target.as_deref(),
+            Some(&*format!("dataset:{SCHEME}"))
+        );
+        let details: serde_json::Value = serde_json::from_str(&relinks[0].details).unwrap();
+        assert_eq!(details["records"], 1);
+        assert_eq!(details["upload_id"], added.id);
+
+        // The worker, one step at a time, links it to the new resident.
+        let mut runs = Vec::new();
+        while let Some(run) = hub.run_next_job().await.unwrap() {
+            runs.push((run.kind, run.outcome));
+        }
+        assert!(
+            runs.iter().all(|(kind, _)| kind == "enrolments.link"),
+            "{runs:?}"
+        );
+        assert_eq!(runs.last().map(|r| r.1), Some("done"), "{runs:?}");
+        let linked = link_of(&hub, "C-1").await;
+        assert_eq!(
+            (linked.status, linked.method),
+            (LinkStatus::Linked, Some(LinkMethod::IdNumber))
+        );
+        assert_eq!(
+            linked.resident_id.as_deref(),
+            Some(selvi.resident_id.as_str())
+        );
+
+        // Nothing left not found: a base upload that changes a resident queues nothing.
+        let fix = format!(
+            "operation,ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             M,PYC0000001,PHH,640001,Kamala Devi,F,1948,HEAD,{known}\n"
+        );
+        let (modified, _) = upload(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            &civil,
+            "fix.csv",
+            &fix,
+        )
+        .await;
+        assert_eq!(modified.counts.modified, 1);
+        assert!(hub.store().pending_jobs().await.unwrap().is_empty());
+        let relinks = hub
+            .store()
+            .audit_entries(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "match.relink_after_registry_change")
+            .count();
+        assert_eq!(relinks, 1, "no audit entry when nothing went back");
+        backend.cleanup().await;
+    }
+}
