@@ -533,3 +533,52 @@ async fn residents_added_by_a_base_upload_link_records_not_found() {
         backend.cleanup().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_upload_keeps_the_records_whose_rows_it_refuses() {
+    for backend in backends("a_full_upload_keeps_the_records_whose_rows_it_refuses").await {
+        let (hub, _civil, welfare) = scheme_hub(&backend).await;
+        let ids: Vec<String> = (1..=4).map(|i| id(&format!("3456789012{i}"))).collect();
+        let mut full = String::from("beneficiary_id,aadhaar,dob\n");
+        for (i, key) in ["B-1", "B-2", "B-3", "B-4"].iter().enumerate() {
+            full.push_str(&format!("{key},{},1950\n", ids[i]));
+        }
+        let (first, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "full.csv", &full).await;
+        assert_eq!(counts(&first.counts), [4, 4, 4, 0, 0, 0, 0]);
+
+        // The next month's file: B-1 as it was, B-2 with a date of birth the validation
+        // refuses, B-3 with an operation a full upload refuses, and B-4 left out.
+        let next = format!(
+            "operation,beneficiary_id,aadhaar,dob\n\
+             ,B-1,{},1950\n,B-2,{},31-02-1950\nD,B-3,{},1950\n",
+            ids[0], ids[1], ids[2]
+        );
+        let (second, refused) =
+            upload(&hub, SCHEME, UploadMode::Full, &welfare, "next.csv", &next).await;
+        assert_eq!(
+            counts(&second.counts),
+            [3, 1, 0, 0, 1, 1, 2],
+            "{:?}",
+            refused.codes()
+        );
+        assert_eq!(
+            refused.codes(),
+            BTreeMap::from([
+                (3, "dob.invalid_date".to_owned()),
+                (4, "operation.not_in_full_upload".to_owned()),
+            ])
+        );
+        for (key, status) in [
+            ("B-1", EnrolmentStatus::Active),
+            ("B-2", EnrolmentStatus::Active),
+            ("B-3", EnrolmentStatus::Active),
+            ("B-4", EnrolmentStatus::Removed),
+        ] {
+            let held = hub.store().enrolment(SCHEME, key).await.unwrap().unwrap();
+            assert_eq!(
+                held.status, status,
+                "{key}: only what the file left out goes"
+            );
+        }
+    }
+}

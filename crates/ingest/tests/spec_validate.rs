@@ -726,7 +726,7 @@ required = true
     let key = sangam_domain::RefKey::generate();
     let header = strings(&["Op", "DOB", "Reference Key"]);
     let map = match_header(&small, &header).expect("the ref_key column stands for the key");
-    let v = Validator::new(small.clone(), map, today(), None, None).expect("validator");
+    let v = Validator::new(small.clone(), map, today(), CodeLists::default()).expect("validator");
     let row = v
         .validate(&record(strings(&["D", "", key.as_str()])))
         .expect("a delete row named by reference key");
@@ -754,7 +754,7 @@ required = true
     // With the record key column, an empty key cell is allowed only beside a reference key.
     let header = strings(&["ID", "Op", "DOB", "ref_key"]);
     let map = match_header(&small, &header).expect("header");
-    let v = Validator::new(small, map, today(), None, None).expect("validator");
+    let v = Validator::new(small, map, today(), CodeLists::default()).expect("validator");
     assert!(
         v.validate(&record(strings(&["", "D", "", key.as_str()])))
             .is_ok()

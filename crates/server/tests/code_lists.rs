@@ -336,9 +336,10 @@ async fn scheme_uploads_are_checked_against_the_loaded_bank_branches() {
                 &after["upload"]["counts"]["accepted"],
                 &after["upload"]["counts"]["rejected"],
                 &after["upload"]["counts"]["unchanged"],
+                &after["upload"]["counts"]["deleted"],
             ),
-            (&json!(2), &json!(2), &json!(2)),
-            "{after}"
+            (&json!(2), &json!(2), &json!(2), &json!(0)),
+            "a refused row's record is kept as it was: {after}"
         );
         let report = rejections(after).await;
         assert_eq!(report.matches("ifsc.unknown").count(), 1, "{report}");

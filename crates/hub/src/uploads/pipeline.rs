@@ -40,6 +40,8 @@ impl LoadTarget<'_, '_> {
 pub(crate) struct Chunk<T> {
     pub(crate) rows: Vec<T>,
     pub(crate) rejected: Vec<RejectedRow>,
+    /// The record keys that refused rows name (where the key's cell could be read).
+    pub(crate) refused_keys: Vec<String>,
     /// Records read, accepted or not.
     pub(crate) read: u64,
 }
@@ -93,6 +95,7 @@ fn read_chunk<T>(
         // Sized once: rows are large, and growing the vector would copy them over and over.
         rows: Vec::with_capacity(CHUNK_ROWS),
         rejected: Vec::new(),
+        refused_keys: Vec::new(),
         read: 0,
     };
     while chunk.read < CHUNK_ROWS as u64 {
@@ -103,9 +106,14 @@ fn read_chunk<T>(
         match next {
             Err(e) => chunk.rejected.push(rejected_from_read_error(&e)),
             Ok(record) => match validator.validate(&record) {
-                Err(problems) => chunk
-                    .rejected
-                    .push(rejected_from_problems(record, problems)),
+                Err(problems) => {
+                    if let Some(key) = validator.record_key_cell(&record) {
+                        chunk.refused_keys.push(key.to_owned());
+                    }
+                    chunk
+                        .rejected
+                        .push(rejected_from_problems(record, problems));
+                }
                 Ok(valid) => match convert(valid, record.fields) {
                     Ok(row) => chunk.rows.push(row),
                     Err(refused) => chunk.rejected.push(refused),
@@ -173,11 +181,23 @@ where
         counts: &mut UploadCounts,
         target: &mut LoadTarget<'_, '_>,
     ) -> HubResult<Option<Vec<T>>> {
+        Ok(self
+            .next_rows_and_refused_keys(counts, target)
+            .await?
+            .map(|(rows, _)| rows))
+    }
+
+    /// [`ChunkReader::next_rows`], with the record keys that the chunk's refused rows name.
+    pub(crate) async fn next_rows_and_refused_keys(
+        &mut self,
+        counts: &mut UploadCounts,
+        target: &mut LoadTarget<'_, '_>,
+    ) -> HubResult<Option<(Vec<T>, Vec<String>)>> {
         let Some(mut chunk) = self.next().await? else {
             return Ok(None);
         };
         chunk.report(counts, target.sink)?;
-        Ok(Some(chunk.rows))
+        Ok(Some((chunk.rows, chunk.refused_keys)))
     }
 
     /// The next chunk, `None` after the last. A reader that broke off (an I/O error, an

@@ -258,8 +258,11 @@ impl Hub {
         let keep = |valid, fields| Ok(Row { valid, fields });
         let as_read = |chunk: Chunk<Row>| async move { Ok(chunk) };
         let mut reader = ChunkReader::start(source, validator, keep, as_read);
-        while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
-            self.apply_scheme_rows(target, mode, spec_version, rows, &mut state)
+        while let Some((rows, refused_keys)) = reader
+            .next_rows_and_refused_keys(&mut state.counts, target)
+            .await?
+        {
+            self.apply_scheme_rows(target, mode, spec_version, rows, refused_keys, &mut state)
                 .await?;
             target.chunk_done(&state.counts).await?;
         }
@@ -309,9 +312,21 @@ impl Hub {
         mode: UploadMode,
         spec_version: u32,
         rows: Vec<Row>,
+        refused_keys: Vec<String>,
         state: &mut SchemeState,
     ) -> HubResult<()> {
         let (upload, load, sink) = (target.upload, &mut *target.load, &mut *target.sink);
+        // A full upload removes what the file leaves out, and a record whose row the file has
+        // but the hub refused is not left out: it stays as held, for the corrected row. These
+        // are the records the chunk names; those its accepted rows do not write are kept.
+        let mut named_by_chunk: Vec<String> = Vec::new();
+        if mode == UploadMode::Full {
+            named_by_chunk = refused_keys;
+            named_by_chunk.extend(
+                rows.iter()
+                    .filter_map(|r| r.valid.record_key().map(str::to_owned)),
+            );
+        }
         let mut reject = |state: &mut SchemeState,
                           line,
                           fields,
@@ -634,9 +649,21 @@ impl Hub {
                 outcome: outcome.into(),
             });
         }
+        // Marked seen: the unchanged records, and in a full upload every record the chunk
+        // names that is not written (the unchanged among them).
+        let seen: Vec<String> = if mode == UploadMode::Full {
+            let written: std::collections::HashSet<&str> =
+                writes.iter().map(|e| e.record_key.as_str()).collect();
+            named_by_chunk
+                .into_iter()
+                .filter(|k| !written.contains(k.as_str()))
+                .collect()
+        } else {
+            unchanged
+        };
         load.upsert_enrolments(writes).await?;
-        if !unchanged.is_empty() {
-            load.touch_enrolments(&upload.dataset, unchanged, &upload.id)
+        if !seen.is_empty() {
+            load.touch_enrolments(&upload.dataset, seen, &upload.id)
                 .await?;
         }
         if !deletes.is_empty() {

@@ -307,6 +307,13 @@ impl Validator {
     }
 
     /// The trimmed, non-empty cell of the spec column at `index`, read ahead of validation.
+    /// The record key a record's cell gives (trimmed; `None` if empty or absent), whether or
+    /// not the row is valid: a full upload keeps the held record that a refused row names,
+    /// rather than remove it as left out of the file.
+    pub fn record_key_cell<'r>(&self, record: &'r RawRecord) -> Option<&'r str> {
+        self.cell_of(self.schema.record_key, record)
+    }
+
     fn cell_of<'r>(&self, index: Option<usize>, record: &'r RawRecord) -> Option<&'r str> {
         index
             .and_then(|i| self.columns.get(i))
