@@ -23,7 +23,7 @@ use tokio_postgres::Row;
 use crate::PostgresStore;
 use crate::datasets;
 use crate::load;
-use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_opt};
+use crate::sql::{conflict_detail, count, execute, get, map_err, query, query_one, query_opt};
 
 /// The first key of the session advisory lock a load holds on its upload ("SGUP"); the
 /// second is `hashtext(upload id)`. The two-key form is a key space of its own, apart from
@@ -257,6 +257,17 @@ impl UploadStore for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<StoredRejection>> {
         datasets::upload_rejections(&self.client().await?, upload_id, after, limit).await
+    }
+
+    async fn upload_mapping_len(&self, upload_id: &str) -> StoreResult<u64> {
+        let row = query_one(
+            &self.client().await?,
+            "SELECT coalesce(max(last_seq), 0)::bigint FROM upload_mapping_blocks \
+             WHERE upload_id = $1",
+            &[&upload_id],
+        )
+        .await?;
+        Ok(count(get("upload_mapping_blocks", &row, 0)?))
     }
 
     async fn upload_mapping(

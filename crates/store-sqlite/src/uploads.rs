@@ -273,6 +273,22 @@ impl UploadStore for SqliteStore {
             .await
     }
 
+    async fn upload_mapping_len(&self, upload_id: &str) -> StoreResult<u64> {
+        let id = upload_id.to_owned();
+        self.conns
+            .read(move |c| {
+                c.query_row(
+                    "SELECT coalesce(max(last_seq), 0) FROM upload_mapping_blocks \
+                     WHERE upload_id = ?1",
+                    [&id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| u64::try_from(n).unwrap_or_default())
+                .map_err(map_err)
+            })
+            .await
+    }
+
     async fn upload_mapping(
         &self,
         upload_id: &str,

@@ -1162,6 +1162,8 @@ async fn upload_outputs_and_enrolments(store: &dyn Store) {
         Some(resident.resident_id.as_str())
     );
     assert_eq!(store.upload_mapping("s1", 2, 10).await.unwrap().len(), 1);
+    assert_eq!(store.upload_mapping_len("s1").await.unwrap(), 3);
+    assert_eq!(store.upload_mapping_len("no-such-upload").await.unwrap(), 0);
     assert_eq!(
         store
             .enrolment("old_age_pension", "OAP-1")

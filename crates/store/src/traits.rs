@@ -148,6 +148,8 @@ pub trait UploadStore: Send + Sync {
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<StoredRejection>>;
+    /// How many entries an upload's mapping holds (their sequence numbers run from 1).
+    async fn upload_mapping_len(&self, upload_id: &str) -> StoreResult<u64>;
     /// An upload's reference-key mapping with `seq > after`, in order, at most `limit`.
     async fn upload_mapping(
         &self,

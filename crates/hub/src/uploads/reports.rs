@@ -240,52 +240,117 @@ impl Hub {
         Ok(bytes)
     }
 
-    /// The reference-key mapping of an upload's accepted rows, for its own organisation.
+    /// The reference-key mapping of an upload's accepted rows, for its own organisation,
+    /// read whole (see [`Hub::upload_mapping_pages`] for one page at a time).
     pub async fn upload_mapping(
         &self,
         upload_id: &str,
         user: &User,
     ) -> HubResult<Vec<MappingEntry>> {
-        let upload = self.own_upload(upload_id, user).await?;
+        let mut pages = self.upload_mapping_pages(upload_id, user).await?;
         let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.upload_mapping(&upload.id, after, PAGE).await?;
-            let done = page.len() < PAGE as usize;
-            if let Some(last) = page.last() {
-                after = last.seq;
-            }
+        while let Some(page) = pages.next_page().await? {
             all.extend(page);
-            if done {
-                break;
-            }
         }
+        Ok(all)
+    }
+
+    /// The same mapping, read a page at a time: a million-row upload's mapping is some
+    /// hundreds of megabytes as entries, and a response can send each page as it is read.
+    /// The download is audited here, with the entries the mapping holds, before any is read.
+    pub async fn upload_mapping_pages(
+        &self,
+        upload_id: &str,
+        user: &User,
+    ) -> HubResult<MappingPages> {
+        let upload = self.own_upload(upload_id, user).await?;
+        let rows = self.store.upload_mapping_len(&upload.id).await?;
         self.audit(
             &user.username,
             AuditEvent::MappingDownloaded {
-                upload_id: upload.id,
-                rows: all.len() as u64,
+                upload_id: upload.id.clone(),
+                rows,
             },
         )
         .await?;
-        Ok(all)
+        Ok(MappingPages {
+            store: self.store.clone(),
+            upload_id: upload.id,
+            rows,
+            after: 0,
+            done: false,
+        })
     }
 }
 
+/// An upload's mapping, read from the store a page at a time (see
+/// [`Hub::upload_mapping_pages`]).
+pub struct MappingPages {
+    store: Arc<dyn sangam_store::Store>,
+    upload_id: String,
+    rows: u64,
+    after: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for MappingPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingPages")
+            .field("upload_id", &self.upload_id)
+            .field("rows", &self.rows)
+            .field("after", &self.after)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MappingPages {
+    /// How many entries the mapping holds.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next page of entries, in order; `None` after the last. The first page comes even
+    /// when the mapping is empty (as an empty page).
+    pub async fn next_page(&mut self) -> HubResult<Option<Vec<MappingEntry>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .upload_mapping(&self.upload_id, self.after, PAGE)
+            .await?;
+        self.done = page.len() < PAGE as usize;
+        if let Some(last) = page.last() {
+            self.after = last.seq;
+        }
+        Ok(Some(page))
+    }
+}
+
+/// The columns of the mapping as CSV.
+const MAPPING_COLUMNS: [&str; 5] = [
+    "record_key",
+    "ref_key",
+    "id_number_masked",
+    "resident_id",
+    "outcome",
+];
+
 /// The mapping as CSV: record key, reference key, masked ID number, resident, outcome.
 pub fn mapping_csv(entries: &[MappingEntry]) -> HubResult<Vec<u8>> {
+    mapping_csv_page(entries, true)
+}
+
+/// One page of the mapping as CSV; the first page (`first`) starts the file with its byte
+/// order mark and header, and the pages after it go on from there.
+pub fn mapping_csv_page(entries: &[MappingEntry], first: bool) -> HubResult<Vec<u8>> {
     let err = |e: sangam_ingest::report::ReportError| HubError::Internal(e.to_string());
-    let mut writer = SafeCsvWriter::new(
-        Vec::new(),
-        &[
-            "record_key",
-            "ref_key",
-            "id_number_masked",
-            "resident_id",
-            "outcome",
-        ],
-    )
-    .map_err(err)?;
+    let mut writer = if first {
+        SafeCsvWriter::new(Vec::new(), &MAPPING_COLUMNS).map_err(err)?
+    } else {
+        SafeCsvWriter::continuing(Vec::new(), MAPPING_COLUMNS.len())
+    };
     for m in entries {
         writer
             .write_row(&[

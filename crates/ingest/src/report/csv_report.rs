@@ -40,6 +40,18 @@ impl<W: Write> SafeCsvWriter<W> {
         Self::start(out, header, false)
     }
 
+    /// Goes on with a CSV that another writer began (a response sent a page at a time, each
+    /// page written apart): rows of `width` cells, no byte order mark and no header.
+    pub fn continuing(out: W, width: usize) -> Self {
+        SafeCsvWriter {
+            inner: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(out),
+            width,
+            rows: 0,
+        }
+    }
+
     fn start<S: AsRef<str>>(mut out: W, header: &[S], bom: bool) -> Result<Self, ReportError> {
         if bom {
             out.write_all(BOM)?;

@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use sangam_hub::uploads::reports::{DiscardRejections, ReportFormat, mapping_csv};
+use sangam_hub::uploads::reports::{
+    DiscardRejections, MappingPages, ReportFormat, mapping_csv_page,
+};
 use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
 use sangam_store::{Role, UploadRecord};
 use serde::{Deserialize, Serialize};
@@ -413,23 +415,78 @@ pub async fn mapping(
             }));
         }
     };
-    let entries = state.hub.upload_mapping(&id, &user).await?;
-    if json {
-        let views: Vec<MappingView> = entries
-            .into_iter()
-            .map(|m| MappingView {
-                record_key: m.record_key,
-                ref_key: m.ref_key.map(|k| k.as_str().to_owned()),
-                id_number_masked: m.id_masked,
-                resident_id: m.resident_id,
-                outcome: m.outcome,
-            })
-            .collect();
-        return Ok(Json(views).into_response());
+    let pages = state.hub.upload_mapping_pages(&id, &user).await?;
+    // Sent a page at a time as it is read: a million-row mapping never sits in memory.
+    let body = Body::from_stream(futures_util::stream::try_unfold(
+        MappingStream {
+            pages,
+            json,
+            written: 0,
+            finished: false,
+        },
+        MappingStream::next_chunk,
+    ));
+    Ok(if json {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        attachment(
+            body,
+            "text/csv; charset=utf-8",
+            &format!("{id}-mapping.csv"),
+        )
+    })
+}
+
+/// Where a mapping response has got to.
+struct MappingStream {
+    pages: MappingPages,
+    json: bool,
+    /// Entries sent so far.
+    written: u64,
+    /// Whether the last piece (the JSON array's end) has gone.
+    finished: bool,
+}
+
+impl MappingStream {
+    /// The next piece of the response and the state after it; `None` at the end.
+    async fn next_chunk(mut self) -> Result<Option<(Vec<u8>, Self)>, sangam_hub::HubError> {
+        if self.finished {
+            return Ok(None);
+        }
+        // The first page starts the file (the CSV's header, the array's `[`), even empty; an
+        // empty first page is also the last, so `written` tells the first page apart.
+        let first = self.written == 0;
+        let Some(page) = self.pages.next_page().await? else {
+            self.finished = true;
+            return Ok(self.json.then(|| (b"]".to_vec(), self)));
+        };
+        let bytes = if self.json {
+            let mut out = Vec::new();
+            if first {
+                out.push(b'[');
+            }
+            for (i, m) in page.into_iter().enumerate() {
+                if !(first && i == 0) {
+                    out.push(b',');
+                }
+                let view = MappingView {
+                    record_key: m.record_key,
+                    ref_key: m.ref_key.map(|k| k.as_str().to_owned()),
+                    id_number_masked: m.id_masked,
+                    resident_id: m.resident_id,
+                    outcome: m.outcome,
+                };
+                serde_json::to_writer(&mut out, &view).map_err(|e| {
+                    sangam_hub::HubError::Internal(format!("cannot encode the mapping: {e}"))
+                })?;
+                self.written += 1;
+            }
+            out
+        } else {
+            let bytes = mapping_csv_page(&page, first)?;
+            self.written += page.len() as u64;
+            bytes
+        };
+        Ok(Some((bytes, self)))
     }
-    Ok(attachment(
-        mapping_csv(&entries)?,
-        "text/csv; charset=utf-8",
-        &format!("{id}-mapping.csv"),
-    ))
 }
