@@ -14,6 +14,7 @@ pub mod conflicts;
 pub mod datasets;
 pub mod demo;
 mod error;
+mod ids;
 pub mod jobs;
 pub mod linking;
 pub mod registry;

@@ -231,7 +231,7 @@ impl Hub {
         for h in households {
             let mut head = None;
             for m in h.members {
-                let resident_id = uuid::Uuid::now_v7().to_string();
+                let resident_id = crate::ids::new_id();
                 if m.details.relationship == Relationship::Head && head.is_none() {
                     head = Some(resident_id.clone());
                 }

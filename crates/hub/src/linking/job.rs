@@ -205,7 +205,7 @@ impl Hub {
                             let target = &index.records[index.position(id)? as usize];
                             let explanation = index.engine.explain(&record, target);
                             Some(NewReview {
-                                id: uuid::Uuid::now_v7().to_string(),
+                                id: crate::ids::new_id(),
                                 resident_id: (*id).to_owned(),
                                 probability: *p,
                                 explanation: serde_json::to_value(&explanation).ok()?,

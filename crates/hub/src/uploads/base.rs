@@ -79,7 +79,7 @@ fn member_row(
         card_number,
         household,
         member,
-        resident_id: uuid::Uuid::now_v7().to_string(),
+        resident_id: crate::ids::new_id(),
         id_number: base_rows::id_number(&row),
         consent: base_rows::consent(&row),
         sealed: None,
@@ -228,23 +228,23 @@ impl Hub {
         state: &mut LoadState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
+        // The chunk's rows stay in this one vector: refused rows are taken out of it, and what
+        // each step learns of a row is kept beside it, since a row is large and moving ten
+        // thousand of them from vector to vector was a measurable part of a load.
+        let mut kept = members;
         // Duplicates inside the chunk, found when it was prepared.
-        let mut kept: Vec<MemberRow> = Vec::with_capacity(members.len());
-        for m in members {
-            if let Some(first) = m.duplicate_of {
-                state.counts.rejected += 1;
-                sink.reject(RejectedRow {
-                    line: m.line,
-                    fields: m.fields,
-                    errors: vec![problem(
-                        None,
-                        "row.duplicate_in_file",
-                        format!("the same person is on line {first} of this file"),
-                    )],
-                })?;
-                continue;
-            }
-            kept.push(m);
+        for m in kept.extract_if(.., |m| m.duplicate_of.is_some()) {
+            let first = m.duplicate_of.unwrap_or_default();
+            state.counts.rejected += 1;
+            sink.reject(RejectedRow {
+                line: m.line,
+                fields: m.fields,
+                errors: vec![problem(
+                    None,
+                    "row.duplicate_in_file",
+                    format!("the same person is on line {first} of this file"),
+                )],
+            })?;
         }
 
         // Households, before anything goes into the vault (a refused row leaves no number
@@ -284,9 +284,8 @@ impl Hub {
                     .collect();
                 (with_members, households)
             };
-        let mut on_cards: Vec<(MemberRow, bool)> = Vec::with_capacity(kept.len());
-        let mut entries: Vec<NewVaultEntry> = Vec::with_capacity(kept.len());
-        for mut m in kept {
+        let mut refusals: Vec<Option<(&'static str, String)>> = Vec::with_capacity(kept.len());
+        for m in &kept {
             let card = m.card_number.as_str();
             let hash = state.card_hash(card);
             let mismatch = || {
@@ -318,49 +317,67 @@ impl Hub {
                 )),
                 (false, _) => None,
             };
-            if let Some((code, message)) = refusal {
-                state.counts.rejected += 1;
-                sink.reject(RejectedRow {
-                    line: m.line,
-                    fields: m.fields,
-                    errors: vec![problem(Some("ration_card_no"), code, message)],
-                })?;
-                continue;
-            }
-            let entry = m.sealed.take();
-            on_cards.push((m, entry.is_some()));
-            entries.extend(entry);
+            refusals.push(refusal);
+        }
+        // `extract_if` asks about each row once, in order, so the refusals line up.
+        let mut refusals = refusals.into_iter();
+        let mut reasons = Vec::new();
+        let refused: Vec<MemberRow> = kept
+            .extract_if(.., |_| match refusals.next().flatten() {
+                Some(reason) => {
+                    reasons.push(reason);
+                    true
+                }
+                None => false,
+            })
+            .collect();
+        for (m, (code, message)) in refused.into_iter().zip(reasons) {
+            state.counts.rejected += 1;
+            sink.reject(RejectedRow {
+                line: m.line,
+                fields: m.fields,
+                errors: vec![problem(Some("ration_card_no"), code, message)],
+            })?;
         }
 
-        // Into the vault, inside the load.
+        // Into the vault, inside the load; each row's reference key beside it.
+        let mut sealed = Vec::with_capacity(kept.len());
+        let entries: Vec<NewVaultEntry> = kept
+            .iter_mut()
+            .filter_map(|m| {
+                let entry = m.sealed.take();
+                sealed.push(entry.is_some());
+                entry
+            })
+            .collect();
         let mut ref_keys = load.put_vault(entries).await?.into_iter();
-        let mut with_keys: Vec<(MemberRow, Option<RefKey>)> = Vec::with_capacity(on_cards.len());
-        for (m, sealed) in on_cards {
-            let key =
-                if sealed {
-                    Some(ref_keys.next().ok_or_else(|| {
-                        HubError::Internal("the vault returned too few keys".into())
-                    })?)
-                } else {
-                    None
-                };
-            with_keys.push((m, key));
-        }
+        let row_keys: Vec<Option<RefKey>> = sealed
+            .into_iter()
+            .map(|sealed| {
+                sealed
+                    .then(|| {
+                        ref_keys.next().ok_or_else(|| {
+                            HubError::Internal("the vault returned too few keys".into())
+                        })
+                    })
+                    .transpose()
+            })
+            .collect::<HubResult<_>>()?;
 
         // An ID number already held by a resident (earlier in this file or before) is not
         // registered twice.
-        let keys: Vec<RefKey> = with_keys.iter().filter_map(|(_, k)| k.clone()).collect();
+        let keys: Vec<RefKey> = row_keys.iter().flatten().cloned().collect();
         let in_use: HashSet<RefKey> = load.ref_keys_in_use(keys).await?.into_iter().collect();
         let now = self.now();
         let mut new_households: HashMap<String, Household> = HashMap::new();
         // The first head of each existing card joined now, for cards that have none yet.
         let mut heads: HashMap<String, String> = HashMap::new();
-        let mut residents = Vec::with_capacity(with_keys.len());
-        let mut mapping = Vec::with_capacity(with_keys.len());
+        let mut residents = Vec::with_capacity(kept.len());
+        let mut mapping = Vec::with_capacity(kept.len());
         // The file's own text of the accepted rows, freed off this task (a million rows hold
         // fifteen million small strings, and this task is on the writer's path).
-        let mut spent: Vec<Vec<String>> = Vec::with_capacity(with_keys.len());
-        for (mut m, key) in with_keys {
+        let mut spent: Vec<Vec<String>> = Vec::with_capacity(kept.len());
+        for (mut m, key) in kept.into_iter().zip(row_keys) {
             if key.as_ref().is_some_and(|k| in_use.contains(k)) {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {

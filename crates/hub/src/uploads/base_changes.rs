@@ -578,7 +578,7 @@ impl Hub {
             ));
         }
 
-        let resident_id = uuid::Uuid::now_v7().to_string();
+        let resident_id = crate::ids::new_id();
         let is_head = member.relationship == Relationship::Head;
         let resident =
             self.resident_record(resident_id.clone(), row.card.clone(), member, None, now);

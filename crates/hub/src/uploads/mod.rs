@@ -202,7 +202,7 @@ impl Hub {
             }
             None => {
                 let upload = UploadRecord {
-                    id: uuid::Uuid::now_v7().to_string(),
+                    id: crate::ids::new_id(),
                     dataset: request.dataset.clone(),
                     organisation: organisation.clone(),
                     uploaded_by: request.uploaded_by.clone(),
