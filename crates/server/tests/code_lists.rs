@@ -19,7 +19,7 @@ use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
 use serde_json::{Value, json};
 
-use common::{Api, PASSWORD, save_users, to_csv};
+use common::{Api, PASSWORD, served_hub, to_csv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked_against_the_loaded_village_directory() {
@@ -247,23 +247,14 @@ required = true
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheme_uploads_are_checked_against_the_loaded_bank_branches() {
     for backend in backends("scheme_uploads_are_checked_against_the_loaded_bank_branches").await {
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-        ));
-        let key = sangam_vault::MasterKey::generate();
-        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-        save_users(
-            &hub,
+        let (_hub, server, api) = served_hub(
+            &backend,
             &[
                 ("admin", Role::Admin, None),
                 ("sw-officer", Role::NodalOfficer, Some("social-welfare")),
             ],
         )
         .await;
-        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
-            .await
-            .unwrap();
-        let api = Api::new(server.addr);
         let admin = api.sign_in("admin").await;
         let officer = api.sign_in("sw-officer").await;
         let r = api

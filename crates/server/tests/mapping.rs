@@ -8,36 +8,23 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
-use sangam_hub::bootstrap::open_hub;
-use sangam_hub::clock::ManualClock;
 use sangam_store::Role;
 use sangam_synth::{Generator, GeneratorConfig, write_base_registry_csv};
 use sangam_testkit::backends;
 use serde_json::Value;
 
-use common::{Api, save_users};
+use common::served_hub;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_of_many_pages_comes_whole() {
     for backend in backends("a_mapping_of_many_pages_comes_whole").await {
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-        ));
-        let key = sangam_vault::MasterKey::generate();
-        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-        save_users(
-            &hub,
+        let (hub, server, api) = served_hub(
+            &backend,
             &[("cs-officer", Role::NodalOfficer, Some("civil-supplies"))],
         )
         .await;
-        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
-            .await
-            .unwrap();
-        let api = Api::new(server.addr);
         let cs = api.sign_in("cs-officer").await;
 
         // Over two pages of the store's 5,000 entries.

@@ -20,7 +20,7 @@ use sangam_synth::{BASE_REGISTRY_HEADER, Generator, GeneratorConfig, write_base_
 use sangam_testkit::backends;
 use serde_json::Value;
 
-use common::{Api, save_users, to_csv};
+use common::{Api, save_users, served_hub, to_csv};
 
 /// The named counts of an upload result, in order (a missing one fails the test).
 fn counts(result: &Value, names: &[&str]) -> Vec<u64> {
@@ -730,23 +730,14 @@ async fn an_officer_runs_the_whole_upload_loop_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_officer_uploads_the_base_registry_as_cards_then_members() {
     for backend in backends("an_officer_uploads_the_base_registry_as_cards_then_members").await {
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-        ));
-        let key = sangam_vault::MasterKey::generate();
-        let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-        save_users(
-            &hub,
+        let (hub, server, api) = served_hub(
+            &backend,
             &[
                 ("admin", Role::Admin, None),
                 ("cs-officer", Role::NodalOfficer, Some("civil-supplies")),
             ],
         )
         .await;
-        let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
-            .await
-            .unwrap();
-        let api = Api::new(server.addr);
         let (cs, admin) = (api.sign_in("cs-officer").await, api.sign_in("admin").await);
         let number = sangam_domain::IdNumber::from_eleven_digits("23456789012")
             .unwrap()

@@ -6,6 +6,31 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+/// A fresh hub on `backend` (its clock at 1 November 2026, 09:00 UTC, a new master key) with
+/// `users`, served on a free port without the background worker; with a client of it.
+pub async fn served_hub(
+    backend: &sangam_testkit::TestBackend,
+    users: &[(&str, sangam_store::Role, Option<&str>)],
+) -> (sangam_hub::Hub, sangam_server::RunningServer, Api) {
+    use chrono::TimeZone;
+    let clock = std::sync::Arc::new(sangam_hub::clock::ManualClock::new(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
+            .single()
+            .expect("a valid time"),
+    ));
+    let key = sangam_vault::MasterKey::generate();
+    let hub = sangam_hub::bootstrap::open_hub(&backend.location, &key, clock)
+        .await
+        .unwrap();
+    save_users(&hub, users).await;
+    let server = sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), false)
+        .await
+        .unwrap();
+    let api = Api::new(server.addr);
+    (hub, server, api)
+}
+
 /// Saves each of `users` (name, role, organisation) on `hub`, with [`PASSWORD`].
 pub async fn save_users(hub: &sangam_hub::Hub, users: &[(&str, sangam_store::Role, Option<&str>)]) {
     for (name, role, organisation) in users {
