@@ -1,8 +1,7 @@
 //! The base registry: households, residents and their change history.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::GenericClient;
 use sangam_domain::{RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident, blind_index_32};
 use sangam_store::{
@@ -14,7 +13,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::sql::{
-    conflict_detail, copy_rows, count, execute, get, map_err, query, query_one, query_opt,
+    CopyClient, copy_rows, count, execute, get, map_err, query, query_one, query_opt,
 };
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
@@ -91,174 +90,14 @@ async fn insert_history<C: GenericClient>(
     Ok(())
 }
 
-/// Column arrays of a batch of households, for one `UNNEST` insert.
-#[derive(Default)]
-struct HouseholdColumns<'a> {
-    card_number: Vec<&'a str>,
-    card_type: Vec<&'a str>,
-    house_no: Vec<Option<&'a str>>,
-    street: Vec<Option<&'a str>>,
-    locality: Vec<Option<&'a str>>,
-    pincode: Vec<Option<&'a str>>,
-    village_code: Vec<i64>,
-    head_resident_id: Vec<Option<&'a str>>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    version: Vec<i64>,
-}
-
-impl<'a> HouseholdColumns<'a> {
-    /// In card-number order, so that a large batch walks the key's B-tree from left to right
-    /// instead of jumping about it.
-    fn of(rows: &'a [RawHousehold]) -> Self {
-        let mut c = HouseholdColumns::default();
-        let mut rows: Vec<&RawHousehold> = rows.iter().collect();
-        rows.sort_unstable_by(|a, b| a.card_number.cmp(&b.card_number));
-        for h in rows {
-            c.card_number.push(&h.card_number);
-            c.card_type.push(&h.card_type);
-            c.house_no.push(h.house_no.as_deref());
-            c.street.push(h.street.as_deref());
-            c.locality.push(h.locality.as_deref());
-            c.pincode.push(h.pincode.as_deref());
-            c.village_code.push(h.village_code);
-            c.head_resident_id.push(h.head_resident_id.as_deref());
-            c.created_at.push(h.created_at);
-            c.updated_at.push(h.updated_at);
-            c.version.push(h.version);
-        }
-        c
-    }
-}
-
-/// Column arrays of a batch of residents.
-#[derive(Default)]
-struct ResidentColumns<'a> {
-    resident_id: Vec<&'a str>,
-    card_number: Vec<&'a str>,
-    name: Vec<&'a str>,
-    relative_name: Vec<Option<&'a str>>,
-    gender: Vec<&'a str>,
-    dob: Vec<&'a str>,
-    relationship: Vec<&'a str>,
-    mobile_masked: Vec<Option<&'a str>>,
-    mobile_blind_index: Vec<Option<&'a [u8]>>,
-    id_ref_key: Vec<Option<&'a str>>,
-    ekyc_status: Vec<&'a str>,
-    life_status: Vec<&'a str>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    version: Vec<i64>,
-}
-
-impl<'a> ResidentColumns<'a> {
-    /// In reference-key order (the unique index, and the key looked up in the vault), for the
-    /// same reason.
-    fn of(rows: &'a [RawResident]) -> Self {
-        let mut c = ResidentColumns::default();
-        let mut rows: Vec<&RawResident> = rows.iter().collect();
-        rows.sort_unstable_by(|a, b| a.id_ref_key.cmp(&b.id_ref_key));
-        for r in rows {
-            c.resident_id.push(&r.resident_id);
-            c.card_number.push(&r.card_number);
-            c.name.push(&r.name);
-            c.relative_name.push(r.relative_name.as_deref());
-            c.gender.push(&r.gender);
-            c.dob.push(&r.dob);
-            c.relationship.push(&r.relationship);
-            c.mobile_masked.push(r.mobile_masked.as_deref());
-            c.mobile_blind_index.push(r.mobile_blind_index.as_deref());
-            c.id_ref_key.push(r.id_ref_key.as_deref());
-            c.ekyc_status.push(&r.ekyc_status);
-            c.life_status.push(&r.life_status);
-            c.created_at.push(r.created_at);
-            c.updated_at.push(r.updated_at);
-            c.version.push(r.version);
-        }
-        c
-    }
-}
-
-/// Inserts households and residents with one `UNNEST` statement per table. The caller runs
-/// it in a transaction (its own, or an upload's load); a conflict names the record.
-pub(crate) async fn insert_rows<C: GenericClient>(
+/// Inserts households and residents with one `COPY` per table (see `sql::copy_rows`), on a
+/// pooled client (an upload's load) or in a transaction (`insert_registry`). A duplicate,
+/// stored before or twice in the batch, fails the copy and the caller's transaction rolls
+/// back, with the conflict naming the table. Rows go in key order (households by card
+/// number, residents by reference key), so a large batch walks those indexes from left to
+/// right.
+pub(crate) async fn copy_registry<C: CopyClient>(
     c: &C,
-    households: &[RawHousehold],
-    residents: &[RawResident],
-) -> StoreResult<()> {
-    // One statement per table however large the batch; a duplicate (stored before or
-    // twice in the batch) fails the statement, and the caller's transaction rolls back.
-    if !households.is_empty() {
-        let h = HouseholdColumns::of(households);
-        let stmt = c
-            .prepare_cached(&format!(
-                "INSERT INTO households ({HOUSEHOLD_COLUMNS}) SELECT * FROM UNNEST(\
-                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                 $7::int8[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int8[])"
-            ))
-            .await
-            .map_err(map_err)?;
-        c.execute(
-            &stmt,
-            &[
-                &h.card_number,
-                &h.card_type,
-                &h.house_no,
-                &h.street,
-                &h.locality,
-                &h.pincode,
-                &h.village_code,
-                &h.head_resident_id,
-                &h.created_at,
-                &h.updated_at,
-                &h.version,
-            ],
-        )
-        .await
-        .map_err(conflict_detail("households"))?;
-    }
-    if !residents.is_empty() {
-        let r = ResidentColumns::of(residents);
-        let stmt = c
-            .prepare_cached(&format!(
-                "INSERT INTO residents ({RESIDENT_COLUMNS}) SELECT * FROM UNNEST(\
-                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                 $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::text[], \
-                 $13::timestamptz[], $14::timestamptz[], $15::int8[])"
-            ))
-            .await
-            .map_err(map_err)?;
-        c.execute(
-            &stmt,
-            &[
-                &r.resident_id,
-                &r.card_number,
-                &r.name,
-                &r.relative_name,
-                &r.gender,
-                &r.dob,
-                &r.relationship,
-                &r.mobile_masked,
-                &r.mobile_blind_index,
-                &r.id_ref_key,
-                &r.ekyc_status,
-                &r.life_status,
-                &r.created_at,
-                &r.updated_at,
-                &r.version,
-            ],
-        )
-        .await
-        .map_err(conflict_detail("residents"))?;
-    }
-    Ok(())
-}
-
-/// Inserts households and residents as [`insert_rows`] does, with one `COPY` per table: an
-/// upload's load writes its chunks this way (see `sql::copy_rows`). The rows go in the same
-/// orders, for the same reason.
-pub(crate) async fn copy_registry(
-    c: &Object,
     households: &[RawHousehold],
     residents: &[RawResident],
 ) -> StoreResult<()> {
@@ -532,7 +371,7 @@ impl RegistryStore for PostgresStore {
         let residents: Vec<RawResident> = residents.iter().map(RawResident::from_record).collect();
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        insert_rows(&tx, &households, &residents).await?;
+        copy_registry(&tx, &households, &residents).await?;
         tx.commit().await.map_err(map_err)
     }
 

@@ -3,12 +3,13 @@
 
 use std::error::Error as _;
 
-use deadpool_postgres::{GenericClient, Object, PoolError};
+use bytes::Bytes;
+use deadpool_postgres::{GenericClient, Object, PoolError, Transaction};
 use sangam_store::{StoreError, StoreResult};
-use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::{CopyInSink, Row, Statement};
 
 /// The text of an error and its causes, for errors that are not the server's own (the driver
 /// prints only its outermost layer, "error connecting to server", without the reason).
@@ -160,13 +161,40 @@ pub(crate) fn get<'a, T: FromSql<'a>>(
         .map_err(|e| StoreError::corrupt(what, chain(&e)))
 }
 
+/// A connection `COPY ... FROM STDIN` can write through: a pooled client, or a transaction
+/// on one (deadpool's `GenericClient` has no `copy_in`).
+pub(crate) trait CopyClient: GenericClient {
+    fn copy_in_sink(
+        &self,
+        statement: &Statement,
+    ) -> impl Future<Output = Result<CopyInSink<Bytes>, tokio_postgres::Error>> + Send;
+}
+
+impl CopyClient for Object {
+    fn copy_in_sink(
+        &self,
+        statement: &Statement,
+    ) -> impl Future<Output = Result<CopyInSink<Bytes>, tokio_postgres::Error>> + Send {
+        self.copy_in(statement)
+    }
+}
+
+impl CopyClient for Transaction<'_> {
+    fn copy_in_sink(
+        &self,
+        statement: &Statement,
+    ) -> impl Future<Output = Result<CopyInSink<Bytes>, tokio_postgres::Error>> + Send {
+        self.copy_in(statement)
+    }
+}
+
 /// Writes rows with `COPY ... FROM STDIN (FORMAT binary)`: `into` is the table with its column
-/// list, `types` the columns' types, each row the values in that order. A bulk load's rows
-/// go this way rather than as an `INSERT` of arrays: the server reads the rows as they come
-/// instead of building arrays of them and then a row of each array element. A conflict is
-/// mapped as [`conflict_detail`] maps it, naming `table`.
-pub(crate) async fn copy_rows<const N: usize>(
-    c: &Object,
+/// list, `types` the columns' types, each row the values in that order. Rows go this way
+/// rather than as an `INSERT` of arrays: the server reads the rows as they come instead of
+/// building arrays of them and then a row of each array element. A conflict is mapped as
+/// [`conflict_detail`] maps it, naming `table`.
+pub(crate) async fn copy_rows<C: CopyClient, const N: usize>(
+    c: &C,
     table: &'static str,
     into: &str,
     types: &[Type; N],
@@ -176,7 +204,7 @@ pub(crate) async fn copy_rows<const N: usize>(
         .prepare_cached(&format!("COPY {into} FROM STDIN (FORMAT binary)"))
         .await
         .map_err(map_err)?;
-    let sink = c.copy_in(&stmt).await.map_err(map_err)?;
+    let sink = c.copy_in_sink(&stmt).await.map_err(map_err)?;
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
     for row in rows {
         writer
