@@ -7,85 +7,32 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use chrono::{TimeZone, Utc};
+use std::collections::BTreeMap;
+
 use sangam_domain::{IdNumber, LifeStatus, RationCardNumber};
 use sangam_hub::Hub;
-use sangam_hub::bootstrap::open_hub;
-use sangam_hub::clock::ManualClock;
 use sangam_hub::uploads::reports::{DiscardRejections, ReportFormat};
 use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
 use sangam_ingest::read::{ReadError, RecordSource};
 use sangam_ingest::{RawRecord, RecordError};
-use sangam_store::{EntityKind, HistoryEntry, Resident, Role, UploadCounts, User};
+use sangam_store::{EntityKind, HistoryEntry, Resident, User};
 use sangam_testkit::{TestBackend, backends};
 
-const PASSWORD: &str = "correct horse battery staple";
-const OFFICER: &str = "cs-officer";
+use common::{counts, hub_with_officers, id, upload_csv};
 
-/// A valid ID number made from eleven digits.
-fn id(first11: &str) -> String {
-    IdNumber::from_eleven_digits(first11)
-        .unwrap()
-        .expose_digits()
-        .to_owned()
-}
+const OFFICER: &str = "cs-officer";
 
 /// A hub on `backend` with Civil Supplies' nodal officer, and that officer.
 async fn officer_hub(backend: &TestBackend) -> (Hub, User) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-    ));
-    let key = sangam_vault::MasterKey::generate();
-    let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-    hub.save_user(
-        OFFICER,
-        PASSWORD,
-        Role::NodalOfficer,
-        Some("civil-supplies"),
-        "test",
-    )
-    .await
-    .unwrap();
-    let officer = hub.store().user(OFFICER).await.unwrap().unwrap();
-    (hub, officer)
+    let (hub, mut officers) = hub_with_officers(backend, &[(OFFICER, "civil-supplies")]).await;
+    (hub, officers.pop().unwrap())
 }
 
+/// Uploads `csv` to the base registry as the officer.
 async fn upload(hub: &Hub, mode: UploadMode, name: &str, csv: &str) -> UploadOutcome {
-    let (_, source) =
-        sangam_ingest::read::open_reader(Some(name), std::io::Cursor::new(csv.as_bytes().to_vec()))
-            .unwrap();
-    hub.run_upload(
-        UploadRequest {
-            dataset: "base".into(),
-            mode,
-            organisation: None,
-            uploaded_by: OFFICER.into(),
-            file_name: name.into(),
-            file_sha256: format!("{name}-{}", csv.len()),
-            idempotency_key: name.into(),
-            corrects: None,
-        },
-        source,
-        &mut DiscardRejections,
-        &|_| {},
-    )
-    .await
-    .unwrap()
-}
-
-fn counts(c: &UploadCounts) -> [u64; 7] {
-    [
-        c.rows,
-        c.accepted,
-        c.added,
-        c.modified,
-        c.unchanged,
-        c.deleted,
-        c.rejected,
-    ]
+    upload_csv(hub, "base", mode, OFFICER, name, csv).await.0
 }
 
 async fn members(hub: &Hub, card: &str) -> BTreeMap<String, Resident> {

@@ -7,90 +7,33 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use chrono::{TimeZone, Utc};
+use std::collections::BTreeMap;
+
 use sangam_domain::{IdNumber, RefKey};
 use sangam_hub::Hub;
-use sangam_hub::bootstrap::open_hub;
-use sangam_hub::clock::ManualClock;
 use sangam_hub::datasets::SpecFormat;
-use sangam_hub::uploads::{RejectionSink, UploadMode, UploadRequest};
-use sangam_ingest::report::RejectedRow;
-use sangam_store::{
-    EnrolmentStatus, LinkMethod, LinkStatus, Role, UploadCounts, UploadRecord, User,
-};
+use sangam_hub::uploads::UploadMode;
+use sangam_store::{EnrolmentStatus, LinkMethod, LinkStatus, UploadRecord, User};
 use sangam_testkit::fixtures::scheme_spec;
+
+use common::{Refused, counts, hub_with_officers, id, upload_csv};
 use sangam_testkit::{TestBackend, backends};
 
-const PASSWORD: &str = "correct horse battery staple";
 const SCHEME: &str = "old_age_pension";
-
-/// A valid ID number made from eleven digits.
-fn id(first11: &str) -> String {
-    IdNumber::from_eleven_digits(first11)
-        .unwrap()
-        .expose_digits()
-        .to_owned()
-}
-
-/// Rejected rows as the uploader gets them.
-#[derive(Default)]
-struct Refused(Vec<RejectedRow>);
-
-impl RejectionSink for Refused {
-    fn reject(&mut self, row: RejectedRow) -> sangam_hub::HubResult<()> {
-        self.0.push(row);
-        Ok(())
-    }
-}
-
-impl Refused {
-    /// Line → the codes of its problems.
-    fn codes(&self) -> BTreeMap<u64, String> {
-        self.0
-            .iter()
-            .map(|r| {
-                let codes: Vec<&str> = r.errors.iter().map(|e| e.code.as_str()).collect();
-                (r.line, codes.join(" "))
-            })
-            .collect()
-    }
-
-    fn message(&self, line: u64) -> String {
-        self.0
-            .iter()
-            .find(|r| r.line == line)
-            .map(|r| r.errors[0].message.clone())
-            .unwrap_or_default()
-    }
-}
 
 /// A hub on `backend` with the nodal officers of Civil Supplies and of Social Welfare, and
 /// the scheme declared by the latter.
 async fn scheme_hub(backend: &TestBackend) -> (Hub, User, User) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
-    ));
-    let key = sangam_vault::MasterKey::generate();
-    let hub = open_hub(&backend.location, &key, clock).await.unwrap();
-    let mut officers = Vec::new();
-    for (name, organisation) in [
-        ("cs-officer", "civil-supplies"),
-        ("sw-officer", "social-welfare"),
-    ] {
-        hub.save_user(
-            name,
-            PASSWORD,
-            Role::NodalOfficer,
-            Some(organisation),
-            "test",
-        )
-        .await
-        .unwrap();
-        officers.push(hub.store().user(name).await.unwrap().unwrap());
-    }
+    let (hub, mut officers) = hub_with_officers(
+        backend,
+        &[
+            ("cs-officer", "civil-supplies"),
+            ("sw-officer", "social-welfare"),
+        ],
+    )
+    .await;
     let welfare = officers.pop().unwrap();
     let civil = officers.pop().unwrap();
     hub.create_dataset(
@@ -113,28 +56,7 @@ async fn upload(
     name: &str,
     csv: &str,
 ) -> (UploadRecord, Refused) {
-    let (_, source) =
-        sangam_ingest::read::open_reader(Some(name), std::io::Cursor::new(csv.as_bytes().to_vec()))
-            .unwrap();
-    let mut refused = Refused::default();
-    let outcome = hub
-        .run_upload(
-            UploadRequest {
-                dataset: dataset.into(),
-                mode,
-                organisation: None,
-                uploaded_by: by.username.clone(),
-                file_name: name.into(),
-                file_sha256: format!("{name}-{}", csv.len()),
-                idempotency_key: name.into(),
-                corrects: None,
-            },
-            source,
-            &mut refused,
-            &|_| {},
-        )
-        .await
-        .unwrap();
+    let (outcome, refused) = upload_csv(hub, dataset, mode, &by.username, name, csv).await;
     (outcome.upload().clone(), refused)
 }
 
@@ -145,19 +67,6 @@ async fn link_of(hub: &Hub, key: &str) -> sangam_store::EnrolmentLink {
         .await
         .unwrap()
         .unwrap()
-}
-
-/// rows, accepted, added, modified, unchanged, deleted, rejected
-fn counts(c: &UploadCounts) -> [u64; 7] {
-    [
-        c.rows,
-        c.accepted,
-        c.added,
-        c.modified,
-        c.unchanged,
-        c.deleted,
-        c.rejected,
-    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
