@@ -24,8 +24,21 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The page size of a new database, in bytes (see `configure`).
+const PAGE_SIZE: i64 = 16 * 1024;
+
 pub(crate) fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(10))
+        .map_err(map_err)?;
+    // Pages of 16 KiB instead of SQLite's 4 KiB, for a database created now (an existing
+    // one keeps its own size: the setting takes effect only before the first table). The
+    // hub's heavy work is bulk: uploads that write hundreds of megabytes, and index builds
+    // and checks that scan whole tables, through the WAL, one page read at a time. Measured
+    // on a million-row first load, same machine and run: 4 KiB 11.1-11.2 s, 8 KiB 10.2 s,
+    // 16 KiB 9.4-9.9 s (system time 4.5 s to 3.1 s), 32 KiB 9.3 s. Small writes (an audit
+    // entry, a review decision) then put 16 KiB frames in the WAL, which is cheap beside
+    // that.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
         .map_err(map_err)?;
     // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
     // (the hub promises that nothing accepted is lost, even on power failure).

@@ -63,3 +63,39 @@ async fn the_database_files_are_private() {
     }
     drop(store);
 }
+
+fn page_size(dir: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join(sangam_store_sqlite::DATABASE_FILE))
+        .expect("open the file");
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .expect("page size")
+}
+
+#[tokio::test]
+async fn a_new_database_has_large_pages_and_an_old_one_keeps_its_own() {
+    use sangam_store::MetaStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    drop(store);
+    assert_eq!(page_size(dir.path()), 16 * 1024);
+
+    // A hub created before the change: its file has SQLite's 4 KiB pages, which no pragma
+    // changes once tables exist. It opens, migrates and works as it is.
+    let old = tempfile::tempdir().expect("temp dir");
+    {
+        let conn = rusqlite::Connection::open(old.path().join(sangam_store_sqlite::DATABASE_FILE))
+            .expect("create the file");
+        conn.execute_batch("PRAGMA page_size = 4096; CREATE TABLE before_the_hub (x)")
+            .expect("an old file");
+    }
+    let store = SqliteStore::open(old.path())
+        .await
+        .expect("open the old file");
+    store.init_meta("k", "v").await.expect("write");
+    assert_eq!(
+        store.get_meta("k").await.expect("read").as_deref(),
+        Some("v")
+    );
+    drop(store);
+    assert_eq!(page_size(old.path()), 4096);
+}
