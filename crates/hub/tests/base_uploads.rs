@@ -3,7 +3,8 @@
 //! members changed found by ID number, by name and date of birth and by reference key, one
 //! row that changes nothing, members leaving as deceased and by default as migrated, and bad
 //! rows of every kind), checked in the counts, the registry, its history, the rejection
-//! report and the mapping; and a changes file that breaks off midway leaves nothing behind.
+//! report and the mapping; members given their first ID number by a changes file; and a
+//! changes file that breaks off midway leaves nothing behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -513,6 +514,154 @@ async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
             hub.household(&refused_card).await.is_err(),
             "the refused row's card was not created"
         );
+        backend.cleanup().await;
+    }
+}
+
+/// Aadhaar seeding: the month's file brings the ID numbers of members registered without one.
+/// Each goes to the vault and the member holds its reference key; a member holding another
+/// number, a number given to two members, one held on another card, and a delete row whose
+/// number is no one's are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_upload_gives_members_their_first_id_number() {
+    for backend in backends("an_incremental_upload_gives_members_their_first_id_number").await {
+        let (hub, officer) = officer_hub(&backend).await;
+        let (ravi_id, meena_id, arun_id, kannan_id, other_id) = (
+            id("23456789012"),
+            id("34567890123"),
+            id("45678901234"),
+            id("56789012345"),
+            id("67890123456"),
+        );
+        let full = format!(
+            "ration_card_no,card_type,village_code,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             PYB0000001,PHH,640001,Ravi Kumar,,M,1970-01-01,HEAD,{ravi_id}\n\
+             PYB0000001,PHH,640001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,\n\
+             PYB0000001,PHH,640001,Arun Ravi,Ravi Kumar,M,2000-02-02,SON,\n\
+             PYB0000002,AAY,640002,Lakshmi,,F,1950,HEAD,\n\
+             PYB0000002,AAY,640002,Kannan,,M,1980,SON,\n"
+        );
+        let loaded = upload(&hub, UploadMode::Full, "full.csv", &full).await;
+        assert_eq!(counts(&loaded.upload().counts), [5, 5, 5, 0, 0, 0, 0]);
+
+        let seeding = format!(
+            "operation,ration_card_no,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             M,PYB0000001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,{meena_id}\n\
+             M,PYB0000001,Ravi Kumar,,M,1970-01-01,HEAD,{other_id}\n\
+             M,PYB0000001,Arun Ravi,Ravi Kumar,M,2000-02-02,SON,{meena_id}\n\
+             M,PYB0000002,Lakshmi,,F,1950,HEAD,{ravi_id}\n\
+             D,PYB0000002,Kannan,,M,1980,SON,{kannan_id}\n\
+             M,PYB0000002,Nobody,,M,1999,SON,{arun_id}\n\
+             M,PYB0000002,KANNAN,Lakshmi,M,1980,SON,{kannan_id}\n"
+        );
+        let (outcome, refused) = upload_csv(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            OFFICER,
+            "seeding.csv",
+            &seeding,
+        )
+        .await;
+        let seeded = outcome.upload();
+        // rows, accepted, added, modified, unchanged, deleted, rejected
+        assert_eq!(counts(&seeded.counts), [7, 2, 0, 2, 0, 0, 5], "{seeded:?}");
+        assert_eq!(
+            refused.codes(),
+            BTreeMap::from([
+                (3, "id_number.mismatch".to_owned()),
+                (4, "row.duplicate_in_file".to_owned()),
+                (5, "member.other_card".to_owned()),
+                (6, "member.not_found".to_owned()),
+                (7, "member.not_found".to_owned()),
+            ])
+        );
+        assert!(
+            refused.message(4).contains("line 2"),
+            "{}",
+            refused.message(4)
+        );
+        assert!(
+            refused
+                .message(7)
+                .contains("nor this name and date of birth"),
+            "{}",
+            refused.message(7)
+        );
+        for line in 3..=7 {
+            for number in [&ravi_id, &meena_id, &arun_id, &kannan_id, &other_id] {
+                assert!(!refused.message(line).contains(number.as_str()));
+            }
+        }
+
+        // Meena and Kannan hold their numbers' reference keys; the history says so, masked.
+        let card_1 = members(&hub, "PYB0000001").await;
+        let meena = &card_1["Meena Ravi"];
+        let meena_key = meena
+            .id_ref_key
+            .clone()
+            .expect("Meena's number is in the vault");
+        assert_eq!(meena.version, 2);
+        let found = hub
+            .resident_by_id_number(&IdNumber::parse(&meena_id).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(found.resident_id, meena.resident_id);
+        let masked = IdNumber::parse(&meena_id).unwrap().masked();
+        assert_eq!(
+            changes(&hub.resident_history(&meena.resident_id).await.unwrap()),
+            [("id_number", None, Some(masked.as_str()))]
+        );
+        assert_eq!(
+            card_1["Arun Ravi"].id_ref_key, None,
+            "refused as a duplicate"
+        );
+        let ravi = &card_1["Ravi Kumar"];
+        assert_eq!(ravi.version, 1, "refused: his number is not overwritten");
+        let kannan = &members(&hub, "PYB0000002").await["KANNAN"];
+        assert!(kannan.id_ref_key.is_some());
+        assert_ne!(kannan.id_ref_key, Some(meena_key.clone()));
+        assert_eq!(
+            members(&hub, "PYB0000002").await["Lakshmi"].id_ref_key,
+            None
+        );
+
+        // The mapping hands the department the new reference keys.
+        let mapping = hub.upload_mapping(&seeded.id, &officer).await.unwrap();
+        assert_eq!(mapping.len(), 2);
+        assert_eq!(mapping[0].ref_key, Some(meena_key.clone()));
+        assert_eq!(mapping[0].id_masked.as_deref(), Some(masked.as_str()));
+        assert_eq!(mapping[0].outcome, "modified");
+        assert_eq!(mapping[1].ref_key, kannan.id_ref_key);
+
+        // From now on the number finds her, and a second number for her is refused.
+        let next = format!(
+            "operation,ration_card_no,member_name,relative_name,gender,dob,relationship,aadhaar,mobile\n\
+             M,PYB0000001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,{meena_id},9876501234\n"
+        );
+        let outcome = upload(&hub, UploadMode::Incremental, "next.csv", &next).await;
+        assert_eq!(counts(&outcome.upload().counts), [1, 1, 0, 1, 0, 0, 0]);
+        let again = format!(
+            "operation,ration_card_no,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             M,PYB0000001,Meena Ravi,Ravi Kumar,F,1975-05-05,SPOUSE,{other_id}\n"
+        );
+        let (outcome, refused) = upload_csv(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            OFFICER,
+            "again.csv",
+            &again,
+        )
+        .await;
+        assert_eq!(counts(&outcome.upload().counts), [1, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            refused.codes(),
+            BTreeMap::from([(2, "id_number.mismatch".to_owned())])
+        );
+        let meena = &members(&hub, "PYB0000001").await["Meena Ravi"];
+        assert_eq!(meena.id_ref_key, Some(meena_key));
+        assert_eq!(meena.mobile_masked.as_deref(), Some("XXXXXX1234"));
         backend.cleanup().await;
     }
 }

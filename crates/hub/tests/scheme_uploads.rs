@@ -444,6 +444,67 @@ async fn residents_added_by_a_base_upload_link_records_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_given_an_id_number_by_upload_links_the_records_waiting_for_it() {
+    for backend in
+        backends("a_member_given_an_id_number_by_upload_links_the_records_waiting_for_it").await
+    {
+        let (hub, civil, welfare) = scheme_hub(&backend).await;
+        let number = id("34567890131");
+        let base = "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+                    PYC0000011,PHH,640001,Kamala,F,1948,HEAD,\n";
+        let (loaded, _) = upload(&hub, "base", UploadMode::Full, &civil, "base.csv", base).await;
+        assert_eq!(loaded.counts.accepted, 1);
+
+        // The scheme knows her by her ID number, which the registry does not hold yet.
+        let scheme = format!("beneficiary_id,aadhaar,dob\nC-11,{number},1948\n");
+        let (first, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "c.csv", &scheme).await;
+        assert_eq!(first.counts.accepted, 1);
+        hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(link_of(&hub, "C-11").await.status, LinkStatus::NotFound);
+        let scheme_key = hub.upload_mapping(&first.id, &welfare).await.unwrap()[0]
+            .ref_key
+            .clone();
+        assert!(scheme_key.is_some());
+
+        // Civil Supplies seeds her number: she takes the reference key the vault already had
+        // for it, and the scheme's record links to her by it.
+        let seeding = format!(
+            "operation,ration_card_no,member_name,gender,dob,relationship,aadhaar\n\
+             M,PYC0000011,Kamala,F,1948,HEAD,{number}\n"
+        );
+        let (seeded, _) = upload(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            &civil,
+            "seed.csv",
+            &seeding,
+        )
+        .await;
+        assert_eq!(counts(&seeded.counts), [1, 1, 0, 1, 0, 0, 0]);
+        let kamala = hub
+            .resident_by_id_number(&IdNumber::parse(&number).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            kamala.id_ref_key, scheme_key,
+            "one number, one reference key"
+        );
+        hub.run_jobs_until_idle().await.unwrap();
+        let linked = link_of(&hub, "C-11").await;
+        assert_eq!(
+            (linked.status, linked.method),
+            (LinkStatus::Linked, Some(LinkMethod::IdNumber))
+        );
+        assert_eq!(
+            linked.resident_id.as_deref(),
+            Some(kamala.resident_id.as_str())
+        );
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_upload_keeps_the_records_whose_rows_it_refuses() {
     for backend in backends("a_full_upload_keeps_the_records_whose_rows_it_refuses").await {
         let (hub, _civil, welfare) = scheme_hub(&backend).await;

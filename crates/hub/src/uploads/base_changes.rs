@@ -12,6 +12,11 @@
 //!   and goes to the registry history with the uploader as actor and `upload <id>` as reason.
 //!   An optional cell left empty keeps what the registry holds. Card columns that differ
 //!   change the household, with its history. A row that changes nothing is `unchanged`.
+//! - ID-number seeding: a `modify` row whose ID number no resident holds names a member who
+//!   has none yet (by reference key or by name and date of birth, as above). The number goes
+//!   to the vault and the member holds its reference key from then on; the history records
+//!   it masked. A member who holds another number is refused (`id_number.mismatch`): an ID
+//!   number is corrected by the hub's administrators, not overwritten by a department's file.
 //! - `delete`: the member leaves the registry's active list. The resident is kept (enrolments
 //!   and reference keys point at it); its life status becomes the row's if that is
 //!   `deceased` or `migrated`, else `migrated`.
@@ -179,11 +184,23 @@ struct ChunkWork {
     by_ref_key: HashMap<RefKey, String>,
     /// ID numbers of members this chunk adds → the line that adds them, and the resident.
     added_blinds: HashMap<[u8; 32], (u64, String)>,
-    /// Residents this chunk adds, and those it changes with their changes.
+    /// Residents this chunk adds, those it gives their first ID number, and those it changes
+    /// with their changes.
     added: HashSet<String>,
+    seeded: HashSet<String>,
     member_changes: HashMap<String, Vec<FieldChange>>,
-    /// ID numbers of the added members, to seal at the end of the chunk.
+    /// ID numbers of the added and seeded members, to seal at the end of the chunk.
     to_seal: Vec<(String, IdNumber, Option<ConsentRef>)>,
+}
+
+/// How a row found its member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// By the ID number, the reference key, or the name and date of birth, as the row gave.
+    Member,
+    /// A `modify` row's ID number is no resident's; the member was found otherwise, and gets
+    /// it if they hold none (see the module's comment).
+    ToSeed,
 }
 
 /// Why a row is refused: the column at fault, a code and a message.
@@ -218,8 +235,9 @@ fn not_on_registry(form: BaseForm) -> String {
 }
 
 impl ChunkWork {
-    /// The member of the row's card the row is about, as (card, index in its members).
-    fn find(&self, row: &ChangeRow, form: BaseForm) -> Result<(String, usize), Refusal> {
+    /// The member of the row's card the row is about, as (card, index in its members), and
+    /// how it was found.
+    fn find(&self, row: &ChangeRow, form: BaseForm) -> Result<(String, usize, Found), Refusal> {
         let card = row.card.as_str();
         let Some(work) = self.cards.get(card) else {
             return Err((
@@ -253,8 +271,23 @@ impl ChunkWork {
                 .or_else(|| self.by_blind.get(blind).map(|r| r.resident_id.as_str()));
             return match holder {
                 Some(id) => on_card(id)
-                    .map(|i| (card.to_owned(), i))
+                    .map(|i| (card.to_owned(), i, Found::Member))
                     .ok_or_else(|| elsewhere("ID number")),
+                // A number no one holds may be a member's first: found otherwise, seeded.
+                None if row.operation == Operation::Modify => self
+                    .find_without_id(row, form, &on_card, &elsewhere)
+                    .map(|(card, i)| (card, i, Found::ToSeed))
+                    .map_err(|refusal| match refusal {
+                        (_, "member.not_found", _) => (
+                            Some("aadhaar"),
+                            "member.not_found",
+                            format!(
+                                "no member of ration card {card} has this ID number, nor this \
+                                 name and date of birth"
+                            ),
+                        ),
+                        other => other,
+                    }),
                 None => Err((
                     Some("aadhaar"),
                     "member.not_found",
@@ -262,6 +295,26 @@ impl ChunkWork {
                 )),
             };
         }
+        self.find_without_id(row, form, &on_card, &elsewhere)
+            .map(|(card, i)| (card, i, Found::Member))
+    }
+
+    /// The row's member found by its reference key, else by name and date of birth.
+    fn find_without_id(
+        &self,
+        row: &ChangeRow,
+        form: BaseForm,
+        on_card: &dyn Fn(&str) -> Option<usize>,
+        elsewhere: &dyn Fn(&str) -> Refusal,
+    ) -> Result<(String, usize), Refusal> {
+        let card = row.card.as_str();
+        let Some(work) = self.cards.get(card) else {
+            return Err((
+                Some("ration_card_no"),
+                "card.unknown",
+                not_on_registry(form),
+            ));
+        };
         if let Some(key) = &row.ref_key {
             return match self.by_ref_key.get(key) {
                 Some(id) => on_card(id)
@@ -365,6 +418,7 @@ impl Hub {
             by_ref_key: HashMap::new(),
             added_blinds: HashMap::new(),
             added: HashSet::new(),
+            seeded: HashSet::new(),
             member_changes: HashMap::new(),
             to_seal: Vec::new(),
         };
@@ -392,11 +446,8 @@ impl Hub {
                 .into_iter()
                 .collect();
         }
-        let keys: Vec<RefKey> = rows
-            .iter()
-            .filter(|r| r.id_blind.is_none())
-            .filter_map(|r| r.ref_key.clone())
-            .collect();
+        // Rows with an ID number too: one that no resident holds finds its member otherwise.
+        let keys: Vec<RefKey> = rows.iter().filter_map(|r| r.ref_key.clone()).collect();
         if !keys.is_empty() {
             work.by_ref_key = load
                 .residents_by_ref_keys(keys)
@@ -468,7 +519,7 @@ impl Hub {
         let ref_keys: HashMap<String, RefKey> = owners.into_iter().zip(sealed_keys).collect();
         for entry in &mut mapping {
             if let Some(key) = entry.resident_id.as_ref().and_then(|id| ref_keys.get(id))
-                && entry.outcome == Done::Added.outcome()
+                && entry.ref_key.is_none()
             {
                 entry.ref_key = Some(key.clone());
             }
@@ -484,6 +535,9 @@ impl Hub {
                     resident.id_ref_key = ref_keys.get(&resident.resident_id).cloned();
                     new_residents.push(resident);
                 } else if let Some(changes) = work.member_changes.remove(&resident.resident_id) {
+                    if work.seeded.contains(&resident.resident_id) {
+                        resident.id_ref_key = ref_keys.get(&resident.resident_id).cloned();
+                    }
                     resident.version += 1;
                     resident.updated_at = now;
                     resident_updates.push(RegistryUpdate {
@@ -625,7 +679,7 @@ impl Hub {
         state: &mut ChangeState,
         today: NaiveDate,
     ) -> Result<(Resident, Done), Refusal> {
-        let (card, index) = work.find(row, state.form)?;
+        let (card, index, found) = work.find(row, state.form)?;
         let internal = |what: &str| (None, "row.internal", format!("the hub lost {what}"));
         let card_work = work
             .cards
@@ -642,6 +696,15 @@ impl Hub {
                 None,
                 "row.duplicate_in_file",
                 format!("the same member is on line {first} of this file"),
+            ));
+        }
+        if found == Found::ToSeed && old.id_ref_key.is_some() {
+            return Err((
+                Some("aadhaar"),
+                "id_number.mismatch",
+                "this member holds another ID number: an ID number is corrected by the hub's \
+                 administrators, not by an upload"
+                    .into(),
             ));
         }
         let mut new = old.clone();
@@ -682,7 +745,22 @@ impl Hub {
             }
             card_changed = card_work.changes.len() > before;
         }
-        let changes = resident_changes(&old, &new);
+        let mut changes = resident_changes(&old, &new);
+        if found == Found::ToSeed
+            && let (Some(blind), Some(id)) = (row.id_blind, &row.id_number)
+        {
+            // Its reference key is known once the chunk's numbers are sealed.
+            changes.push(FieldChange {
+                field: "id_number",
+                old_value: None,
+                new_value: Some(id.masked()),
+            });
+            work.added_blinds
+                .insert(blind, (row.line, old.resident_id.clone()));
+            work.to_seal
+                .push((old.resident_id.clone(), id.clone(), row.consent.clone()));
+            work.seeded.insert(old.resident_id.clone());
+        }
         let done = match (row.operation, changes.is_empty() && !card_changed) {
             (_, true) => Done::Unchanged,
             (Operation::Delete, false) => Done::Deleted,
