@@ -136,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             organisation,
             idempotency_key,
             report,
+            confirm_removals,
             sheet,
             file,
         } => {
@@ -149,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idempotency_key,
                 report,
                 sheet,
+                confirm_removals,
             };
             crate::ingest::run(&hub, args).await?;
         }
@@ -160,6 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mode,
             idempotency_key,
             corrects,
+            confirm_removals,
             sheet,
             rejections,
             mapping,
@@ -179,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 mode: mode.into(),
                 idempotency_key,
                 corrects,
+                confirm_removals,
                 sheet,
                 rejections,
                 mapping,

@@ -27,6 +27,7 @@ pub struct IngestArgs {
     pub idempotency_key: String,
     pub report: Option<PathBuf>,
     pub sheet: Option<String>,
+    pub confirm_removals: bool,
 }
 
 struct CsvSink {
@@ -102,6 +103,7 @@ pub async fn run(hub: &Hub, args: IngestArgs) -> anyhow::Result<()> {
         file_sha256: sha,
         idempotency_key: args.idempotency_key.clone(),
         corrects: None,
+        confirm_removals: args.confirm_removals,
     };
     let outcome = hub
         .run_upload(request, source, &mut sink, &|rows| bar.set_position(rows))

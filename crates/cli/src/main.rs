@@ -95,6 +95,11 @@ enum Command {
         /// Where to write rejected rows (default: FILE.rejected.csv beside the file).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Let a full upload of a scheme remove more than a fifth of the records the hub
+        /// holds (without it, such an upload stops and keeps nothing, in case the file is not
+        /// whole).
+        #[arg(long)]
+        confirm_removals: bool,
         /// The sheet of an XLSX file (default: the first).
         #[arg(long)]
         sheet: Option<String>,
@@ -124,6 +129,11 @@ enum Command {
         /// The upload whose rejected rows this file corrects.
         #[arg(long)]
         corrects: Option<String>,
+        /// Let a full upload of a scheme remove more than a fifth of the records the hub
+        /// holds (without it, such an upload stops and keeps nothing, in case the file is not
+        /// whole).
+        #[arg(long)]
+        confirm_removals: bool,
         /// The sheet of an XLSX file (default: the first).
         #[arg(long)]
         sheet: Option<String>,

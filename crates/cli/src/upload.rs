@@ -25,6 +25,7 @@ pub struct UploadArgs {
     pub mode: UploadMode,
     pub idempotency_key: Option<String>,
     pub corrects: Option<String>,
+    pub confirm_removals: bool,
     pub sheet: Option<String>,
     pub rejections: Option<PathBuf>,
     pub mapping: Option<PathBuf>,
@@ -136,6 +137,9 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
         ("mode", args.mode.code().to_owned()),
         ("file_name", file_name),
     ];
+    if args.confirm_removals {
+        query.push(("confirm_removals", "true".to_owned()));
+    }
     for (name, value) in [
         ("idempotency_key", &args.idempotency_key),
         ("corrects", &args.corrects),

@@ -430,6 +430,7 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
                     file_sha256: "broken".into(),
                     idempotency_key: "broken".into(),
                     corrects: None,
+                    confirm_removals: false,
                 },
                 Box::new(source),
                 &mut DiscardRejections,

@@ -552,3 +552,113 @@ async fn a_full_upload_keeps_the_records_whose_rows_it_refuses() {
         }
     }
 }
+
+/// A full file of `keys` as beneficiaries (no ID numbers: the guard is about counts).
+fn beneficiaries(keys: std::ops::Range<u32>) -> String {
+    let mut csv = String::from("beneficiary_id,dob\n");
+    for k in keys {
+        csv.push_str(&format!("B-{k:04},1950\n"));
+    }
+    csv
+}
+
+async fn full_upload(
+    hub: &Hub,
+    by: &User,
+    name: &str,
+    csv: &str,
+    confirm_removals: bool,
+) -> Result<sangam_hub::uploads::UploadOutcome, sangam_hub::HubError> {
+    let (_, source) =
+        sangam_ingest::read::open_reader(Some(name), std::io::Cursor::new(csv.as_bytes().to_vec()))
+            .unwrap();
+    hub.run_upload(
+        sangam_hub::uploads::UploadRequest {
+            dataset: SCHEME.into(),
+            mode: UploadMode::Full,
+            organisation: None,
+            uploaded_by: by.username.clone(),
+            file_name: name.into(),
+            file_sha256: format!("{name}-{}", csv.len()),
+            idempotency_key: name.into(),
+            corrects: None,
+            confirm_removals,
+        },
+        source,
+        &mut Refused::default(),
+        &|_| {},
+    )
+    .await
+}
+
+/// A full file that has lost most of its rows would end the benefits of everyone it leaves
+/// out: it stops, keeps nothing and says how to confirm; confirmed, it loads. A month's
+/// ordinary removals never stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_upload_that_would_remove_most_records_waits_for_confirmation() {
+    for backend in
+        backends("a_full_upload_that_would_remove_most_records_waits_for_confirmation").await
+    {
+        let (hub, _, welfare) = scheme_hub(&backend).await;
+        let held = full_upload(&hub, &welfare, "all.csv", &beneficiaries(0..100), false)
+            .await
+            .unwrap();
+        assert_eq!(held.upload().counts.added, 100);
+
+        // 15 leave in a month: 15%, loaded as it is.
+        let month = full_upload(&hub, &welfare, "month.csv", &beneficiaries(15..100), false)
+            .await
+            .unwrap();
+        assert_eq!(counts(&month.upload().counts), [85, 85, 0, 0, 85, 15, 0]);
+        assert_eq!(
+            hub.store().count_active_enrolments(SCHEME).await.unwrap(),
+            85
+        );
+
+        // A file cut off after 30 rows (and one new beneficiary) would remove 55 of 85.
+        let mut cut = beneficiaries(15..45);
+        cut.push_str("B-9000,1955\n");
+        let err = full_upload(&hub, &welfare, "cut.csv", &cut, false)
+            .await
+            .unwrap_err();
+        let sangam_hub::HubError::Invalid {
+            field,
+            code,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            (field.as_str(), *code),
+            ("confirm_removals", "upload.removals_unconfirmed")
+        );
+        assert!(
+            message.contains("remove 55 of the 85 records")
+                && message.contains("confirm_removals=true"),
+            "{message}"
+        );
+        assert_eq!(
+            hub.store().count_active_enrolments(SCHEME).await.unwrap(),
+            85,
+            "nothing of it was kept, not even the new record"
+        );
+        let uploads = hub.uploads(Some("social-welfare"), 10).await.unwrap();
+        let stopped = uploads.iter().find(|u| u.file_name == "cut.csv").unwrap();
+        assert_eq!(stopped.status, sangam_store::UploadStatus::Failed);
+        assert_eq!(stopped.error.as_deref(), Some(message.as_str()));
+
+        // The officer checks: the file is whole. Sent again, confirmed, it loads.
+        let confirmed = full_upload(&hub, &welfare, "cut.csv", &cut, true)
+            .await
+            .unwrap();
+        let confirmed = confirmed.upload();
+        assert_eq!(confirmed.id, stopped.id, "the same upload, run again");
+        assert_eq!(counts(&confirmed.counts), [31, 31, 1, 0, 30, 55, 0]);
+        assert_eq!(
+            hub.store().count_active_enrolments(SCHEME).await.unwrap(),
+            31
+        );
+        backend.cleanup().await;
+    }
+}

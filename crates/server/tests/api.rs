@@ -472,6 +472,7 @@ async fn uploads_are_listed_with_their_counts() {
             file_sha256: "00".repeat(32),
             idempotency_key: "test".into(),
             corrects: None,
+            confirm_removals: false,
         };
         let mut sink = NoRejections(0);
         let outcome = app

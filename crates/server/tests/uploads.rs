@@ -969,3 +969,93 @@ async fn an_officer_uploads_the_base_registry_as_cards_then_members() {
         backend.cleanup().await;
     }
 }
+
+/// A full scheme file that would remove most of what the hub holds stops with a problem that
+/// names the code and how to confirm; the same file sent again with `confirm_removals=true`
+/// loads; a flag that is not yes or no is refused, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_removal_waits_for_the_uploader_to_confirm_it() {
+    for backend in backends("a_mass_removal_waits_for_the_uploader_to_confirm_it").await {
+        let (hub, server, api) = served_hub(
+            &backend,
+            &[("sw-officer", Role::NodalOfficer, Some("social-welfare"))],
+        )
+        .await;
+        let officer = hub.store().user("sw-officer").await.unwrap().unwrap();
+        hub.create_dataset(
+            &sangam_testkit::fixtures::scheme_spec("old_age_pension", "", ""),
+            sangam_hub::datasets::SpecFormat::Toml,
+            "social-welfare",
+            &officer,
+        )
+        .await
+        .unwrap();
+        let auth = api.sign_in("sw-officer").await;
+        let file = |n: u32| {
+            let rows: Vec<Vec<String>> = (0..n)
+                .map(|k| vec![format!("B-{k:03}"), "1950".to_owned()])
+                .collect();
+            to_csv(&["beneficiary_id", "dob"], &rows)
+        };
+        let query = "dataset=old_age_pension&file_name=list.csv";
+        let all = api
+            .upload(
+                &format!("{query}&idempotency_key=all"),
+                file(100),
+                &auth,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(counts(&all, &["added"]), [100]);
+
+        let cut = format!("{query}&idempotency_key=cut");
+        let problem = api
+            .upload(&cut, file(10), &auth, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+        assert_eq!(
+            error_codes(&problem),
+            ["upload.removals_unconfirmed"],
+            "{problem}"
+        );
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("remove 90 of the 100 records")
+                && detail.contains("confirm_removals=true"),
+            "{detail}"
+        );
+        let held = hub
+            .store()
+            .count_active_enrolments("old_age_pension")
+            .await
+            .unwrap();
+        assert_eq!(held, 100);
+
+        let problem = api
+            .upload(
+                &format!("{cut}&confirm_removals=perhaps"),
+                file(10),
+                &auth,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("confirm_removals"),
+            "{problem}"
+        );
+
+        let confirmed = api
+            .upload(
+                &format!("{cut}&confirm_removals=true"),
+                file(10),
+                &auth,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(counts(&confirmed, &["unchanged", "deleted"]), [10, 90]);
+        drop(server);
+        backend.cleanup().await;
+    }
+}

@@ -42,6 +42,7 @@ pub const CHUNK_ROWS: usize = 10_000;
 const STATISTICS_AFTER_ROWS: u64 = 10_000;
 /// The dataset name of the base registry.
 pub const BASE_DATASET: &str = "base";
+pub use scheme::{MASS_REMOVAL_MIN, MASS_REMOVAL_SHARE, REMOVALS_UNCONFIRMED};
 
 /// Whether a file is the dataset's whole content or a set of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,6 +90,9 @@ pub struct UploadRequest {
     pub idempotency_key: String,
     /// The upload whose rejected rows this one corrects.
     pub corrects: Option<String>,
+    /// A full upload of a scheme may remove more of the records the hub holds than
+    /// [`scheme::MASS_REMOVAL_SHARE`] allows (the uploader has checked the file is whole).
+    pub confirm_removals: bool,
 }
 
 /// How an upload ended.
@@ -273,6 +277,17 @@ impl Hub {
         })?;
         let validator = Arc::new(validator);
 
+        // What a full upload of a scheme may remove unconfirmed is a share of what the hub
+        // held before it.
+        let removals = if !is_base && request.mode == UploadMode::Full {
+            Some(scheme::RemovalGuard {
+                held: self.store.count_active_enrolments(&request.dataset).await?,
+                confirmed: request.confirm_removals,
+            })
+        } else {
+            None
+        };
+
         let mut validating = upload.clone();
         validating.status = UploadStatus::Validating;
         self.store.update_upload(&validating).await?;
@@ -288,7 +303,7 @@ impl Hub {
         };
         let loaded = match form {
             None => {
-                self.load_scheme_chunks(&mut target, request.mode, source, validator)
+                self.load_scheme_chunks(&mut target, request.mode, source, validator, removals)
                     .await
             }
             Some(BaseForm::Cards) => {
@@ -308,6 +323,16 @@ impl Hub {
             Ok(counts) => counts,
             Err(e) => {
                 drop(load);
+                if let HubError::Invalid {
+                    code: REMOVALS_UNCONFIRMED,
+                    message,
+                    ..
+                } = &e
+                {
+                    // Kept as it is, so that the uploader can tell it from a broken file.
+                    self.mark_failed(validating, message).await?;
+                    return Err(e);
+                }
                 return Err(self.fail_upload(validating, &e.to_string()).await);
             }
         };

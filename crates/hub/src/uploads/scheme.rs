@@ -48,6 +48,54 @@ const ENROLMENT_KIND: &str = "enrolment";
 /// Records removed per step at the end of a full upload.
 const REMOVE_STEP: u32 = 10_000;
 
+/// The share of the records it held that a full upload of a scheme may remove without the
+/// uploader's confirmation. A full file that has lost its second half (a truncated export, the
+/// wrong month's file, one district's file sent as the state's) would otherwise end the
+/// benefits of everyone it leaves out; the upload stops instead, keeps nothing, and says how
+/// to confirm.
+pub const MASS_REMOVAL_SHARE: f64 = 0.2;
+/// Removals up to this many records are never held back, whatever their share (a small
+/// scheme's month of changes).
+pub const MASS_REMOVAL_MIN: u64 = 20;
+/// The error code of a full upload stopped for its removals.
+pub const REMOVALS_UNCONFIRMED: &str = "upload.removals_unconfirmed";
+
+/// What a full upload may remove: the active records the hub held before it, and whether the
+/// uploader confirmed a large removal.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RemovalGuard {
+    pub(super) held: u64,
+    pub(super) confirmed: bool,
+}
+
+impl RemovalGuard {
+    /// The refusal of removing `removed` records, if they are too many unconfirmed.
+    fn check(&self, dataset: &str, removed: u64) -> HubResult<()> {
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a share of record counts; exact to 2^53"
+        )]
+        let share = removed as f64 / self.held.max(1) as f64;
+        if self.confirmed || removed <= MASS_REMOVAL_MIN || share <= MASS_REMOVAL_SHARE {
+            return Ok(());
+        }
+        Err(HubError::Invalid {
+            field: "confirm_removals".into(),
+            code: REMOVALS_UNCONFIRMED,
+            message: format!(
+                "this full upload would remove {removed} of the {held} records the hub holds \
+                 for {dataset} ({percent:.0}%), more than the {limit:.0}% a full upload may \
+                 remove unconfirmed; nothing of it was kept. If the file is whole and those \
+                 records have left the scheme, upload it again with confirm_removals=true \
+                 (sangam upload --confirm-removals)",
+                held = self.held,
+                percent = share * 100.0,
+                limit = MASS_REMOVAL_SHARE * 100.0,
+            ),
+        })
+    }
+}
+
 /// A row read and validated, with the cells it came with (for the report if it is refused
 /// later, for example as a duplicate).
 struct Row {
@@ -240,6 +288,7 @@ impl Hub {
         mode: UploadMode,
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
+        removals: Option<RemovalGuard>,
     ) -> HubResult<UploadCounts> {
         let spec_version = validator.spec().version;
         let mut state = SchemeState {
@@ -266,8 +315,8 @@ impl Hub {
                 .await?;
             target.chunk_done(&state.counts).await?;
         }
-        if mode == UploadMode::Full {
-            self.remove_absent(target.upload, target.load, &mut state)
+        if let Some(guard) = removals {
+            self.remove_absent(target.upload, target.load, &mut state, guard)
                 .await?;
         }
         Ok(state.counts)
@@ -279,14 +328,20 @@ impl Hub {
         upload: &UploadRecord,
         load: &mut dyn RegistryLoad,
         state: &mut SchemeState,
+        guard: RemovalGuard,
     ) -> HubResult<()> {
         let now = self.now();
+        let mut removed_total = 0;
         loop {
             let removed = load
                 .remove_enrolments_not_seen(&upload.dataset, &upload.id, now, REMOVE_STEP)
                 .await?;
             let done = removed.len() < REMOVE_STEP as usize;
             state.counts.deleted += removed.len() as u64;
+            removed_total += removed.len() as u64;
+            // Checked as the removals add up, so that a file with almost nothing in it stops
+            // after one step rather than after removing everything.
+            guard.check(&upload.dataset, removed_total)?;
             let mapping = removed
                 .into_iter()
                 .map(|record_key| MappingEntry {

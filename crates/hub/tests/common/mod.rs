@@ -113,6 +113,7 @@ pub async fn upload_csv(
                 file_sha256: format!("{name}-{}", csv.len()),
                 idempotency_key: name.into(),
                 corrects: None,
+                confirm_removals: false,
             },
             source,
             &mut refused,

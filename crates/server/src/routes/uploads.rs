@@ -164,6 +164,10 @@ pub struct UploadParams {
     pub file_name: Option<String>,
     /// The sheet of an XLSX file (default: the first).
     pub sheet: Option<String>,
+    /// `true` lets a full upload of a scheme remove more than a fifth of the records the hub
+    /// holds (default `false`: such an upload stops with `upload.removals_unconfirmed` and
+    /// keeps nothing, in case the file is not whole).
+    pub confirm_removals: Option<String>,
 }
 
 /// What an upload became.
@@ -178,6 +182,20 @@ pub struct UploadResult {
     pub rejections_csv: String,
     pub rejections_xlsx: String,
     pub mapping: String,
+}
+
+/// A yes-or-no parameter: absent is no.
+fn flag(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Result<bool, ApiError> {
+    match param(spooled, query, name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if matches!(v.as_str(), "true" | "yes" | "1") => Ok(true),
+        Some(v) if matches!(v.as_str(), "false" | "no" | "0") => Ok(false),
+        Some(_) => Err(ApiError::from(sangam_hub::HubError::Invalid {
+            field: name.into(),
+            code: "field.invalid",
+            message: format!("`{name}` is true or false"),
+        })),
+    }
 }
 
 fn param(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Option<String> {
@@ -270,6 +288,7 @@ pub async fn create(
         .or(query.file_name)
         .unwrap_or_else(|| "upload".to_owned());
     let sheet = param(&spooled, query.sheet, "sheet");
+    let confirm_removals = flag(&spooled, query.confirm_removals, "confirm_removals")?;
     let path = spooled.file.to_path_buf();
     let source = tokio::task::spawn_blocking(move || {
         sangam_ingest::read::open_file(&path, sheet.as_deref())
@@ -293,6 +312,7 @@ pub async fn create(
         file_sha256: spooled.sha256.clone(),
         idempotency_key,
         corrects: param(&spooled, query.corrects, "corrects"),
+        confirm_removals,
     };
     // The stored report is what the officer downloads; nothing else needs the rows here.
     let outcome = state
