@@ -662,3 +662,56 @@ async fn a_full_upload_that_would_remove_most_records_waits_for_confirmation() {
         backend.cleanup().await;
     }
 }
+
+/// A row that names its record by the department's key alone (the ID number left out, as a
+/// department does when it changes something else) keeps the record's reference key and its
+/// person; a full file without the number does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_without_the_id_number_keeps_the_records_person() {
+    for backend in backends("a_row_without_the_id_number_keeps_the_records_person").await {
+        let (hub, civil, welfare) = scheme_hub(&backend).await;
+        let number = id("34567890141");
+        let base = format!(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
+             PYC0000021,PHH,640001,Kamala,F,1948,HEAD,{number}\n"
+        );
+        upload(&hub, "base", UploadMode::Full, &civil, "base.csv", &base).await;
+        let first = format!("beneficiary_id,aadhaar,dob\nK-1,{number},1948\n");
+        let (first, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "k1.csv", &first).await;
+        let key = hub.upload_mapping(&first.id, &welfare).await.unwrap()[0]
+            .ref_key
+            .clone()
+            .unwrap();
+        hub.run_jobs_until_idle().await.unwrap();
+        let kamala = link_of(&hub, "K-1").await.resident_id.unwrap();
+
+        let change = "operation,beneficiary_id,dob\nM,K-1,01-01-1948\n";
+        let (changed, refused) = upload(
+            &hub,
+            SCHEME,
+            UploadMode::Incremental,
+            &welfare,
+            "k2.csv",
+            change,
+        )
+        .await;
+        assert!(refused.0.is_empty(), "{:?}", refused.codes());
+        assert_eq!(changed.counts.modified, 1);
+        let mapping = hub.upload_mapping(&changed.id, &welfare).await.unwrap();
+        assert_eq!(mapping[0].ref_key.as_ref(), Some(&key));
+        assert_eq!(mapping[0].resident_id.as_deref(), Some(kamala.as_str()));
+        hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(
+            link_of(&hub, "K-1").await.resident_id.as_deref(),
+            Some(kamala.as_str())
+        );
+        let held = hub.store().enrolment(SCHEME, "K-1").await.unwrap().unwrap();
+        assert_eq!(held.ref_key.as_ref(), Some(&key));
+
+        let full = "beneficiary_id,dob\nK-1,1948\n";
+        let (again, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "k3.csv", full).await;
+        let mapping = hub.upload_mapping(&again.id, &welfare).await.unwrap();
+        assert_eq!(mapping[0].ref_key.as_ref(), Some(&key));
+        backend.cleanup().await;
+    }
+}

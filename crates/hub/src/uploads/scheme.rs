@@ -607,19 +607,30 @@ impl Hub {
                 };
         }
 
-        // Who each number belongs to, and what the hub holds of each record.
-        let keys: Vec<RefKey> = kept.iter().filter_map(|a| a.ref_key.clone()).collect();
-        let residents: HashMap<RefKey, String> = load
-            .residents_by_ref_keys(keys)
-            .await?
-            .into_iter()
-            .collect();
+        // What the hub holds of each record, and who each number belongs to.
         let record_keys: Vec<String> = kept.iter().map(|a| a.record_key.clone()).collect();
         let held: HashMap<String, EnrolmentState> = load
             .enrolment_states(&upload.dataset, record_keys)
             .await?
             .into_iter()
             .map(|s| (s.record_key.clone(), s))
+            .collect();
+        for a in &mut kept {
+            // A row that gives neither the ID number nor the reference key (the department
+            // changed the amount, say, and sent only its own key) leaves the record's person
+            // as the hub holds it: an empty cell is not a number taken away.
+            if a.ref_key.is_none() && a.intent != Intent::Delete {
+                a.ref_key = held
+                    .get(&a.record_key)
+                    .filter(|s| s.status == EnrolmentStatus::Active)
+                    .and_then(|s| s.ref_key.clone());
+            }
+        }
+        let keys: Vec<RefKey> = kept.iter().filter_map(|a| a.ref_key.clone()).collect();
+        let residents: HashMap<RefKey, String> = load
+            .residents_by_ref_keys(keys)
+            .await?
+            .into_iter()
             .collect();
 
         let ring = self.vault.ring();
