@@ -32,6 +32,49 @@ pub struct UploadArgs {
     pub file: PathBuf,
 }
 
+/// Reads the upload's status until its load has ended, with a spinner; the upload as read
+/// last. A failed read is tried again for a while (the load goes on whatever the client
+/// does).
+async fn follow(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+) -> anyhow::Result<Value> {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("sent; the hub is validating and loading it");
+    let mut failures = 0;
+    loop {
+        spinner.tick();
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let read = client
+            .get(format!("{base}/v1/uploads/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let upload: Value = match read {
+            Ok(r) if r.status().is_success() => {
+                r.json().await.context("the hub's answer is not JSON")?
+            }
+            Ok(r) if r.status().is_client_error() => return Err(refusal(r).await),
+            Ok(_) | Err(_) if failures < 40 => {
+                failures += 1;
+                continue;
+            }
+            Ok(r) => return Err(refusal(r).await),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot read the status of upload {id} from {base}")));
+            }
+        };
+        failures = 0;
+        if upload["status"] != "validating" && upload["status"] != "received" {
+            spinner.finish_and_clear();
+            return Ok(upload);
+        }
+    }
+}
+
 /// The problem+json detail of a refused request, or its status.
 async fn refusal(response: reqwest::Response) -> anyhow::Error {
     let status = response.status();
@@ -153,6 +196,9 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
         .post(format!("{base}/v1/uploads"))
         .bearer_auth(&token)
         .query(&query)
+        // Answered once the file is in and its header checked; the load is then followed
+        // by its status, so that no proxy's time limit on one request can cut a long load.
+        .header("prefer", "respond-async")
         .header(reqwest::header::CONTENT_LENGTH, size)
         .body(reqwest::Body::wrap_stream(body))
         .send();
@@ -176,12 +222,25 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
     if !response.status().is_success() {
         return Err(refusal(response).await);
     }
-    let result: Value = response
+    let accepted = response.status() == reqwest::StatusCode::ACCEPTED;
+    let mut result: Value = response
         .json()
         .await
         .context("the hub's answer is not JSON")?;
+    let id = result["upload"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if accepted {
+        result["upload"] = follow(&client, &base, &token, &id).await?;
+    }
     let upload = &result["upload"];
-    let id = upload["id"].as_str().unwrap_or_default().to_owned();
+    if upload["status"] == "failed" {
+        anyhow::bail!(
+            "upload {id} failed: {}",
+            upload["error"].as_str().unwrap_or("no reason given")
+        );
+    }
     let c = &upload["counts"];
     if result["already_loaded"] == true {
         eprintln!(

@@ -1059,3 +1059,73 @@ async fn a_mass_removal_waits_for_the_uploader_to_confirm_it() {
         backend.cleanup().await;
     }
 }
+
+/// `Prefer: respond-async`: the answer comes once the file is received and its header
+/// checked (202, the upload validating, its address in `Location`), and the load goes on
+/// behind it until the upload reads committed. A file refused whole is still refused in the
+/// answer, and the same file again is the same upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_asks_not_to_wait_loads_behind_the_answer() {
+    for backend in backends("an_upload_that_asks_not_to_wait_loads_behind_the_answer").await {
+        let (_hub, server, api) = served_hub(
+            &backend,
+            &[("cs-officer", Role::NodalOfficer, Some("civil-supplies"))],
+        )
+        .await;
+        let auth = api.sign_in("cs-officer").await;
+        let generator = Generator::new(GeneratorConfig {
+            seed: 5,
+            households: 300,
+            ..Default::default()
+        });
+        let mut file = Vec::new();
+        let rows = write_base_registry_csv(&generator, &mut file).unwrap();
+        let send = |query: &'static str, body: Vec<u8>| {
+            api.client
+                .post(format!("{}/v1/uploads?{query}", api.base))
+                .header("authorization", &auth)
+                .header("prefer", "respond-async")
+                .body(body)
+                .send()
+        };
+
+        let answer = send("dataset=base&file_name=base.csv", file.clone())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            answer.headers()["preference-applied"].to_str().unwrap(),
+            "respond-async"
+        );
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        let accepted: Value = answer.json().await.unwrap();
+        let id = accepted["upload"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(location, format!("/v1/uploads/{id}"));
+        assert_eq!(accepted["upload"]["status"], "validating", "{accepted}");
+
+        let mut seen = Value::Null;
+        for _ in 0..600 {
+            seen = api.get_json(&location, &auth, StatusCode::OK).await;
+            if seen["status"] != "validating" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen["status"], "committed", "{seen}");
+        assert_eq!(seen["counts"]["accepted"].as_u64(), Some(rows));
+
+        let again = send("dataset=base&file_name=base.csv", file).await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["already_loaded"], true);
+        assert_eq!(again["upload"]["id"], id.as_str());
+
+        let headless = b"ration_card_no,member_name\nPYZ0000001,Ravi\n".to_vec();
+        let refused = send("dataset=base&file_name=bad.csv", headless)
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        drop(server);
+        backend.cleanup().await;
+    }
+}

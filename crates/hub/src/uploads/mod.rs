@@ -131,6 +131,51 @@ pub(crate) fn problem(column: Option<&str>, code: &str, message: impl Into<Strin
     }
 }
 
+/// An upload that has passed the checks of the whole file and is marked validating: what
+/// [`Hub::load_prepared`] needs to read, check and load its rows.
+pub struct PreparedUpload {
+    upload: UploadRecord,
+    mode: UploadMode,
+    is_base: bool,
+    form: Option<BaseForm>,
+    header: Vec<String>,
+    source: Box<dyn RecordSource>,
+    validator: Arc<Validator>,
+    removals: Option<scheme::RemovalGuard>,
+    unknown_columns: Vec<String>,
+}
+
+impl std::fmt::Debug for PreparedUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedUpload")
+            .field("upload", &self.upload.id)
+            .field("dataset", &self.upload.dataset)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedUpload {
+    /// The upload, marked validating.
+    pub fn upload(&self) -> &UploadRecord {
+        &self.upload
+    }
+
+    /// Columns of the file that the dataset's spec does not have (ignored).
+    pub fn unknown_columns(&self) -> &[String] {
+        &self.unknown_columns
+    }
+}
+
+/// What [`Hub::prepare_upload`] found.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Ready to load.
+    Ready(PreparedUpload),
+    /// The same file with the same idempotency key was loaded before: nothing to do.
+    AlreadyLoaded(UploadRecord),
+}
+
 impl Hub {
     /// Loads a file of a dataset as one upload: the base registry (a file of one row per
     /// member, a cards file or a members file) or a scheme's beneficiaries. Rejected rows go
@@ -142,6 +187,21 @@ impl Hub {
         sink: &mut dyn RejectionSink,
         progress: &(dyn Fn(u64) + Sync),
     ) -> HubResult<UploadOutcome> {
+        match self.prepare_upload(request, source).await? {
+            Prepared::AlreadyLoaded(upload) => Ok(UploadOutcome::AlreadyLoaded { upload }),
+            Prepared::Ready(prepared) => self.load_prepared(prepared, sink, progress).await,
+        }
+    }
+
+    /// The first half of [`Hub::run_upload`]: the checks of the request and of the whole file
+    /// (dataset, organisation, correction, idempotency, header), the upload recorded and
+    /// marked validating. The API answers an upload it runs in the background from here, so
+    /// that a file refused whole is still refused in the answer.
+    pub async fn prepare_upload(
+        &self,
+        request: UploadRequest,
+        source: Box<dyn RecordSource>,
+    ) -> HubResult<Prepared> {
         let target = self.dataset(&request.dataset).await?;
         let organisation = request
             .organisation
@@ -186,7 +246,7 @@ impl Hub {
             .await?
         {
             Some(existing) if existing.status == UploadStatus::Committed => {
-                return Ok(UploadOutcome::AlreadyLoaded { upload: existing });
+                return Ok(Prepared::AlreadyLoaded(existing));
             }
             Some(existing) if existing.status == UploadStatus::Validating => {
                 return Err(HubError::Conflict(format!(
@@ -288,9 +348,42 @@ impl Hub {
             None
         };
 
-        let mut validating = upload.clone();
+        let mut validating = upload;
         validating.status = UploadStatus::Validating;
         self.store.update_upload(&validating).await?;
+        Ok(Prepared::Ready(PreparedUpload {
+            upload: validating,
+            mode: request.mode,
+            is_base,
+            form,
+            header,
+            source,
+            validator,
+            removals,
+            unknown_columns,
+        }))
+    }
+
+    /// The second half of [`Hub::run_upload`]: reads, checks and loads the rows of a
+    /// prepared upload, and commits it whole or not at all.
+    pub async fn load_prepared(
+        &self,
+        prepared: PreparedUpload,
+        sink: &mut dyn RejectionSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> HubResult<UploadOutcome> {
+        let PreparedUpload {
+            upload: validating,
+            mode,
+            is_base,
+            form,
+            header,
+            source,
+            validator,
+            removals,
+            unknown_columns,
+        } = prepared;
+        let upload = &validating;
         let mut load = self.store.begin_registry_load(&upload.id).await?;
         load.put_header(header).await?;
         let ring = self.vault.sealing_ring().await?;
@@ -303,14 +396,14 @@ impl Hub {
         };
         let loaded = match form {
             None => {
-                self.load_scheme_chunks(&mut target, request.mode, source, validator, removals)
+                self.load_scheme_chunks(&mut target, mode, source, validator, removals)
                     .await
             }
             Some(BaseForm::Cards) => {
-                self.load_card_chunks(&mut target, request.mode, source, validator)
+                self.load_card_chunks(&mut target, mode, source, validator)
                     .await
             }
-            Some(form) if request.mode == UploadMode::Full => {
+            Some(form) if mode == UploadMode::Full => {
                 self.load_base_chunks(&mut target, form, source, validator)
                     .await
             }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sangam_hub::uploads::reports::{
     DiscardRejections, MappingPages, ReportFormat, mapping_csv_page,
 };
-use sangam_hub::uploads::{UploadMode, UploadOutcome, UploadRequest};
+use sangam_hub::uploads::{Prepared, UploadMode, UploadOutcome, UploadRequest};
 use sangam_store::{Role, UploadRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -184,6 +184,16 @@ pub struct UploadResult {
     pub mapping: String,
 }
 
+/// Whether the client asked not to wait for the load (`Prefer: respond-async`, RFC 7240).
+fn prefers_async(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}
+
 /// A yes-or-no parameter: absent is no.
 fn flag(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Result<bool, ApiError> {
     match param(spooled, query, name).map(|v| v.to_ascii_lowercase()) {
@@ -210,12 +220,17 @@ fn param(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Option<
 
 /// Sends a file: a multipart form (a `file` part and text parts named as the query
 /// parameters), or the file itself as the body with the query parameters. The upload is
-/// validated and loaded before the answer comes back.
+/// validated and loaded before the answer comes back (201), unless the request says
+/// `Prefer: respond-async`: then, once the file is received and its header checked, the
+/// answer is 202 with the upload validating and its address in `Location`, where its status
+/// and counts are read until it is committed or failed. Either way the load goes on if the
+/// client stops waiting.
 #[utoipa::path(
     post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])), params(UploadParams),
     request_body(content = Vec<u8>, description = "the file (CSV, XLSX or JSON Lines), or a multipart form", content_type = "application/octet-stream"),
     responses(
         (status = 201, body = UploadResult, description = "loaded"),
+        (status = 202, body = UploadResult, description = "received and being loaded (`Prefer: respond-async`): follow `Location`"),
         (status = 200, body = UploadResult, description = "this file was loaded before"),
         (status = 401, body = crate::problem::Problem),
         (status = 403, body = crate::problem::Problem),
@@ -315,18 +330,45 @@ pub async fn create(
         confirm_removals,
     };
     // The stored report is what the officer downloads; nothing else needs the rows here.
-    let outcome = state
-        .hub
-        .run_upload(request, source, &mut DiscardRejections, &|_| {})
-        .await?;
-    drop(spooled);
-    let (status, already_loaded, unknown_columns, upload) = match outcome {
-        UploadOutcome::Loaded {
-            upload,
-            unknown_columns,
-        } => (StatusCode::CREATED, false, unknown_columns, upload),
-        UploadOutcome::AlreadyLoaded { upload } => (StatusCode::OK, true, Vec::new(), upload),
-    };
+    let respond_async = prefers_async(&headers);
+    // A file refused whole (its header, a retry of a load under way) is refused here, in the
+    // answer, whichever way the client waits.
+    let (status, already_loaded, unknown_columns, upload) =
+        match state.hub.prepare_upload(request, source).await? {
+            Prepared::AlreadyLoaded(upload) => (StatusCode::OK, true, Vec::new(), upload),
+            Prepared::Ready(prepared) => {
+                let received = prepared.upload().clone();
+                let unknown_columns = prepared.unknown_columns().to_vec();
+                // The rows load on a task of their own, so that a client that stops waiting
+                // (a proxy's time limit, a closed laptop) does not stop a load under way: it
+                // commits, and the officer finds it in the list.
+                let hub = state.hub.clone();
+                let load = tokio::spawn(async move {
+                    // The spooled file is read until the load ends.
+                    let _spooled = spooled;
+                    hub.load_prepared(prepared, &mut DiscardRejections, &|_| {})
+                        .await
+                });
+                if respond_async {
+                    (StatusCode::ACCEPTED, false, unknown_columns, received)
+                } else {
+                    let outcome = load.await.map_err(|e| {
+                        ApiError::from(sangam_hub::HubError::Internal(format!(
+                            "the upload's load stopped: {e}"
+                        )))
+                    })??;
+                    match outcome {
+                        UploadOutcome::Loaded {
+                            upload,
+                            unknown_columns,
+                        } => (StatusCode::CREATED, false, unknown_columns, upload),
+                        UploadOutcome::AlreadyLoaded { upload } => {
+                            (StatusCode::OK, true, Vec::new(), upload)
+                        }
+                    }
+                }
+            }
+        };
     let base = format!("/v1/uploads/{}", upload.id);
     let mut response = (
         status,
@@ -342,6 +384,12 @@ pub async fn create(
         .into_response();
     if let Ok(location) = HeaderValue::from_str(&base) {
         response.headers_mut().insert(header::LOCATION, location);
+    }
+    if status == StatusCode::ACCEPTED {
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("respond-async"),
+        );
     }
     Ok(response)
 }
