@@ -1,14 +1,15 @@
 //! `sangam ingest` as a nodal officer's first-time migration meets it, on every backend:
 //! counts, a rejection report that names line and reason, a file that never loads twice, and
-//! an upload killed at any moment that leaves nothing behind and loads whole when retried.
+//! an upload killed at any moment that leaves nothing behind and loads whole when retried,
+//! whether `sangam ingest` is killed or the `sangam serve` loading a file sent over HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{sangam, with_store};
@@ -218,6 +219,160 @@ async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
         assert_eq!(households(&backend).await, 15_000);
         let rows = std::fs::read_to_string(&file).unwrap().lines().count() as u64 - 1;
         assert_eq!(out["accepted"].as_u64(), Some(rows));
+        backend.cleanup().await;
+    }
+}
+
+/// `sangam serve` on the backend, and its address.
+fn serve(backend: &TestBackend) -> (Child, String) {
+    let mut server = with_store(sangam().args(["serve", "--listen", "127.0.0.1:0"]), backend)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = server.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Sangam is serving on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve prints its address");
+    (server, base)
+}
+
+fn kill(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// Signs the officer in; the `authorization` header value.
+async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    let r = client
+        .post(format!("{base}/v1/session"))
+        .json(
+            &serde_json::json!({"username": "cs-officer", "password": "a long enough passphrase"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    format!("Bearer {token}")
+}
+
+/// Sends `file` to the base registry without waiting for the load; the upload's id.
+async fn send(client: &reqwest::Client, base: &str, auth: &str, file: &Path) -> String {
+    let r = client
+        .post(format!("{base}/v1/uploads?dataset=base&file_name=big.csv"))
+        .header("authorization", auth)
+        .header("prefer", "respond-async")
+        .body(std::fs::read(file).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    r.json::<Value>().await.unwrap()["upload"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The upload's status, once it is no longer loading (a killed server's load is seen as
+/// interrupted once its lock is gone, which on PostgreSQL can take a moment).
+async fn settled(client: &reqwest::Client, base: &str, auth: &str, id: &str) -> Value {
+    let mut upload = Value::Null;
+    for _ in 0..600 {
+        upload = client
+            .get(format!("{base}/v1/uploads/{id}"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if upload["status"] != "validating" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    upload
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_while_it_loads_an_upload_leaves_nothing_and_retries_whole() {
+    for backend in
+        backends("a_server_killed_while_it_loads_an_upload_leaves_nothing_and_retries_whole").await
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.csv");
+        synth(15_000, &file);
+        let password = dir.path().join("password");
+        std::fs::write(&password, "a long enough passphrase\n").unwrap();
+        let mut set = sangam();
+        set.args([
+            "users",
+            "set",
+            "--username",
+            "cs-officer",
+            "--role",
+            "nodal-officer",
+        ])
+        .args(["--organisation", "civil-supplies", "--password-file"])
+        .arg(&password);
+        let saved = with_store(&mut set, &backend).output().unwrap();
+        assert!(
+            saved.status.success(),
+            "{}",
+            String::from_utf8_lossy(&saved.stderr)
+        );
+        let client = reqwest::Client::new();
+
+        let mut interrupted = None;
+        for delay_ms in [0, 300, 1000] {
+            let (mut server, base) = serve(&backend);
+            let auth = sign_in(&client, &base).await;
+            let id = send(&client, &base, &auth, &file).await;
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            kill(&mut server);
+            let n = households(&backend).await;
+            let (mut server, base) = serve(&backend);
+            let auth = sign_in(&client, &base).await;
+            let upload = settled(&client, &base, &auth, &id).await;
+            kill(&mut server);
+            if upload["status"] == "committed" {
+                assert_eq!(n, 15_000, "a committed upload is whole");
+                break;
+            }
+            assert_eq!(upload["status"], "interrupted", "{upload}");
+            assert_eq!(
+                n, 0,
+                "killed {delay_ms} ms after the answer: no half-batch is visible"
+            );
+            interrupted = Some(id);
+        }
+        let interrupted = interrupted.expect("at least one kill landed mid-load");
+
+        // Sent again, the interrupted upload runs again under its own id and loads whole.
+        let (mut server, base) = serve(&backend);
+        let auth = sign_in(&client, &base).await;
+        let id = send(&client, &base, &auth, &file).await;
+        assert_eq!(id, interrupted);
+        let upload = settled(&client, &base, &auth, &id).await;
+        kill(&mut server);
+        assert_eq!(upload["status"], "committed", "{upload}");
+        let rows = std::fs::read_to_string(&file).unwrap().lines().count() as u64 - 1;
+        assert_eq!(upload["counts"]["accepted"].as_u64(), Some(rows));
+        assert_eq!(households(&backend).await, 15_000);
         backend.cleanup().await;
     }
 }

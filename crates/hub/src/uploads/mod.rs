@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::{RejectedRow, RowProblem};
 use sangam_ingest::spec::{self, BaseForm, Validator};
-use sangam_store::{UploadCounts, UploadRecord, UploadStatus};
+use sangam_store::{RegistryLoad, UploadCounts, UploadRecord, UploadStatus};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
@@ -138,11 +138,13 @@ pub struct PreparedUpload {
     mode: UploadMode,
     is_base: bool,
     form: Option<BaseForm>,
-    header: Vec<String>,
     source: Box<dyn RecordSource>,
     validator: Arc<Validator>,
     removals: Option<scheme::RemovalGuard>,
     unknown_columns: Vec<String>,
+    /// Begun before the upload is handed back, so that from then on the upload is seen as
+    /// being loaded (a live load holds its lock), never as interrupted.
+    load: Box<dyn RegistryLoad>,
 }
 
 impl std::fmt::Debug for PreparedUpload {
@@ -351,12 +353,14 @@ impl Hub {
         let mut validating = upload;
         validating.status = UploadStatus::Validating;
         self.store.update_upload(&validating).await?;
+        let mut load = self.store.begin_registry_load(&validating.id).await?;
+        load.put_header(header).await?;
         Ok(Prepared::Ready(PreparedUpload {
             upload: validating,
             mode: request.mode,
             is_base,
             form,
-            header,
+            load,
             source,
             validator,
             removals,
@@ -377,15 +381,13 @@ impl Hub {
             mode,
             is_base,
             form,
-            header,
             source,
             validator,
             removals,
             unknown_columns,
+            mut load,
         } = prepared;
         let upload = &validating;
-        let mut load = self.store.begin_registry_load(&upload.id).await?;
-        load.put_header(header).await?;
         let ring = self.vault.sealing_ring().await?;
         let mut sink = StoringSink::new(sink, ring, &upload.id);
         let mut target = LoadTarget {
@@ -493,10 +495,15 @@ impl Hub {
     }
 
     pub async fn upload(&self, id: &str) -> HubResult<UploadRecord> {
-        self.store
-            .upload(id)
-            .await?
-            .ok_or_else(|| HubError::NotFound(format!("upload {id}")))
+        let found =
+            |u: Option<UploadRecord>| u.ok_or_else(|| HubError::NotFound(format!("upload {id}")));
+        let upload = found(self.store.upload(id).await?)?;
+        if upload.status != UploadStatus::Validating {
+            return Ok(upload);
+        }
+        // Read while loading, or left so by a process that died: which one, the reaper tells.
+        self.store.reap_interrupted_uploads(self.now()).await?;
+        found(self.store.upload(id).await?)
     }
 
     fn today(&self) -> NaiveDate {
