@@ -106,6 +106,7 @@ impl JobStore for PostgresStore {
             &c,
             "UPDATE jobs SET status = 'queued', payload = $2, run_at = $3, \
              last_error = COALESCE($4, last_error), locked_until = NULL, \
+             attempts = CASE WHEN $4::text IS NULL THEN 0 ELSE attempts END, \
              updated_at = $5 WHERE id = $1",
             &[&id, payload, &run_at, &error, &Utc::now()],
         )

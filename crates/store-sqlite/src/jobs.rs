@@ -165,6 +165,7 @@ impl JobStore for SqliteStore {
                     .execute(
                         "UPDATE jobs SET status = 'queued', payload = ?2, run_at = ?3, \
                          last_error = COALESCE(?4, last_error), locked_until = NULL, \
+                         attempts = CASE WHEN ?4 IS NULL THEN 0 ELSE attempts END, \
                          updated_at = ?5 WHERE id = ?1",
                         params![id, payload, ts(&run_at), error, now],
                     )

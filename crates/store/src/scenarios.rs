@@ -708,6 +708,15 @@ async fn jobs(store: Arc<dyn Store>) {
     assert_eq!(b_again.id, b);
     assert_eq!(b_again.payload, serde_json::json!({"cursor": "x"}));
     assert_eq!(b_again.last_error.as_deref(), Some("transient"));
+    assert_eq!(b_again.attempts, 2, "a failed attempt counts");
+    // A step that succeeded puts the count of attempts back to zero.
+    store
+        .requeue_job(b, &serde_json::json!({"cursor": "y"}), now, None)
+        .await
+        .unwrap();
+    let b_next = store.claim_job(now, lease).await.unwrap().unwrap();
+    assert_eq!((b_next.id, b_next.attempts), (b, 1));
+    assert_eq!(b_next.payload, serde_json::json!({"cursor": "y"}));
     store.fail_job(b, "gave up", now).await.unwrap();
     assert_eq!(
         store.job(b).await.unwrap().unwrap().status,

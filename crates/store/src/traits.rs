@@ -396,7 +396,9 @@ pub trait JobStore: Send + Sync {
     /// Marks a job done.
     async fn complete_job(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Puts a job back in the queue to run again at `run_at`, with a new payload (a cursor
-    /// for work done in steps) and, after a failure, the error.
+    /// for work done in steps) and, after a failure, the error. Without an error the step
+    /// succeeded, and the job's attempts start again from zero: a job of many steps (or one
+    /// that recurs) is given up after so many failures in a row, not after so many steps.
     async fn requeue_job(
         &self,
         id: i64,
