@@ -58,6 +58,28 @@ impl JobStore for PostgresStore {
         get("jobs", &row, 0)
     }
 
+    async fn enqueue_singleton_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let c = self.client().await?;
+        // The partial unique index `jobs_singleton` decides between processes asking at once:
+        // the second insert finds the first and does nothing.
+        query_opt(
+            &c,
+            "INSERT INTO jobs (kind, payload, status, run_at, created_at, updated_at, singleton) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, true) \
+             ON CONFLICT (kind) WHERE singleton AND status IN ('queued', 'running') DO NOTHING \
+             RETURNING id",
+            &[&kind, payload, &run_at, &Utc::now()],
+        )
+        .await?
+        .map(|row| get("jobs", &row, 0))
+        .transpose()
+    }
+
     async fn claim_job(
         &self,
         now: DateTime<Utc>,

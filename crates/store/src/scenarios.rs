@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
+mod rejected_rows;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sharing(&*store).await;
     registry_changes_in_a_load(&*store).await;
     code_lists(&*store).await;
+    rejected_rows::rejected_rows(&*store).await;
+    rejected_rows::singleton_jobs(store.clone()).await;
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
@@ -813,6 +817,7 @@ fn sample_upload(id: &str, sha: &str) -> UploadRecord {
         error: None,
         received_at: audit::truncate_to_micros(Utc::now()),
         finished_at: None,
+        rejections_purged_at: None,
     }
 }
 

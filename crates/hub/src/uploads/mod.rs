@@ -216,6 +216,7 @@ impl Hub {
                     error: None,
                     received_at: self.now(),
                     finished_at: None,
+                    rejections_purged_at: None,
                 };
                 self.store.insert_upload(&upload).await?;
                 upload
