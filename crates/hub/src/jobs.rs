@@ -31,6 +31,14 @@ pub enum JobKind {
         #[serde(default)]
         after: Option<String>,
     },
+    /// Re-seal the rejected rows uploads keep under data-key `version`: `resealed` done so
+    /// far, and the last row passed (the walk goes through them once, in (upload, line) order).
+    ReencryptRejections {
+        version: u32,
+        resealed: u64,
+        #[serde(default)]
+        after: Option<RejectionCursor>,
+    },
     /// Link a dataset's pending records to residents, from the record key after `after`.
     LinkEnrolments {
         dataset: String,
@@ -41,10 +49,18 @@ pub enum JobKind {
     },
 }
 
+/// Where a walk over stored rejected rows stands: the last row passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionCursor {
+    pub upload_id: String,
+    pub line: u64,
+}
+
 impl JobKind {
     pub fn code(&self) -> &'static str {
         match self {
             JobKind::ReencryptVault { .. } => "vault.reencrypt",
+            JobKind::ReencryptRejections { .. } => "vault.reencrypt_rejections",
             JobKind::LinkEnrolments { .. } => "enrolments.link",
         }
     }
@@ -192,6 +208,33 @@ impl Hub {
                     self.audit(
                         "system",
                         AuditEvent::ReencryptionCompleted { version, resealed },
+                    )
+                    .await?;
+                    Ok(None)
+                }
+            }
+            JobKind::ReencryptRejections {
+                version,
+                resealed,
+                after,
+            } => {
+                let step = self
+                    .reencrypt_rejections_step(REENCRYPT_BATCH, after.as_ref())
+                    .await?;
+                let resealed = resealed + step.resealed;
+                if let Some(last) = step.next {
+                    Ok(Some(JobKind::ReencryptRejections {
+                        version: *version,
+                        resealed,
+                        after: Some(last),
+                    }))
+                } else {
+                    self.audit(
+                        "system",
+                        AuditEvent::RejectionsReencrypted {
+                            version: *version,
+                            resealed,
+                        },
                     )
                     .await?;
                     Ok(None)

@@ -1,12 +1,16 @@
 //! What an upload hands back to the organisation that sent it: the rejected rows with their
 //! reasons (kept sealed in the store, since they hold ID, mobile and bank numbers as typed)
 //! and the reference-key mapping of the accepted rows. Both are written inside the upload's
-//! load transaction, so they exist exactly when the upload committed.
+//! load transaction, so they exist exactly when the upload committed. The rejected rows are
+//! re-sealed when the vault's key rotates.
 
 use std::sync::Arc;
 
 use sangam_ingest::report::{RejectedRow, RejectionCsvWriter, RowProblem, SafeCsvWriter};
-use sangam_store::{MappingEntry, RegistryLoad, StoredRejection, UploadRecord, User};
+use sangam_store::{
+    MappingEntry, RegistryLoad, RejectionEntry, RejectionReseal, StoredRejection, UploadRecord,
+    User,
+};
 use sangam_vault::{KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +26,28 @@ const PAGE: u32 = 5_000;
 
 fn rejection_id(upload_id: &str, line: u64) -> String {
     format!("{upload_id}:{line}")
+}
+
+/// A stored rejected row sealed again under the ring's active key, as the same record (key
+/// rotation); `None` when it is sealed with the active key already.
+pub(crate) fn reseal_rejection(
+    ring: &KeyRing,
+    row: &RejectionEntry,
+) -> HubResult<Option<RejectionReseal>> {
+    let sealed = Sealed {
+        key_version: row.key_version,
+        blob: row.sealed.clone(),
+    };
+    let id = rejection_id(&row.upload_id, row.line);
+    Ok(ring
+        .reseal_record(REJECTION_KIND, &id, &sealed)?
+        .map(|new| RejectionReseal {
+            upload_id: row.upload_id.clone(),
+            line: row.line,
+            expected_version: row.key_version,
+            new_version: new.key_version,
+            sealed: new.blob,
+        }))
 }
 
 /// A rejected row as sealed: what the report needs to show it again.
