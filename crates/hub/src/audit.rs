@@ -74,6 +74,13 @@ pub enum AuditEvent {
     DatasetSpecChanged { dataset: String, version: u32 },
     /// An upload's rejected rows were handed out (to its own organisation).
     RejectionsDownloaded { upload_id: String, rows: u64 },
+    /// The rejected rows of uploads that finished more than `retention_days` ago were
+    /// deleted (by the system, under the hub's retention policy): how many uploads and rows.
+    RejectionsPurged {
+        uploads: u64,
+        rows: u64,
+        retention_days: u32,
+    },
     /// An upload's reference-key mapping was handed out (to its own organisation).
     MappingDownloaded { upload_id: String, rows: u64 },
     /// A resident's details were verified yes or no (the claimed values are not kept).
@@ -224,6 +231,7 @@ impl AuditEvent {
             AuditEvent::DatasetCreated { .. } => "dataset.created",
             AuditEvent::DatasetSpecChanged { .. } => "dataset.spec_changed",
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
+            AuditEvent::RejectionsPurged { .. } => "upload.rejections_purged",
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
             AuditEvent::ResidentVerified { .. } => "resident.verified",
             AuditEvent::MatchReviewDecided { .. } => "match.review_decided",
@@ -307,6 +315,7 @@ impl AuditEvent {
             }
             AuditEvent::HubInitialised { .. }
             | AuditEvent::RegistryLoaded { .. }
+            | AuditEvent::RejectionsPurged { .. }
             | AuditEvent::HoneytokensPlanted { .. } => None,
         }
     }

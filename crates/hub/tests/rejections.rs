@@ -1,19 +1,23 @@
 //! The rejected rows an upload keeps, through the hub's services, on every backend: re-sealed
 //! when the vault's key rotates (the old version cannot be retired before, and the report
-//! still gives the original rows back after).
+//! still gives the original rows back after), and removed once the retention period has
+//! passed (the report is then gone, saying when and why; the counts stay, a newer upload's
+//! rows stay, and the purge is in the audit log).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 
+use chrono::Duration;
 use sangam_hub::uploads::UploadMode;
 use sangam_hub::uploads::reports::ReportFormat;
+use sangam_hub::uploads::retention::RetentionPolicy;
 use sangam_hub::{Hub, HubError};
-use sangam_store::User;
+use sangam_store::{Job, User};
 use sangam_testkit::backends;
 use serde_json::Value;
 
-use common::{hub_with_officers, id, upload_csv};
+use common::{hub_with_officers, hub_with_officers_and_clock, id, upload_csv};
 
 const OFFICER: &str = "cs-officer";
 const HEADER: &str = "ration_card_no,card_type,house_no,village_code,member_name,relative_name,\
@@ -33,6 +37,17 @@ async fn report(hub: &Hub, upload_id: &str, officer: &User) -> Result<String, Hu
     hub.rejection_report(upload_id, ReportFormat::Csv, officer)
         .await
         .map(|bytes| String::from_utf8(bytes).unwrap())
+}
+
+/// The purge jobs queued or running.
+async fn purge_jobs(hub: &Hub) -> Vec<Job> {
+    hub.store()
+        .pending_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "uploads.purge_rejections")
+        .collect()
 }
 
 /// The audit entries of `action`, as (details, actor).
@@ -146,6 +161,131 @@ async fn rejected_rows_are_resealed_at_rotation_before_the_old_key_retires() {
         );
         let after = report(&hub, &upload_id, &officer).await.unwrap();
         assert_eq!(after, before, "the same report, opened with the new key");
+        drop(hub);
+        backend.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_rows_are_purged_after_the_retention_period() {
+    for backend in backends("rejected_rows_are_purged_after_the_retention_period").await {
+        let (hub, mut officers, clock) =
+            hub_with_officers_and_clock(&backend, &[(OFFICER, "civil-supplies")]).await;
+        let officer = officers.pop().unwrap();
+        hub.set_retention_policy(RetentionPolicy::new(30).unwrap());
+        let (old_refused, new_refused) = (id("45678901234"), id("56789012345"));
+        let (old, _) = upload_csv(
+            &hub,
+            "base",
+            UploadMode::Full,
+            OFFICER,
+            "old.csv",
+            &base_file("PYR0000002", &id("23456789012"), &old_refused),
+        )
+        .await;
+        let old = old.upload().clone();
+        assert_eq!(old.counts.rejected, 1);
+
+        // Queued once, however often and by however many hubs it is asked for.
+        let purge_job = hub.schedule_rejection_purge().await.unwrap();
+        assert!(purge_job.is_some());
+        assert_eq!(hub.schedule_rejection_purge().await.unwrap(), None);
+        assert_eq!(purge_jobs(&hub).await.len(), 1);
+
+        // Today nothing is old enough: the pass removes nothing and comes back tomorrow.
+        let runs = hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(
+            runs.iter()
+                .map(|r| (r.kind.as_str(), r.outcome))
+                .collect::<Vec<_>>(),
+            [("uploads.purge_rejections", "scheduled")]
+        );
+        let queued = purge_jobs(&hub).await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].run_at, hub.now() + Duration::days(1));
+        assert!(report(&hub, &old.id, &officer).await.is_ok());
+
+        // Twenty days on, a newer upload.
+        clock.advance(Duration::days(20));
+        let (new, _) = upload_csv(
+            &hub,
+            "base",
+            UploadMode::Full,
+            OFFICER,
+            "new.csv",
+            &base_file("PYR0000003", &id("67890123456"), &new_refused),
+        )
+        .await;
+        let new = new.upload().clone();
+        assert_eq!(new.counts.rejected, 1);
+        assert_eq!(hub.run_jobs_until_idle().await.unwrap().len(), 1);
+        assert!(audited(&hub, "upload.rejections_purged").await.is_empty());
+
+        // Past thirty-one days, the old upload's rows go; the new one's stay.
+        clock.advance(Duration::days(11));
+        let runs = hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            ["scheduled"]
+        );
+        let purged_at = hub.now();
+        let gone = report(&hub, &old.id, &officer).await.unwrap_err();
+        let HubError::Gone(message) = &gone else {
+            panic!("the report of a purged upload is gone: {gone}")
+        };
+        assert_eq!(
+            message,
+            "the rejected rows of this upload were removed on 2026-12-02, 31 days after it \
+             finished, under the hub's retention policy; the counts remain"
+        );
+        let old_now = hub.upload_for(&old.id, &officer).await.unwrap();
+        assert_eq!(old_now.rejections_purged_at, Some(purged_at));
+        assert_eq!(old_now.counts, old.counts, "the counts stay");
+        assert!(
+            hub.store()
+                .upload_rejections(&old.id, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(hub.store().upload_header(&old.id).await.unwrap().is_none());
+        let newer = report(&hub, &new.id, &officer).await.unwrap();
+        assert!(
+            newer.contains(&new_refused),
+            "a newer upload's rows stay: {newer}"
+        );
+        assert!(
+            hub.upload_for(&new.id, &officer)
+                .await
+                .unwrap()
+                .rejections_purged_at
+                .is_none()
+        );
+        let purges = audited(&hub, "upload.rejections_purged").await;
+        assert_eq!(purges.len(), 1);
+        assert_eq!(
+            purges[0].0,
+            serde_json::json!({"uploads": 1, "rows": 1, "retention_days": 30})
+        );
+        assert_eq!(purges[0].1, "system");
+        for (details, _) in &purges {
+            assert!(!details.to_string().contains(&old_refused));
+        }
+
+        // Still one purge job, due tomorrow; another hub's worker starting changes nothing.
+        let queued = purge_jobs(&hub).await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].run_at, purged_at + Duration::days(1));
+        assert_eq!(hub.schedule_rejection_purge().await.unwrap(), None);
+
+        // When the newer upload's time comes, it goes too, and its report says so.
+        clock.advance(Duration::days(20));
+        hub.run_jobs_until_idle().await.unwrap();
+        assert!(matches!(
+            report(&hub, &new.id, &officer).await,
+            Err(HubError::Gone(_))
+        ));
+        assert_eq!(audited(&hub, "upload.rejections_purged").await.len(), 2);
         drop(hub);
         backend.cleanup().await;
     }
