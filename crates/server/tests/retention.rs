@@ -1,6 +1,7 @@
 //! The retention of rejected rows over HTTP, on every backend: once the purge has removed an
 //! upload's rejected rows, its rejection report answers 410 Gone as problem+json saying when
-//! and why, the upload shows when, and its counts stay.
+//! and why, the upload shows when, and its counts stay; and serving hubs' workers keep one
+//! purge job queued between them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -100,4 +101,65 @@ async fn the_report_of_purged_rejected_rows_is_gone() {
         drop(hub);
         backend.cleanup().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_serving_worker_makes_sure_of_one_purge_job() {
+    for backend in backends("every_serving_worker_makes_sure_of_one_purge_job").await {
+        use chrono::TimeZone;
+        let clock = std::sync::Arc::new(sangam_hub::clock::ManualClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+        ));
+        let key = sangam_vault::MasterKey::generate();
+        // Two hub processes sharing one store, each serving with its worker.
+        let mut servers = Vec::new();
+        let mut hubs = Vec::new();
+        for _ in 0..2 {
+            let hub = sangam_hub::bootstrap::open_hub(&backend.location, &key, clock.clone())
+                .await
+                .unwrap();
+            servers.push(
+                sangam_server::start(hub.clone(), "127.0.0.1:0".parse().unwrap(), true)
+                    .await
+                    .unwrap(),
+            );
+            hubs.push(hub);
+        }
+        // A worker runs the first pass at once (nothing is old enough) and queues the next for
+        // a day later; the other worker finds it queued and adds none.
+        let tomorrow = hubs[0].now() + Duration::days(1);
+        let started = std::time::Instant::now();
+        loop {
+            let jobs = purge_jobs(&hubs[0]).await;
+            if jobs.iter().any(|j| j.run_at == tomorrow) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "no worker ran the purge: {jobs:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Both workers have been round their loop more than once by now.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let jobs = purge_jobs(&hubs[0]).await;
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!(jobs[0].run_at, tomorrow);
+        for server in servers {
+            server.shutdown().await.unwrap();
+        }
+        drop(hubs);
+        backend.cleanup().await;
+    }
+}
+
+/// The purge jobs the store holds that are not done (queued, running or failed).
+async fn purge_jobs(hub: &sangam_hub::Hub) -> Vec<sangam_store::Job> {
+    hub.store()
+        .pending_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "uploads.purge_rejections")
+        .collect()
 }
