@@ -51,6 +51,9 @@ pub enum Open {
 
 /// Opens the hub the settings describe: data directory, master key, store, vault.
 pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
+    // Settings that the hub checks are refused before anything is opened or created.
+    let retention =
+        sangam_hub::uploads::retention::RetentionPolicy::new(settings.rejections_retention_days)?;
     let location = settings.store_location()?;
     let mut key_source = settings.master_key_source()?;
     if open == Open::Existing
@@ -92,6 +95,7 @@ pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
         ..sangam_hub::linking::LinkPolicy::default()
     })
     .context("link_at and review_at")?;
+    hub.set_retention_policy(retention);
     tracing::info!(backend = hub.store().backend_name(), "hub opened");
     Ok(hub)
 }

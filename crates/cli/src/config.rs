@@ -49,6 +49,11 @@ log_format = "text"
 link_at = 0.9
 review_at = 0.5
 
+# Days the rejected rows of an upload are kept after it finished, for its officers to fix and
+# send again (1 to 3650). They hold what the department typed, ID and bank numbers included;
+# after this a daily job deletes them, and the upload keeps only its counts.
+rejections_retention_days = 90
+
 # Reverse proxies (addresses or CIDR blocks) in front of the hub. A consuming application's
 # address, checked against its IP allow-list, is the TCP peer's unless the peer is one of
 # these; then it is the rightmost address in X-Forwarded-For that is not a trusted proxy.
@@ -73,6 +78,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub link_at: f64,
     pub review_at: f64,
+    /// Signed, so that a negative value is refused by the hub's own check, which names the
+    /// setting and its range, rather than by the parser.
+    pub rejections_retention_days: i64,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
 }
@@ -97,6 +105,9 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             link_at: sangam_hub::linking::LinkPolicy::default().link_at,
             review_at: sangam_hub::linking::LinkPolicy::default().review_at,
+            rejections_retention_days: i64::from(
+                sangam_hub::uploads::retention::DEFAULT_REJECTIONS_RETENTION_DAYS,
+            ),
             trusted_proxies: Vec::new(),
         }
     }
@@ -116,6 +127,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("link_at", &self.link_at)
             .field("review_at", &self.review_at)
+            .field("rejections_retention_days", &self.rejections_retention_days)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -214,6 +226,39 @@ mod tests {
         assert_eq!(
             (from_file.link_at, from_file.review_at),
             (defaults.link_at, defaults.review_at)
+        );
+        assert_eq!(
+            from_file.rejections_retention_days,
+            defaults.rejections_retention_days
+        );
+        assert_eq!(defaults.rejections_retention_days, 90);
+    }
+
+    #[test]
+    fn the_retention_of_rejected_rows_comes_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sangam.toml");
+        std::fs::write(&path, "rejections_retention_days = 30\n").unwrap();
+        let settings = Settings::load(Some(&path), FlagOverrides::default()).unwrap();
+        assert_eq!(settings.rejections_retention_days, 30);
+        // A negative value reaches the hub's check, which refuses it by name.
+        std::fs::write(&path, "rejections_retention_days = -5\n").unwrap();
+        let settings = Settings::load(Some(&path), FlagOverrides::default()).unwrap();
+        assert_eq!(settings.rejections_retention_days, -5);
+        let refused = sangam_hub::uploads::retention::RetentionPolicy::new(
+            settings.rejections_retention_days,
+        )
+        .unwrap_err();
+        assert!(
+            refused.to_string().contains("rejections_retention_days"),
+            "{refused}"
+        );
+        // Not a number at all: the parser names the setting.
+        std::fs::write(&path, "rejections_retention_days = \"ninety\"\n").unwrap();
+        let err = Settings::load(Some(&path), FlagOverrides::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("rejections_retention_days"),
+            "{err}"
         );
     }
 

@@ -388,3 +388,37 @@ async fn users_set_creates_an_administrator_who_can_sign_in() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_retention_period_out_of_range_is_refused_at_start_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for days in ["0", "-30", "3651", "99999999999999999999"] {
+        let data = dir.path().join(format!("hub-{days}"));
+        let mut child = sangam()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("SANGAM_REJECTIONS_RETENTION_DAYS", days)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A hub that accepted the value would serve until stopped.
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the hub started with rejections_retention_days = {days}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        // The hub's check names the setting; the parser (for a value no integer holds) names
+        // the environment variable, in capitals.
+        let line = assert_one_clear_error(&out, "");
+        assert!(
+            line.to_lowercase().contains("rejections_retention_days"),
+            "{line}"
+        );
+        assert!(!data.exists(), "nothing was created with {days} days");
+    }
+}

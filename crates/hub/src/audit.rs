@@ -34,6 +34,8 @@ pub enum AuditEvent {
     DataKeyAdded { version: u32 },
     /// Every vault entry is sealed with the given version.
     ReencryptionCompleted { version: u32, resealed: u64 },
+    /// Every stored rejected row of an upload is sealed with the given version.
+    RejectionsReencrypted { version: u32, resealed: u64 },
     /// A data-key version was retired and can no longer decrypt.
     DataKeyRetired { version: u32 },
     /// A resident's record changed (field names only; values are in the registry history).
@@ -72,6 +74,13 @@ pub enum AuditEvent {
     DatasetSpecChanged { dataset: String, version: u32 },
     /// An upload's rejected rows were handed out (to its own organisation).
     RejectionsDownloaded { upload_id: String, rows: u64 },
+    /// The rejected rows of uploads that finished more than `retention_days` ago were
+    /// deleted (by the system, under the hub's retention policy): how many uploads and rows.
+    RejectionsPurged {
+        uploads: u64,
+        rows: u64,
+        retention_days: u32,
+    },
     /// An upload's reference-key mapping was handed out (to its own organisation).
     MappingDownloaded { upload_id: String, rows: u64 },
     /// A resident's details were verified yes or no (the claimed values are not kept).
@@ -213,6 +222,7 @@ impl AuditEvent {
             AuditEvent::IdNumberRevealed { .. } => "vault.id_number_revealed",
             AuditEvent::DataKeyAdded { .. } => "vault.data_key_added",
             AuditEvent::ReencryptionCompleted { .. } => "vault.reencryption_completed",
+            AuditEvent::RejectionsReencrypted { .. } => "vault.rejections_reencrypted",
             AuditEvent::DataKeyRetired { .. } => "vault.data_key_retired",
             AuditEvent::ResidentUpdated { .. } => "registry.resident_updated",
             AuditEvent::RegistryLoaded { .. } => "registry.loaded",
@@ -221,6 +231,7 @@ impl AuditEvent {
             AuditEvent::DatasetCreated { .. } => "dataset.created",
             AuditEvent::DatasetSpecChanged { .. } => "dataset.spec_changed",
             AuditEvent::RejectionsDownloaded { .. } => "upload.rejections_downloaded",
+            AuditEvent::RejectionsPurged { .. } => "upload.rejections_purged",
             AuditEvent::MappingDownloaded { .. } => "upload.mapping_downloaded",
             AuditEvent::ResidentVerified { .. } => "resident.verified",
             AuditEvent::MatchReviewDecided { .. } => "match.review_decided",
@@ -265,6 +276,7 @@ impl AuditEvent {
             }
             AuditEvent::DataKeyAdded { version }
             | AuditEvent::ReencryptionCompleted { version, .. }
+            | AuditEvent::RejectionsReencrypted { version, .. }
             | AuditEvent::DataKeyRetired { version } => Some(format!("data_key:{version}")),
             AuditEvent::UploadCommitted { upload_id, .. }
             | AuditEvent::UploadFailed { upload_id, .. }
@@ -303,6 +315,7 @@ impl AuditEvent {
             }
             AuditEvent::HubInitialised { .. }
             | AuditEvent::RegistryLoaded { .. }
+            | AuditEvent::RejectionsPurged { .. }
             | AuditEvent::HoneytokensPlanted { .. } => None,
         }
     }

@@ -31,6 +31,10 @@ pub enum HubError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// What was asked for existed but is gone for good (removed under the hub's retention
+    /// policy); the message says when and why.
+    #[error("{0}")]
+    Gone(String),
     /// A consuming application's call refused by a named rule of the sharing policy.
     #[error("{} ({})", .0.message, .0.code)]
     Denied(crate::sharing::gate::Denial),

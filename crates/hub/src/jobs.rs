@@ -1,15 +1,19 @@
 //! Background work from the queue kept in the store: a restart loses nothing, several hub
-//! processes share the work, and tests drive the worker one step at a time.
+//! processes share the work, and tests drive the worker one step at a time. Work done in
+//! steps queues its next step with a cursor in its payload; recurring work (the purge of
+//! rejected rows past their retention) queues itself again for later, and the worker of a
+//! serving hub makes sure at its start that it is queued.
 
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use sangam_domain::RefKey;
 
 use crate::audit::AuditEvent;
+use crate::uploads::retention::{PURGE_BATCH, PURGE_EVERY};
 use crate::{Hub, HubError, HubResult};
 
 /// Entries re-encrypted per step of a key rotation.
@@ -31,6 +35,14 @@ pub enum JobKind {
         #[serde(default)]
         after: Option<String>,
     },
+    /// Re-seal the rejected rows uploads keep under data-key `version`: `resealed` done so
+    /// far, and the last row passed (the walk goes through them once, in (upload, line) order).
+    ReencryptRejections {
+        version: u32,
+        resealed: u64,
+        #[serde(default)]
+        after: Option<RejectionCursor>,
+    },
     /// Link a dataset's pending records to residents, from the record key after `after`.
     LinkEnrolments {
         dataset: String,
@@ -39,13 +51,40 @@ pub enum JobKind {
         #[serde(default)]
         summary: crate::linking::LinkSummary,
     },
+    /// Delete the rejected rows of uploads past the retention period, a batch a step, then
+    /// run again a day later; `uploads` and `rows` count what this pass removed so far.
+    PurgeRejections {
+        #[serde(default)]
+        uploads: u64,
+        #[serde(default)]
+        rows: u64,
+    },
+}
+
+/// Where a walk over stored rejected rows stands: the last row passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionCursor {
+    pub upload_id: String,
+    pub line: u64,
+}
+
+/// What follows one step of a job.
+enum Then {
+    /// The job is over.
+    Done,
+    /// Its next step, as soon as a worker takes it.
+    Next(JobKind),
+    /// It runs again at a later time (recurring work).
+    At(JobKind, DateTime<Utc>),
 }
 
 impl JobKind {
     pub fn code(&self) -> &'static str {
         match self {
             JobKind::ReencryptVault { .. } => "vault.reencrypt",
+            JobKind::ReencryptRejections { .. } => "vault.reencrypt_rejections",
             JobKind::LinkEnrolments { .. } => "enrolments.link",
+            JobKind::PurgeRejections { .. } => "uploads.purge_rejections",
         }
     }
 }
@@ -55,7 +94,8 @@ impl JobKind {
 pub struct JobRun {
     pub job_id: i64,
     pub kind: String,
-    /// `done`, `continues` (more steps queued), `retry` or `failed`.
+    /// `done`, `continues` (more steps queued), `scheduled` (queued to run again later),
+    /// `retry` or `failed`.
     pub outcome: &'static str,
 }
 
@@ -87,7 +127,7 @@ impl Hub {
             }
         };
         let outcome = match self.run_job(&kind).await {
-            Ok(Some(next)) => {
+            Ok(Then::Next(next)) => {
                 let payload =
                     serde_json::to_value(&next).map_err(|e| HubError::Internal(e.to_string()))?;
                 self.store
@@ -95,7 +135,13 @@ impl Hub {
                     .await?;
                 "continues"
             }
-            Ok(None) => {
+            Ok(Then::At(next, at)) => {
+                let payload =
+                    serde_json::to_value(&next).map_err(|e| HubError::Internal(e.to_string()))?;
+                self.store.requeue_job(job.id, &payload, at, None).await?;
+                "scheduled"
+            }
+            Ok(Then::Done) => {
                 self.store.complete_job(job.id, self.now()).await?;
                 "done"
             }
@@ -136,8 +182,8 @@ impl Hub {
         Ok(runs)
     }
 
-    /// Runs one step of a job; `Some(next)` means more steps follow.
-    async fn run_job(&self, job: &JobKind) -> HubResult<Option<JobKind>> {
+    /// Runs one step of a job, and says what follows it.
+    async fn run_job(&self, job: &JobKind) -> HubResult<Then> {
         match job {
             JobKind::LinkEnrolments {
                 dataset,
@@ -151,7 +197,7 @@ impl Hub {
                     not_found: summary.not_found + step.summary.not_found,
                 };
                 match step.next {
-                    Some(after) => Ok(Some(JobKind::LinkEnrolments {
+                    Some(after) => Ok(Then::Next(JobKind::LinkEnrolments {
                         dataset: dataset.clone(),
                         after: Some(after),
                         summary,
@@ -164,7 +210,7 @@ impl Hub {
                             not_found = summary.not_found,
                             "records linked"
                         );
-                        Ok(None)
+                        Ok(Then::Done)
                     }
                 }
             }
@@ -183,7 +229,7 @@ impl Hub {
                 let step = self.reencrypt_step(REENCRYPT_BATCH, after.as_ref()).await?;
                 let resealed = resealed + step.resealed;
                 if let Some(last) = step.next {
-                    Ok(Some(JobKind::ReencryptVault {
+                    Ok(Then::Next(JobKind::ReencryptVault {
                         version,
                         resealed,
                         after: Some(last),
@@ -194,15 +240,79 @@ impl Hub {
                         AuditEvent::ReencryptionCompleted { version, resealed },
                     )
                     .await?;
-                    Ok(None)
+                    Ok(Then::Done)
                 }
+            }
+            JobKind::ReencryptRejections {
+                version,
+                resealed,
+                after,
+            } => {
+                let step = self
+                    .reencrypt_rejections_step(REENCRYPT_BATCH, after.as_ref())
+                    .await?;
+                let resealed = resealed + step.resealed;
+                if let Some(last) = step.next {
+                    Ok(Then::Next(JobKind::ReencryptRejections {
+                        version: *version,
+                        resealed,
+                        after: Some(last),
+                    }))
+                } else {
+                    self.audit(
+                        "system",
+                        AuditEvent::RejectionsReencrypted {
+                            version: *version,
+                            resealed,
+                        },
+                    )
+                    .await?;
+                    Ok(Then::Done)
+                }
+            }
+            JobKind::PurgeRejections { uploads, rows } => {
+                let batch = self.purge_rejections_step(PURGE_BATCH).await?;
+                let (uploads, rows) = (uploads + batch.uploads, rows + batch.rows);
+                if batch.more {
+                    return Ok(Then::Next(JobKind::PurgeRejections { uploads, rows }));
+                }
+                if uploads > 0 || rows > 0 {
+                    let retention_days = self.retention_policy().rejections_days();
+                    tracing::info!(uploads, rows, retention_days, "rejected rows purged");
+                    self.audit(
+                        "system",
+                        AuditEvent::RejectionsPurged {
+                            uploads,
+                            rows,
+                            retention_days,
+                        },
+                    )
+                    .await?;
+                }
+                Ok(Then::At(
+                    JobKind::PurgeRejections {
+                        uploads: 0,
+                        rows: 0,
+                    },
+                    self.now() + PURGE_EVERY,
+                ))
             }
         }
     }
 
-    /// The worker loop of a serving hub: runs due jobs, then sleeps a little, until shutdown.
+    /// The worker loop of a serving hub: makes sure its recurring jobs are queued, runs due
+    /// jobs, then sleeps a little, until shutdown.
     pub async fn run_worker(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut scheduled = false;
         loop {
+            if !scheduled {
+                match self.schedule_rejection_purge().await {
+                    Ok(_) => scheduled = true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the job worker could not queue the purge of rejected rows")
+                    }
+                }
+            }
             match self.run_jobs_until_idle().await {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "the job worker could not reach the store"),

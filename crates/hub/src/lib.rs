@@ -38,6 +38,7 @@ pub struct Hub {
     /// The resident index for matching, built on first use.
     linker: Arc<linking::Linker>,
     link_policy: Arc<std::sync::RwLock<linking::LinkPolicy>>,
+    retention: Arc<std::sync::RwLock<uploads::retention::RetentionPolicy>>,
     code_list_cache: Arc<std::sync::Mutex<code_lists::CodeListCache>>,
     sharing: Arc<sharing::SharingState>,
 }
@@ -65,6 +66,7 @@ impl Hub {
             clock,
             linker: Arc::default(),
             link_policy: Arc::default(),
+            retention: Arc::default(),
             code_list_cache: Arc::default(),
             sharing: Arc::default(),
         })

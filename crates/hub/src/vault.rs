@@ -3,7 +3,9 @@
 //! It unlocks the stored data keys with the master key (refusing a master key other than the
 //! hub's own), seals numbers under the active key, finds them by blind index, and reveals one
 //! only for a stated purpose, with an audit entry. Key rotation adds a version and re-encrypts
-//! in steps from the job queue while the hub keeps serving.
+//! in steps from the job queue while the hub keeps serving: the vault's entries, and the
+//! rejected rows uploads keep (sealed with the same data keys), each walked by a job of its
+//! own; a version is retired only when neither uses it any more.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
-use crate::jobs::JobKind;
+use crate::jobs::{JobKind, RejectionCursor};
 use crate::{Hub, HubError, HubResult};
 
 /// Batches at least this large are sealed on all cores.
@@ -49,13 +51,15 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-/// One data-key version and how many entries it seals.
+/// One data-key version and how many entries (and rejected rows of uploads) it seals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyVersionStatus {
     pub version: u32,
     /// `active` (seals new entries), `decrypt_only` (still opens older entries) or `retired`.
     pub status: &'static str,
     pub entries: u64,
+    /// Rejected rows kept for uploads' reports, sealed with this version.
+    pub rejected_rows: u64,
 }
 
 /// The vault's keys at a glance.
@@ -262,6 +266,13 @@ impl Vault {
     pub async fn status(&self) -> HubResult<VaultStatus> {
         let keys = self.store.vault_keys().await?;
         let counts = self.store.vault_count_by_version().await?;
+        let rejected = self.store.rejection_count_by_version().await?;
+        let of = |counts: &[(u32, u64)], version: u32| {
+            counts
+                .iter()
+                .find(|(v, _)| *v == version)
+                .map_or(0, |(_, n)| *n)
+        };
         let active = self.active_version();
         let versions = keys
             .iter()
@@ -273,10 +284,8 @@ impl Vault {
                     KeyStatus::Active if k.version == active => "active",
                     KeyStatus::Active => "decrypt_only",
                 },
-                entries: counts
-                    .iter()
-                    .find(|(v, _)| *v == k.version)
-                    .map_or(0, |(_, n)| *n),
+                entries: of(&counts, k.version),
+                rejected_rows: of(&rejected, k.version),
             })
             .collect();
         Ok(VaultStatus {
@@ -311,6 +320,14 @@ pub struct ReencryptStep {
     pub resealed: u64,
     /// Where the next step starts, when entries under older keys may remain after it.
     pub next: Option<String>,
+}
+
+/// How far one step of re-sealing rejected rows got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectionReencryptStep {
+    pub resealed: u64,
+    /// Where the next step starts, when rows under older keys may remain after it.
+    pub next: Option<RejectionCursor>,
 }
 
 impl Hub {
@@ -375,6 +392,12 @@ impl Hub {
             after: None,
         })
         .await?;
+        self.enqueue(JobKind::ReencryptRejections {
+            version: next,
+            resealed: 0,
+            after: None,
+        })
+        .await?;
         Ok(next)
     }
 
@@ -417,28 +440,96 @@ impl Hub {
         })
     }
 
-    /// Retires a data-key version: it can no longer decrypt. Refused while entries still use it
-    /// or while it is the active version.
+    /// Re-seals up to `limit` rejected rows of uploads sealed under older versions with the
+    /// active one, from the row after `after`. A row whose version is retired already cannot
+    /// be opened by anyone any more: it is passed over (and named by upload and line in the
+    /// log) rather than stopping the walk.
+    pub async fn reencrypt_rejections_step(
+        &self,
+        limit: u32,
+        after: Option<&RejectionCursor>,
+    ) -> HubResult<RejectionReencryptStep> {
+        self.vault.refresh().await?;
+        let ring = self.vault.ring();
+        let rows = self
+            .store
+            .rejections_below_version(
+                ring.active_version(),
+                after.map(|c| (c.upload_id.as_str(), c.line)),
+                limit,
+            )
+            .await?;
+        let mut updates = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match crate::uploads::reports::reseal_rejection(&ring, row) {
+                Ok(Some(update)) => updates.push(update),
+                Ok(None) => {}
+                Err(HubError::Vault(VaultError::UnknownKeyVersion(v))) => tracing::warn!(
+                    upload_id = %row.upload_id,
+                    line = row.line,
+                    key_version = v,
+                    "a rejected row is sealed with a retired key and cannot be re-sealed"
+                ),
+                Err(e) => return Err(e),
+            }
+        }
+        let resealed = self.store.reseal_rejections(&updates).await?;
+        let full_page = rows.len() as u64 >= u64::from(limit);
+        Ok(RejectionReencryptStep {
+            resealed,
+            next: rows.last().filter(|_| full_page).map(|r| RejectionCursor {
+                upload_id: r.upload_id.clone(),
+                line: r.line,
+            }),
+        })
+    }
+
+    /// Retires a data-key version: it can no longer decrypt. Refused while vault entries or
+    /// rejected rows of uploads still use it, or while it is the active version.
     pub async fn retire_data_key(&self, version: u32, actor: &str) -> HubResult<()> {
         self.vault.refresh().await?;
-        if version == self.vault.active_version() {
+        let active = self.vault.active_version();
+        if version == active {
             return Err(HubError::Conflict(format!(
                 "data key version {version} is the active version; rotate first"
             )));
         }
-        let counts = self.store.vault_count_by_version().await?;
-        if let Some((_, n)) = counts.iter().find(|(v, n)| *v == version && *n > 0) {
-            // Entries can be left behind by a process that sealed with keys it loaded before
-            // the rotation: queue another pass so that a retry succeeds.
-            let active = self.vault.active_version();
+        let in_use = |counts: Vec<(u32, u64)>| {
+            counts
+                .into_iter()
+                .find(|(v, _)| *v == version)
+                .map_or(0, |(_, n)| n)
+        };
+        let entries = in_use(self.store.vault_count_by_version().await?);
+        let rejected = in_use(self.store.rejection_count_by_version().await?);
+        // Either can be left behind by a process that sealed with keys it loaded before the
+        // rotation (or an upload that committed after the walk passed): queue another pass of
+        // what is left, so that a retry succeeds.
+        if entries > 0 {
             self.enqueue(JobKind::ReencryptVault {
                 version: active,
                 resealed: 0,
                 after: None,
             })
             .await?;
+        }
+        if rejected > 0 {
+            self.enqueue(JobKind::ReencryptRejections {
+                version: active,
+                resealed: 0,
+                after: None,
+            })
+            .await?;
+        }
+        let what = match (entries, rejected) {
+            (0, 0) => None,
+            (n, 0) => Some(format!("{n} entries")),
+            (0, r) => Some(format!("{r} rejected rows of uploads")),
+            (n, r) => Some(format!("{n} entries and {r} rejected rows of uploads")),
+        };
+        if let Some(what) = what {
             return Err(HubError::Conflict(format!(
-                "data key version {version} still seals {n} entries; a re-encryption job is queued, \
+                "data key version {version} still seals {what}; a re-encryption job is queued, \
                  retry when it has run"
             )));
         }

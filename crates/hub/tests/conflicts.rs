@@ -635,6 +635,7 @@ async fn a_large_scheme_is_reported_page_by_page() {
             error: None,
             received_at: now,
             finished_at: None,
+            rejections_purged_at: None,
         };
         store.insert_upload(&upload).await.unwrap();
         let enrolment = |dataset: &str, key: String, resident: String| Enrolment {

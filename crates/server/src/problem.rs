@@ -154,6 +154,7 @@ impl From<HubError> for ApiError {
             HubError::Conflict(m) | HubError::Store(StoreError::Conflict(m)) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m)
             }
+            HubError::Gone(m) => ApiError::new(StatusCode::GONE, "gone", "Gone", m),
             HubError::Store(StoreError::Unavailable(m)) => {
                 tracing::error!(error = %m, "store unavailable");
                 ApiError::new(

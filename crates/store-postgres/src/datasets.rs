@@ -5,13 +5,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Object};
 use sangam_domain::RefKey;
 use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
     Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
-    LastUpload, MappingEntry, StoreError, StoreResult, StoredRejection,
+    LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
+    StoreResult, StoredRejection,
 };
 use tokio_postgres::Row;
 
@@ -354,6 +355,165 @@ pub(crate) async fn upload_mapping<C: GenericClient>(
         from = count(last);
     }
     Ok(out)
+}
+
+// ------------------------------------------------------ rejected rows: rotation, retention
+
+pub(crate) async fn rejections_below_version<C: GenericClient>(
+    c: &C,
+    version: u32,
+    after: Option<(&str, u64)>,
+    limit: u32,
+) -> StoreResult<Vec<RejectionEntry>> {
+    const T: &str = "upload_rejections";
+    // Every upload id sorts after the empty string (the column is COLLATE "C"), and every
+    // line after -1; the row comparison walks the primary key's index.
+    let (after_id, after_line) = match after {
+        Some((id, line)) => (id, i64_of(line)?),
+        None => ("", -1),
+    };
+    query(
+        c,
+        "SELECT upload_id, line, key_version, sealed FROM upload_rejections \
+         WHERE key_version < $1 AND (upload_id, line) > ($2::text, $3::int8) \
+         ORDER BY upload_id, line LIMIT $4",
+        &[&i32_of(version)?, &after_id, &after_line, &i64::from(limit)],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(RejectionEntry {
+            upload_id: get(T, row, 0)?,
+            line: count(get(T, row, 1)?),
+            key_version: u32_of("upload_rejections.key_version", get(T, row, 2)?)?,
+            sealed: get(T, row, 3)?,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn reseal_rejections<C: GenericClient>(
+    c: &C,
+    updates: &[RejectionReseal],
+) -> StoreResult<u64> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = updates.iter().map(|u| u.upload_id.as_str()).collect();
+    let lines = updates
+        .iter()
+        .map(|u| i64_of(u.line))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let expected = updates
+        .iter()
+        .map(|u| i32_of(u.expected_version))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let new = updates
+        .iter()
+        .map(|u| i32_of(u.new_version))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let sealed: Vec<&[u8]> = updates.iter().map(|u| u.sealed.as_slice()).collect();
+    // One statement, so the batch is written whole or not at all.
+    execute(
+        c,
+        "UPDATE upload_rejections r SET key_version = u.new_version, sealed = u.sealed \
+         FROM UNNEST($1::text[], $2::int8[], $3::int4[], $4::int4[], $5::bytea[]) \
+              AS u(upload_id, line, expected, new_version, sealed) \
+         WHERE r.upload_id = u.upload_id AND r.line = u.line AND r.key_version = u.expected",
+        &[&ids, &lines, &expected, &new, &sealed],
+    )
+    .await
+}
+
+pub(crate) async fn rejection_count_by_version<C: GenericClient>(
+    c: &C,
+) -> StoreResult<Vec<(u32, u64)>> {
+    const T: &str = "upload_rejections";
+    query(
+        c,
+        "SELECT key_version, count(*) FROM upload_rejections GROUP BY key_version \
+         ORDER BY key_version",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            u32_of("upload_rejections.key_version", get(T, row, 0)?)?,
+            count(get(T, row, 1)?),
+        ))
+    })
+    .collect()
+}
+
+/// One batch of the retention purge, in one transaction (see
+/// `UploadStore::purge_rejections`). The uploads it works on are locked and skipped by
+/// another purge running at the same moment.
+pub(crate) async fn purge_rejections(
+    c: &mut Object,
+    finished_before: DateTime<Utc>,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<RejectionPurge> {
+    let tx = c.transaction().await.map_err(map_err)?;
+    let mut purge = RejectionPurge::default();
+    // One more than the limit, to know whether uploads are left after this batch.
+    let uploads: Vec<String> = query(
+        &tx,
+        "SELECT id FROM uploads WHERE status = 'committed' \
+         AND rejections_purged_at IS NULL AND finished_at < $1 \
+         ORDER BY finished_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        &[&finished_before, &(i64::from(limit) + 1)],
+    )
+    .await?
+    .iter()
+    .map(|row| get("uploads", row, 0))
+    .collect::<StoreResult<_>>()?;
+    let mut budget = u64::from(limit);
+    for (i, id) in uploads.iter().enumerate() {
+        if i as u64 >= u64::from(limit) || budget == 0 {
+            purge.more = true;
+            break;
+        }
+        let deleted = execute(
+            &tx,
+            "DELETE FROM upload_rejections WHERE upload_id = $1 AND line IN \
+             (SELECT line FROM upload_rejections WHERE upload_id = $1 \
+              ORDER BY line LIMIT $2)",
+            &[id, &i64_of(budget)?],
+        )
+        .await?;
+        purge.rows += deleted;
+        budget -= deleted;
+        if budget == 0 {
+            let row = query_one(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM upload_rejections WHERE upload_id = $1)",
+                &[id],
+            )
+            .await?;
+            let left: bool = get("upload_rejections", &row, 0)?;
+            if left {
+                purge.more = true;
+                break;
+            }
+        }
+        execute(
+            &tx,
+            "DELETE FROM upload_headers WHERE upload_id = $1",
+            &[id],
+        )
+        .await?;
+        execute(
+            &tx,
+            "UPDATE uploads SET rejections_purged_at = $2 WHERE id = $1",
+            &[id, &at],
+        )
+        .await?;
+        purge.uploads += 1;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(purge)
 }
 
 // ------------------------------------------------------------ writes inside a load

@@ -58,6 +58,28 @@ impl JobStore for PostgresStore {
         get("jobs", &row, 0)
     }
 
+    async fn enqueue_singleton_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let c = self.client().await?;
+        // The partial unique index `jobs_singleton` decides between processes asking at once:
+        // the second insert finds the first and does nothing.
+        query_opt(
+            &c,
+            "INSERT INTO jobs (kind, payload, status, run_at, created_at, updated_at, singleton) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, true) \
+             ON CONFLICT (kind) WHERE singleton AND status IN ('queued', 'running') DO NOTHING \
+             RETURNING id",
+            &[&kind, payload, &run_at, &Utc::now()],
+        )
+        .await?
+        .map(|row| get("jobs", &row, 0))
+        .transpose()
+    }
+
     async fn claim_job(
         &self,
         now: DateTime<Utc>,
@@ -106,6 +128,7 @@ impl JobStore for PostgresStore {
             &c,
             "UPDATE jobs SET status = 'queued', payload = $2, run_at = $3, \
              last_error = COALESCE($4, last_error), locked_until = NULL, \
+             attempts = CASE WHEN $4::text IS NULL THEN 0 ELSE attempts END, \
              updated_at = $5 WHERE id = $1",
             &[&id, payload, &run_at, &error, &Utc::now()],
         )

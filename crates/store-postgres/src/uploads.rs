@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Object};
 use sangam_store::{
-    MappingEntry, RegistryLoad, StoreError, StoreResult, StoredRejection, UploadCounts,
-    UploadRecord, UploadStatus, UploadStore,
+    MappingEntry, RegistryLoad, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
+    StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus, UploadStore,
 };
 use tokio_postgres::Row;
 
@@ -32,7 +32,7 @@ pub(crate) const UPLOAD_LOCK: i32 = 0x5347_5550;
 
 const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
      idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
-     unchanged, corrects, error, received_at, finished_at";
+     unchanged, corrects, error, received_at, finished_at, rejections_purged_at";
 
 /// What the reaper writes into an upload whose loading process is gone.
 const INTERRUPTED: &str = "the process loading it stopped; nothing of it was kept";
@@ -64,6 +64,7 @@ fn upload(row: &Row) -> StoreResult<UploadRecord> {
         error: get(T, row, 17)?,
         received_at: get(T, row, 18)?,
         finished_at: get(T, row, 19)?,
+        rejections_purged_at: get(T, row, 20)?,
     })
 }
 
@@ -123,7 +124,7 @@ impl UploadStore for PostgresStore {
         let stmt = c
             .prepare_cached(&format!(
                 "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
             ))
             .await
             .map_err(map_err)?;
@@ -150,6 +151,7 @@ impl UploadStore for PostgresStore {
                 &u.error,
                 &u.received_at,
                 &u.finished_at,
+                &u.rejections_purged_at,
             ],
         )
         .await
@@ -257,6 +259,33 @@ impl UploadStore for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<StoredRejection>> {
         datasets::upload_rejections(&self.client().await?, upload_id, after, limit).await
+    }
+
+    async fn rejections_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, u64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<RejectionEntry>> {
+        datasets::rejections_below_version(&self.client().await?, version, after, limit).await
+    }
+
+    async fn reseal_rejections(&self, updates: &[RejectionReseal]) -> StoreResult<u64> {
+        datasets::reseal_rejections(&self.client().await?, updates).await
+    }
+
+    async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {
+        datasets::rejection_count_by_version(&self.client().await?).await
+    }
+
+    async fn purge_rejections(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<RejectionPurge> {
+        let mut c = self.client().await?;
+        datasets::purge_rejections(&mut c, finished_before, at, limit).await
     }
 
     async fn upload_mapping_len(&self, upload_id: &str) -> StoreResult<u64> {

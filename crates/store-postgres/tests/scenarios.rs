@@ -312,6 +312,7 @@ fn upload_record(id: &str) -> sangam_store::UploadRecord {
         error: None,
         received_at: sangam_store::audit::truncate_to_micros(chrono::Utc::now()),
         finished_at: None,
+        rejections_purged_at: None,
     }
 }
 

@@ -10,7 +10,8 @@ use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
     Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
-    LastUpload, MappingEntry, StoreError, StoreResult, StoredRejection,
+    LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
+    StoreResult, StoredRejection,
 };
 
 use crate::SqliteStore;
@@ -489,6 +490,169 @@ pub(crate) fn upload_mapping(
         mapping_block::decode_into(&text, after, limit, &mut out)?;
     }
     Ok(out)
+}
+
+// ------------------------------------------------------ rejected rows: rotation, retention
+
+pub(crate) fn rejections_below_version(
+    c: &Connection,
+    version: u32,
+    after: Option<(&str, u64)>,
+    limit: u32,
+) -> StoreResult<Vec<RejectionEntry>> {
+    // Every upload id sorts after the empty string, and every line after -1.
+    let (after_id, after_line) = match after {
+        Some((id, line)) => (id, i64_of(line)?),
+        None => ("", -1),
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT upload_id, line, key_version, sealed FROM upload_rejections \
+             WHERE key_version < ?1 AND (upload_id, line) > (?2, ?3) \
+             ORDER BY upload_id, line LIMIT ?4",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map(params![version, after_id, after_line, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(upload_id, line, version, sealed)| {
+            Ok(RejectionEntry {
+                upload_id,
+                line: line.unsigned_abs(),
+                key_version: u32_of("upload_rejections.key_version", version)?,
+                sealed,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn reseal_rejections(
+    c: &mut Connection,
+    updates: &[RejectionReseal],
+) -> StoreResult<u64> {
+    let tx = begin(c)?;
+    let mut replaced = 0;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "UPDATE upload_rejections SET key_version = ?1, sealed = ?2 \
+                 WHERE upload_id = ?3 AND line = ?4 AND key_version = ?5",
+            )
+            .map_err(map_err)?;
+        for u in updates {
+            replaced += stmt
+                .execute(params![
+                    u.new_version,
+                    u.sealed,
+                    u.upload_id,
+                    i64_of(u.line)?,
+                    u.expected_version
+                ])
+                .map_err(map_err)? as u64;
+        }
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(replaced)
+}
+
+pub(crate) fn rejection_count_by_version(c: &Connection) -> StoreResult<Vec<(u32, u64)>> {
+    let mut stmt = c
+        .prepare(
+            "SELECT key_version, count(*) FROM upload_rejections GROUP BY key_version \
+             ORDER BY key_version",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(v, n)| {
+            Ok((
+                u32_of("upload_rejections.key_version", v)?,
+                n.unsigned_abs(),
+            ))
+        })
+        .collect()
+}
+
+/// One batch of the retention purge, in one write transaction (see
+/// `UploadStore::purge_rejections`).
+pub(crate) fn purge_rejections(
+    c: &mut Connection,
+    finished_before: &DateTime<Utc>,
+    at: &DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<RejectionPurge> {
+    let tx = begin(c)?;
+    let mut purge = RejectionPurge::default();
+    let uploads: Vec<String> = {
+        // One more than the limit, to know whether uploads are left after this batch.
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT id FROM uploads WHERE status = 'committed' \
+                 AND rejections_purged_at IS NULL AND finished_at < ?1 \
+                 ORDER BY finished_at, id LIMIT ?2",
+            )
+            .map_err(map_err)?;
+        stmt.query_map(params![ts(finished_before), i64::from(limit) + 1], |r| {
+            r.get(0)
+        })
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?
+    };
+    let mut budget = u64::from(limit);
+    for (i, id) in uploads.iter().enumerate() {
+        if i as u64 >= u64::from(limit) || budget == 0 {
+            purge.more = true;
+            break;
+        }
+        let deleted = tx
+            .execute(
+                "DELETE FROM upload_rejections WHERE upload_id = ?1 AND line IN \
+                 (SELECT line FROM upload_rejections WHERE upload_id = ?1 \
+                  ORDER BY line LIMIT ?2)",
+                params![id, i64_of(budget)?],
+            )
+            .map_err(map_err)? as u64;
+        purge.rows += deleted;
+        budget -= deleted;
+        if budget == 0 {
+            let left: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM upload_rejections WHERE upload_id = ?1)",
+                    [id],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?;
+            if left {
+                purge.more = true;
+                break;
+            }
+        }
+        tx.execute("DELETE FROM upload_headers WHERE upload_id = ?1", [id])
+            .map_err(map_err)?;
+        tx.execute(
+            "UPDATE uploads SET rejections_purged_at = ?2 WHERE id = ?1",
+            params![id, ts(at)],
+        )
+        .map_err(map_err)?;
+        purge.uploads += 1;
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(purge)
 }
 
 // ------------------------------------------------------------ writes inside a load

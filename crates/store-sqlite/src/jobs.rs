@@ -103,6 +103,32 @@ impl JobStore for SqliteStore {
             .await
     }
 
+    async fn enqueue_singleton_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let (kind, payload) = (kind.to_owned(), payload.to_string());
+        let now = ts(&Utc::now());
+        self.conns
+            .write(move |c| {
+                // The partial unique index `jobs_singleton` refuses a second one queued or
+                // running; that refusal, and only it, is "nothing to do".
+                let inserted = c
+                    .execute(
+                        "INSERT INTO jobs (kind, payload, status, run_at, created_at, \
+                         updated_at, singleton) VALUES (?1, ?2, 'queued', ?3, ?4, ?4, 1) \
+                         ON CONFLICT (kind) WHERE singleton = 1 \
+                         AND status IN ('queued', 'running') DO NOTHING",
+                        params![kind, payload, ts(&run_at), now],
+                    )
+                    .map_err(map_err)?;
+                Ok((inserted > 0).then(|| c.last_insert_rowid()))
+            })
+            .await
+    }
+
     async fn claim_job(
         &self,
         now: DateTime<Utc>,
@@ -165,6 +191,7 @@ impl JobStore for SqliteStore {
                     .execute(
                         "UPDATE jobs SET status = 'queued', payload = ?2, run_at = ?3, \
                          last_error = COALESCE(?4, last_error), locked_until = NULL, \
+                         attempts = CASE WHEN ?4 IS NULL THEN 0 ELSE attempts END, \
                          updated_at = ?5 WHERE id = ?1",
                         params![id, payload, ts(&run_at), error, now],
                     )

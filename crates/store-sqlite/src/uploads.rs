@@ -18,9 +18,9 @@ use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
 use sangam_store::mapping_block;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
-    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad, Resident,
-    StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus,
-    UploadStore,
+    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad,
+    RejectionEntry, RejectionPurge, RejectionReseal, Resident, StoreError, StoreResult,
+    StoredRejection, UploadCounts, UploadRecord, UploadStatus, UploadStore,
 };
 use tokio::sync::oneshot;
 
@@ -33,16 +33,20 @@ use crate::vault::{append_entries, put_entries};
 
 const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
      idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
-     unchanged, corrects, error, received_at, finished_at";
+     unchanged, corrects, error, received_at, finished_at, rejections_purged_at";
 
 fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(r.get::<_, i64>(i)?.unsigned_abs())
 }
 
-fn upload_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String, String, Option<String>)> {
+/// An upload as read: the record, with its status and times still as text.
+type RawUpload = (UploadRecord, String, String, Option<String>, Option<String>);
+
+fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
     let status: String = r.get(8)?;
     let received: String = r.get(18)?;
     let finished: Option<String> = r.get(19)?;
+    let purged: Option<String> = r.get(20)?;
     Ok((
         UploadRecord {
             id: r.get(0)?,
@@ -67,21 +71,24 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String, String, Op
             error: r.get(17)?,
             received_at: DateTime::<Utc>::default(),
             finished_at: None,
+            rejections_purged_at: None,
         },
         status,
         received,
         finished,
+        purged,
     ))
 }
 
-fn upload(
-    (mut u, status, received, finished): (UploadRecord, String, String, Option<String>),
-) -> StoreResult<UploadRecord> {
+fn upload((mut u, status, received, finished, purged): RawUpload) -> StoreResult<UploadRecord> {
     u.status = UploadStatus::from_code(&status)
         .ok_or_else(|| StoreError::corrupt("uploads.status", &status))?;
     u.received_at = parse_ts("uploads.received_at", &received)?;
     u.finished_at = finished
         .map(|f| parse_ts("uploads.finished_at", &f))
+        .transpose()?;
+    u.rejections_purged_at = purged
+        .map(|p| parse_ts("uploads.rejections_purged_at", &p))
         .transpose()?;
     Ok(u)
 }
@@ -123,7 +130,7 @@ impl UploadStore for SqliteStore {
                 c.execute(
                     &format!(
                         "INSERT INTO uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                         ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                         ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                     ),
                     params![
                         u.id,
@@ -145,7 +152,8 @@ impl UploadStore for SqliteStore {
                         u.corrects,
                         u.error,
                         ts(&u.received_at),
-                        u.finished_at.as_ref().map(ts)
+                        u.finished_at.as_ref().map(ts),
+                        u.rejections_purged_at.as_ref().map(ts)
                     ],
                 )
                 .map_err(map_err)?;
@@ -270,6 +278,46 @@ impl UploadStore for SqliteStore {
         let id = upload_id.to_owned();
         self.conns
             .read(move |c| datasets::upload_rejections(c, &id, after, limit))
+            .await
+    }
+
+    async fn rejections_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, u64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<RejectionEntry>> {
+        let after = after.map(|(id, line)| (id.to_owned(), line));
+        self.conns
+            .read(move |c| {
+                let after = after.as_ref().map(|(id, line)| (id.as_str(), *line));
+                datasets::rejections_below_version(c, version, after, limit)
+            })
+            .await
+    }
+
+    async fn reseal_rejections(&self, updates: &[RejectionReseal]) -> StoreResult<u64> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let updates = updates.to_vec();
+        self.conns
+            .write(move |c| datasets::reseal_rejections(c, &updates))
+            .await
+    }
+
+    async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {
+        self.conns.read(datasets::rejection_count_by_version).await
+    }
+
+    async fn purge_rejections(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<RejectionPurge> {
+        self.conns
+            .write(move |c| datasets::purge_rejections(c, &finished_before, &at, limit))
             .await
     }
 

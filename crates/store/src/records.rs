@@ -410,6 +410,9 @@ pub struct UploadRecord {
     pub error: Option<String>,
     pub received_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When its rejected rows (and the file's header, which only their report uses) were
+    /// removed under the hub's retention policy. The counts stay.
+    pub rejections_purged_at: Option<DateTime<Utc>>,
 }
 
 /// A rejected row as stored: sealed, because it holds what the officer typed, ID and bank
@@ -420,6 +423,37 @@ pub struct StoredRejection {
     pub line: u64,
     pub key_version: u32,
     pub sealed: Vec<u8>,
+}
+
+/// A stored rejected row with the upload it belongs to: what key rotation walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectionEntry {
+    pub upload_id: String,
+    pub line: u64,
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// A rejected row re-encrypted under a newer key, to be written only if it is still at
+/// `expected_version` (as [`Reseal`] is for vault entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectionReseal {
+    pub upload_id: String,
+    pub line: u64,
+    pub expected_version: u32,
+    pub new_version: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// What one batch of the retention purge removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RejectionPurge {
+    /// Uploads whose rejected rows are now all gone (and marked so).
+    pub uploads: u64,
+    /// Rejected rows deleted.
+    pub rows: u64,
+    /// Whether the batch stopped at its limit, so that more may be left to purge.
+    pub more: bool,
 }
 
 /// One accepted row's entry in the reference-key mapping handed back to the uploader.

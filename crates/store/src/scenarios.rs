@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
+mod rejected_rows;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sharing(&*store).await;
     registry_changes_in_a_load(&*store).await;
     code_lists(&*store).await;
+    rejected_rows::rejected_rows(&*store).await;
+    rejected_rows::singleton_jobs(store.clone()).await;
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
@@ -708,6 +712,15 @@ async fn jobs(store: Arc<dyn Store>) {
     assert_eq!(b_again.id, b);
     assert_eq!(b_again.payload, serde_json::json!({"cursor": "x"}));
     assert_eq!(b_again.last_error.as_deref(), Some("transient"));
+    assert_eq!(b_again.attempts, 2, "a failed attempt counts");
+    // A step that succeeded puts the count of attempts back to zero.
+    store
+        .requeue_job(b, &serde_json::json!({"cursor": "y"}), now, None)
+        .await
+        .unwrap();
+    let b_next = store.claim_job(now, lease).await.unwrap().unwrap();
+    assert_eq!((b_next.id, b_next.attempts), (b, 1));
+    assert_eq!(b_next.payload, serde_json::json!({"cursor": "y"}));
     store.fail_job(b, "gave up", now).await.unwrap();
     assert_eq!(
         store.job(b).await.unwrap().unwrap().status,
@@ -804,6 +817,7 @@ fn sample_upload(id: &str, sha: &str) -> UploadRecord {
         error: None,
         received_at: audit::truncate_to_micros(Utc::now()),
         finished_at: None,
+        rejections_purged_at: None,
     }
 }
 

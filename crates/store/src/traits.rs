@@ -148,6 +148,30 @@ pub trait UploadStore: Send + Sync {
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<StoredRejection>>;
+    /// Rejected rows of any upload sealed with a key version below `version`, in
+    /// (upload id, line) order after `after`, at most `limit`: rotation walks them once with
+    /// this cursor, as it walks the vault.
+    async fn rejections_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, u64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<RejectionEntry>>;
+    /// Writes re-encrypted rejected rows in one transaction, each only if it is still at its
+    /// expected version (and still kept). Returns how many were replaced.
+    async fn reseal_rejections(&self, updates: &[RejectionReseal]) -> StoreResult<u64>;
+    /// How many rejected rows each key version seals.
+    async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>>;
+    /// The retention purge, one batch: deletes the rejected rows and the header of committed
+    /// uploads that finished before `finished_before` and are not purged yet, oldest first,
+    /// at most `limit` rows and `limit` uploads. An upload whose rows are all gone is marked
+    /// purged at `at`, in the same transaction as its last rows go.
+    async fn purge_rejections(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<RejectionPurge>;
     /// How many entries an upload's mapping holds (their sequence numbers run from 1).
     async fn upload_mapping_len(&self, upload_id: &str) -> StoreResult<u64>;
     /// An upload's reference-key mapping with `seq > after`, in order, at most `limit`.
@@ -386,6 +410,15 @@ pub trait JobStore: Send + Sync {
         payload: &serde_json::Value,
         run_at: DateTime<Utc>,
     ) -> StoreResult<i64>;
+    /// Queues a job of which at most one may be queued or running at a time (recurring work
+    /// that every hub process makes sure of at its start): its id, or `None` if such a job of
+    /// `kind` is queued or running already. Several processes asking at once queue one.
+    async fn enqueue_singleton_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
     /// Takes the next due job (queued and due, or running with an expired lease), marks it
     /// running until `lease_until`, and returns it. Several workers never get the same job.
     async fn claim_job(
@@ -396,7 +429,9 @@ pub trait JobStore: Send + Sync {
     /// Marks a job done.
     async fn complete_job(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Puts a job back in the queue to run again at `run_at`, with a new payload (a cursor
-    /// for work done in steps) and, after a failure, the error.
+    /// for work done in steps) and, after a failure, the error. Without an error the step
+    /// succeeded, and the job's attempts start again from zero: a job of many steps (or one
+    /// that recurs) is given up after so many failures in a row, not after so many steps.
     async fn requeue_job(
         &self,
         id: i64,

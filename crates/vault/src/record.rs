@@ -26,6 +26,21 @@ impl KeyRing {
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         self.decrypt(&associated_data(kind, id), sealed)
     }
+
+    /// Re-encrypts a record under the active key (key rotation), with the same kind and id.
+    /// Returns `None` when it is sealed with the active version already.
+    pub fn reseal_record(
+        &self,
+        kind: &str,
+        id: &str,
+        sealed: &Sealed,
+    ) -> Result<Option<Sealed>, VaultError> {
+        if sealed.key_version == self.active_version() {
+            return Ok(None);
+        }
+        let plain = self.open_record(kind, id, sealed)?;
+        Ok(Some(self.seal_record(kind, id, &plain)))
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +74,42 @@ mod tests {
         flipped.blob[last] ^= 1;
         assert_eq!(
             ring.open_record("rejection", "u1:7", &flipped),
+            Err(VaultError::Tampered)
+        );
+    }
+
+    #[test]
+    fn a_record_is_resealed_under_the_active_key_as_the_same_record() {
+        let blind = BlindIndexKey::new(DataKey::generate(1, KeyPurpose::BlindIndex)).unwrap();
+        let v1 = DataKey::generate(1, KeyPurpose::Encryption);
+        let old = KeyRing::new(vec![v1.clone()], blind.clone()).unwrap();
+        let sealed = old.seal_record("rejection", "u1:7", b"PY1,234123412346");
+        let new = KeyRing::new(
+            vec![v1, DataKey::generate(2, KeyPurpose::Encryption)],
+            blind,
+        )
+        .unwrap();
+        let resealed = new
+            .reseal_record("rejection", "u1:7", &sealed)
+            .unwrap()
+            .unwrap();
+        assert_eq!(resealed.key_version, 2);
+        assert_eq!(
+            &new.open_record("rejection", "u1:7", &resealed).unwrap()[..],
+            b"PY1,234123412346"
+        );
+        assert_eq!(
+            new.open_record("rejection", "u1:8", &resealed),
+            Err(VaultError::Tampered),
+            "still bound to its record"
+        );
+        assert_eq!(
+            new.reseal_record("rejection", "u1:7", &resealed).unwrap(),
+            None,
+            "already at the active version"
+        );
+        assert_eq!(
+            new.reseal_record("rejection", "u1:8", &sealed),
             Err(VaultError::Tampered)
         );
     }

@@ -5,7 +5,8 @@
 //! (the form of a base file is told from its header: one row per member, cards, or members;
 //! `base_rows.rs` reads any of them); `scheme.rs` does a scheme's beneficiaries.
 //! `pipeline.rs` reads a file ahead of the writing, and `reports.rs` keeps and hands back what
-//! the uploader gets: rejected rows and the reference-key mapping.
+//! the uploader gets: rejected rows and the reference-key mapping. `retention.rs` removes the
+//! rejected rows once their upload is older than the retention period.
 //!
 //! A file is read as a stream and handled in chunks, all inside one load transaction of the
 //! store: a crash at any moment leaves nothing of the upload behind, and the upload is then
@@ -20,6 +21,7 @@ mod base_rows;
 mod cards;
 mod pipeline;
 pub mod reports;
+pub mod retention;
 mod scheme;
 
 use std::sync::Arc;
@@ -282,6 +284,7 @@ impl Hub {
                     error: None,
                     received_at: self.now(),
                     finished_at: None,
+                    rejections_purged_at: None,
                 };
                 self.store.insert_upload(&upload).await?;
                 upload

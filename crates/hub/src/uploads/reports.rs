@@ -1,12 +1,17 @@
 //! What an upload hands back to the organisation that sent it: the rejected rows with their
 //! reasons (kept sealed in the store, since they hold ID, mobile and bank numbers as typed)
 //! and the reference-key mapping of the accepted rows. Both are written inside the upload's
-//! load transaction, so they exist exactly when the upload committed.
+//! load transaction, so they exist exactly when the upload committed. The rejected rows are
+//! re-sealed when the vault's key rotates, and removed after the retention period
+//! (`retention.rs`); the report of an upload whose rows were removed answers "gone".
 
 use std::sync::Arc;
 
 use sangam_ingest::report::{RejectedRow, RejectionCsvWriter, RowProblem, SafeCsvWriter};
-use sangam_store::{MappingEntry, RegistryLoad, StoredRejection, UploadRecord, User};
+use sangam_store::{
+    MappingEntry, RegistryLoad, RejectionEntry, RejectionReseal, StoredRejection, UploadRecord,
+    User,
+};
 use sangam_vault::{KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +27,28 @@ const PAGE: u32 = 5_000;
 
 fn rejection_id(upload_id: &str, line: u64) -> String {
     format!("{upload_id}:{line}")
+}
+
+/// A stored rejected row sealed again under the ring's active key, as the same record (key
+/// rotation); `None` when it is sealed with the active key already.
+pub(crate) fn reseal_rejection(
+    ring: &KeyRing,
+    row: &RejectionEntry,
+) -> HubResult<Option<RejectionReseal>> {
+    let sealed = Sealed {
+        key_version: row.key_version,
+        blob: row.sealed.clone(),
+    };
+    let id = rejection_id(&row.upload_id, row.line);
+    Ok(ring
+        .reseal_record(REJECTION_KIND, &id, &sealed)?
+        .map(|new| RejectionReseal {
+            upload_id: row.upload_id.clone(),
+            line: row.line,
+            expected_version: row.key_version,
+            new_version: new.key_version,
+            sealed: new.blob,
+        }))
 }
 
 /// A rejected row as sealed: what the report needs to show it again.
@@ -121,6 +148,16 @@ pub enum ReportFormat {
     Xlsx,
 }
 
+/// The report of an upload whose rejected rows the retention period removed is gone.
+fn gone_if_purged(upload: &UploadRecord) -> HubResult<()> {
+    match upload.rejections_purged_at {
+        Some(purged_at) => Err(HubError::Gone(super::retention::purged_message(
+            upload, purged_at,
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Hub {
     /// An upload, if `user` may see it: administrators see every upload, a nodal officer
     /// those of their organisation.
@@ -196,7 +233,8 @@ impl Hub {
 
     /// The rejection report of an upload, for its own organisation: the original rows with
     /// their codes and messages, ready to fix and upload again. Every cell that could be read
-    /// as a formula is neutralised.
+    /// as a formula is neutralised. Once the retention period has removed the rows, the
+    /// report is [`HubError::Gone`], saying when and why.
     pub async fn rejection_report(
         &self,
         upload_id: &str,
@@ -204,12 +242,16 @@ impl Hub {
         user: &User,
     ) -> HubResult<Vec<u8>> {
         let upload = self.own_upload(upload_id, user).await?;
+        gone_if_purged(&upload)?;
         let header = self
             .store
             .upload_header(&upload.id)
             .await?
             .unwrap_or_default();
         let rows = self.rejected_rows(&upload.id).await?;
+        // The purge may have taken the rows while they were read: a report missing some of
+        // them must not pass for the whole one.
+        gone_if_purged(&self.upload(&upload.id).await?)?;
         let count = rows.len() as u64;
         let report_error = |e: sangam_ingest::report::ReportError| HubError::Invalid {
             field: "format".into(),

@@ -34,11 +34,22 @@ pub async fn hub_with_officers(
     backend: &TestBackend,
     officers: &[(&str, &str)],
 ) -> (Hub, Vec<User>) {
+    let (hub, users, _) = hub_with_officers_and_clock(backend, officers).await;
+    (hub, users)
+}
+
+/// [`hub_with_officers`], with the hub's clock, for tests that move time on.
+pub async fn hub_with_officers_and_clock(
+    backend: &TestBackend,
+    officers: &[(&str, &str)],
+) -> (Hub, Vec<User>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
     ));
     let key = sangam_vault::MasterKey::generate();
-    let hub = open_hub(&backend.location, &key, clock).await.unwrap();
+    let hub = open_hub(&backend.location, &key, clock.clone())
+        .await
+        .unwrap();
     let mut users = Vec::new();
     for (name, organisation) in officers {
         hub.save_user(
@@ -52,7 +63,7 @@ pub async fn hub_with_officers(
         .unwrap();
         users.push(hub.store().user(name).await.unwrap().unwrap());
     }
-    (hub, users)
+    (hub, users, clock)
 }
 
 /// Rejected rows as the uploader gets them.

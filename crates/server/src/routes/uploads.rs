@@ -57,6 +57,9 @@ pub struct UploadView {
     pub error: Option<String>,
     pub received_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When the rejected rows were removed under the hub's retention policy (the counts
+    /// stay; the rejection report is gone from then on).
+    pub rejections_purged_at: Option<DateTime<Utc>>,
 }
 
 impl From<UploadRecord> for UploadView {
@@ -85,6 +88,7 @@ impl From<UploadRecord> for UploadView {
             error: u.error,
             received_at: u.received_at,
             finished_at: u.finished_at,
+            rejections_purged_at: u.rejections_purged_at,
         }
     }
 }
@@ -402,7 +406,8 @@ pub struct ReportQuery {
 
 /// The rejected rows of an upload, as the officer sent them, with `line`, `error_codes` and
 /// `error_messages` added: fix them and upload the file again (with `corrects` naming this
-/// upload). Only for nodal officers of the uploading organisation.
+/// upload). Only for nodal officers of the uploading organisation. The rows are kept for the
+/// hub's retention period after the upload finished; after that the report is gone (410).
 #[utoipa::path(
     get, path = "/v1/uploads/{id}/rejections", tag = "uploads", security(("bearer" = [])),
     params(("id" = String, Path), ReportQuery),
@@ -412,6 +417,7 @@ pub struct ReportQuery {
         (status = 403, body = crate::problem::Problem),
         (status = 404, body = crate::problem::Problem),
         (status = 409, body = crate::problem::Problem),
+        (status = 410, body = crate::problem::Problem, description = "the rows were removed under the retention policy"),
         (status = 422, body = crate::problem::Problem)
     )
 )]

@@ -18,6 +18,9 @@ pub struct KeyVersionView {
     pub status: String,
     /// Entries sealed with this version.
     pub entries: u64,
+    /// Rejected rows kept for uploads' reports, sealed with this version (a version is
+    /// retired only when neither these nor entries use it).
+    pub rejected_rows: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,6 +50,7 @@ pub async fn status(
                 version: v.version,
                 status: v.status.into(),
                 entries: v.entries,
+                rejected_rows: v.rejected_rows,
             })
             .collect(),
     }))
@@ -71,7 +75,7 @@ pub async fn rotate(
     Ok((StatusCode::ACCEPTED, Json(Rotated { version })))
 }
 
-/// Retires a data-key version once no entry uses it.
+/// Retires a data-key version once no vault entry and no rejected row of an upload uses it.
 #[utoipa::path(
     post, path = "/v1/vault/keys/{version}/retire", tag = "vault", security(("bearer" = [])),
     params(("version" = u32, Path)),

@@ -12,6 +12,20 @@ pub async fn served_hub(
     backend: &sangam_testkit::TestBackend,
     users: &[(&str, sangam_store::Role, Option<&str>)],
 ) -> (sangam_hub::Hub, sangam_server::RunningServer, Api) {
+    let (hub, server, api, _) = served_hub_with_clock(backend, users).await;
+    (hub, server, api)
+}
+
+/// [`served_hub`], with the hub's clock, for tests that move time on.
+pub async fn served_hub_with_clock(
+    backend: &sangam_testkit::TestBackend,
+    users: &[(&str, sangam_store::Role, Option<&str>)],
+) -> (
+    sangam_hub::Hub,
+    sangam_server::RunningServer,
+    Api,
+    std::sync::Arc<sangam_hub::clock::ManualClock>,
+) {
     use chrono::TimeZone;
     let clock = std::sync::Arc::new(sangam_hub::clock::ManualClock::new(
         chrono::Utc
@@ -20,7 +34,7 @@ pub async fn served_hub(
             .expect("a valid time"),
     ));
     let key = sangam_vault::MasterKey::generate();
-    let hub = sangam_hub::bootstrap::open_hub(&backend.location, &key, clock)
+    let hub = sangam_hub::bootstrap::open_hub(&backend.location, &key, clock.clone())
         .await
         .unwrap();
     save_users(&hub, users).await;
@@ -28,7 +42,7 @@ pub async fn served_hub(
         .await
         .unwrap();
     let api = Api::new(server.addr);
-    (hub, server, api)
+    (hub, server, api, clock)
 }
 
 /// Saves each of `users` (name, role, organisation) on `hub`, with [`PASSWORD`].
