@@ -485,7 +485,10 @@ impl Hub {
     }
 
     /// Retires a data-key version: it can no longer decrypt. Refused while vault entries or
-    /// rejected rows of uploads still use it, or while it is the active version.
+    /// rejected rows of uploads still use it, or while it is the active version; and while
+    /// anything rotation does not re-seal yet uses it (scheme records' sensitive fields,
+    /// residents applications asked to enrol, the hub's token keys), which would otherwise be
+    /// lost for good.
     pub async fn retire_data_key(&self, version: u32, actor: &str) -> HubResult<()> {
         self.vault.refresh().await?;
         let active = self.vault.active_version();
@@ -531,6 +534,28 @@ impl Hub {
             return Err(HubError::Conflict(format!(
                 "data key version {version} still seals {what}; a re-encryption job is queued, \
                  retry when it has run"
+            )));
+        }
+        let mut kept: Vec<String> = self
+            .store
+            .sealed_count_by_version()
+            .await?
+            .into_iter()
+            .filter(|(_, v, n)| *v == version && *n > 0)
+            .map(|(table, _, n)| match table {
+                "enrolments" => format!("{n} scheme records' sensitive fields"),
+                "resident_requests" => format!("{n} residents applications asked to enrol"),
+                other => format!("{n} rows of {other}"),
+            })
+            .collect();
+        if self.sealed_meta_key_versions().await?.contains(&version) {
+            kept.push("the keys that sign access tokens and hash client secrets".into());
+        }
+        if !kept.is_empty() {
+            return Err(HubError::Conflict(format!(
+                "data key version {version} still seals {}, which key rotation does not \
+                 re-seal yet: retiring it would lose them, so it stays",
+                kept.join(", ")
             )));
         }
         self.store

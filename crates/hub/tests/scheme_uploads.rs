@@ -715,3 +715,39 @@ async fn a_row_without_the_id_number_keeps_the_records_person() {
         backend.cleanup().await;
     }
 }
+
+/// Rotation re-seals the vault and the rejected rows, not yet scheme records: the version
+/// sealing them is not retired (which would lose their sensitive fields for good), and the
+/// refusal says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_seals_scheme_records_is_not_retired() {
+    for backend in backends("a_key_that_seals_scheme_records_is_not_retired").await {
+        let (hub, _, welfare) = scheme_hub(&backend).await;
+        let scheme = format!(
+            "beneficiary_id,aadhaar,dob\nR-1,{},1950\n",
+            id("34567890151")
+        );
+        let (loaded, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "r.csv", &scheme).await;
+        assert_eq!(loaded.counts.accepted, 1);
+        assert_eq!(hub.rotate_data_key("admin").await.unwrap(), 2);
+        hub.run_jobs_until_idle().await.unwrap();
+
+        let refused = hub.retire_data_key(1, "admin").await.unwrap_err();
+        let sangam_hub::HubError::Conflict(message) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(
+            message.contains("1 scheme records' sensitive fields")
+                && message.contains("does not re-seal yet"),
+            "{message}"
+        );
+        let status = hub.vault().status().await.unwrap();
+        assert_ne!(
+            status.versions[0].status, "retired",
+            "version 1 is still usable"
+        );
+        let held = hub.store().enrolment(SCHEME, "R-1").await.unwrap().unwrap();
+        assert_eq!(held.key_version, 1);
+        backend.cleanup().await;
+    }
+}

@@ -428,19 +428,28 @@ pub(crate) async fn reseal_rejections<C: GenericClient>(
 pub(crate) async fn rejection_count_by_version<C: GenericClient>(
     c: &C,
 ) -> StoreResult<Vec<(u32, u64)>> {
-    const T: &str = "upload_rejections";
+    count_by_version(c, "upload_rejections").await
+}
+
+/// Rows of `table` (one of the hub's own, never from outside) by the key version sealing
+/// them.
+pub(crate) async fn count_by_version<C: GenericClient>(
+    c: &C,
+    table: &'static str,
+) -> StoreResult<Vec<(u32, u64)>> {
     query(
         c,
-        "SELECT key_version, count(*) FROM upload_rejections GROUP BY key_version \
-         ORDER BY key_version",
+        &format!(
+            "SELECT key_version, count(*) FROM {table} GROUP BY key_version ORDER BY key_version"
+        ),
         &[],
     )
     .await?
     .iter()
     .map(|row| {
         Ok((
-            u32_of("upload_rejections.key_version", get(T, row, 0)?)?,
-            count(get(T, row, 1)?),
+            u32_of(table, get(table, row, 0)?)?,
+            count(get(table, row, 1)?),
         ))
     })
     .collect()

@@ -278,6 +278,17 @@ impl UploadStore for PostgresStore {
         datasets::rejection_count_by_version(&self.client().await?).await
     }
 
+    async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>> {
+        let c = self.client().await?;
+        let mut all = Vec::new();
+        for table in sangam_store::SEALED_TABLES {
+            for (version, n) in datasets::count_by_version(&c, table).await? {
+                all.push((table, version, n));
+            }
+        }
+        Ok(all)
+    }
+
     async fn purge_rejections(
         &self,
         finished_before: DateTime<Utc>,

@@ -566,11 +566,19 @@ pub(crate) fn reseal_rejections(
 }
 
 pub(crate) fn rejection_count_by_version(c: &Connection) -> StoreResult<Vec<(u32, u64)>> {
+    count_by_version(c, "upload_rejections")
+}
+
+/// Rows of `table` (one of the hub's own, never from outside) by the key version sealing
+/// them.
+pub(crate) fn count_by_version(
+    c: &Connection,
+    table: &'static str,
+) -> StoreResult<Vec<(u32, u64)>> {
     let mut stmt = c
-        .prepare(
-            "SELECT key_version, count(*) FROM upload_rejections GROUP BY key_version \
-             ORDER BY key_version",
-        )
+        .prepare(&format!(
+            "SELECT key_version, count(*) FROM {table} GROUP BY key_version ORDER BY key_version"
+        ))
         .map_err(map_err)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
@@ -578,12 +586,7 @@ pub(crate) fn rejection_count_by_version(c: &Connection) -> StoreResult<Vec<(u32
         .collect::<Result<Vec<_>, _>>()
         .map_err(map_err)?;
     rows.into_iter()
-        .map(|(v, n)| {
-            Ok((
-                u32_of("upload_rejections.key_version", v)?,
-                n.unsigned_abs(),
-            ))
-        })
+        .map(|(v, n)| Ok((u32_of(table, v)?, n.unsigned_abs())))
         .collect()
 }
 

@@ -310,6 +310,20 @@ impl UploadStore for SqliteStore {
         self.conns.read(datasets::rejection_count_by_version).await
     }
 
+    async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>> {
+        self.conns
+            .read(|c| {
+                let mut all = Vec::new();
+                for table in sangam_store::SEALED_TABLES {
+                    for (version, n) in datasets::count_by_version(c, table)? {
+                        all.push((table, version, n));
+                    }
+                }
+                Ok(all)
+            })
+            .await
+    }
+
     async fn purge_rejections(
         &self,
         finished_before: DateTime<Utc>,

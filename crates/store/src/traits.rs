@@ -31,6 +31,10 @@ pub trait Store:
     fn backend_name(&self) -> &'static str;
 }
 
+/// The tables besides the vault and the rejected rows whose rows are sealed with a data-key
+/// version: scheme records' sensitive fields, and the residents applications asked to enrol.
+pub const SEALED_TABLES: [&str; 2] = ["enrolments", "resident_requests"];
+
 /// Hub-wide settings kept in the store.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -162,6 +166,9 @@ pub trait UploadStore: Send + Sync {
     async fn reseal_rejections(&self, updates: &[RejectionReseal]) -> StoreResult<u64>;
     /// How many rejected rows each key version seals.
     async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>>;
+    /// How many rows of each other table that keeps sealed data (see [`SEALED_TABLES`]) each
+    /// key version seals, as (table, version, rows), for a key version's retirement.
+    async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>>;
     /// The retention purge, one batch: deletes the rejected rows and the header of committed
     /// uploads that finished before `finished_before` and are not purged yet, oldest first,
     /// at most `limit` rows and `limit` uploads. An upload whose rows are all gone is marked

@@ -97,6 +97,21 @@ impl Hub {
             .await
     }
 
+    /// The data-key versions sealing the keys kept in the store's settings (none before
+    /// the first token is issued).
+    pub(crate) async fn sealed_meta_key_versions(&self) -> HubResult<Vec<u32>> {
+        let mut versions = Vec::new();
+        for name in [SIGNING_KEY_META, SECRET_KEY_META] {
+            if let Some(stored) = self.store().get_meta(name).await? {
+                let stored: StoredKey = serde_json::from_str(&stored).map_err(|e| {
+                    HubError::Internal(format!("the stored {name} is unreadable: {e}"))
+                })?;
+                versions.push(stored.key_version);
+            }
+        }
+        Ok(versions)
+    }
+
     async fn shared_key(&self, name: &str) -> HubResult<(String, Zeroizing<[u8; 32]>)> {
         let fresh = SigningKey::generate();
         let ring = self.vault().sealing_ring().await?;
