@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_one_clear_error, run, sangam, stderr, with_store};
+use common::{assert_one_clear_error, run, sangam, spawn_serving, stderr, with_store};
 use sangam_synth::{Generator, GeneratorConfig};
 use sangam_testkit::{backends, files_under, find_any, pg_dump};
 use serde_json::Value;
@@ -362,24 +362,11 @@ async fn users_set_creates_an_administrator_who_can_sign_in() {
         .arg(&password_file));
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let mut child = sangam()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("hub"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr_pipe = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("Sangam is serving on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve prints its address");
+    let (mut child, base) = spawn_serving(
+        sangam()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("hub")),
+    );
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/session"))
         .json(&serde_json::json!({"username": "ops", "password": "a long enough passphrase"}))

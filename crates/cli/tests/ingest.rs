@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{sangam, with_store};
+use common::{sangam, spawn_serving, with_store};
 use sangam_testkit::{TestBackend, backends};
 use serde_json::Value;
 
@@ -225,23 +225,10 @@ async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
 
 /// `sangam serve` on the backend, and its address.
 fn serve(backend: &TestBackend) -> (Child, String) {
-    let mut server = with_store(sangam().args(["serve", "--listen", "127.0.0.1:0"]), backend)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pipe = server.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("Sangam is serving on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve prints its address");
-    (server, base)
+    spawn_serving(with_store(
+        sangam().args(["serve", "--listen", "127.0.0.1:0"]),
+        backend,
+    ))
 }
 
 fn kill(child: &mut Child) {

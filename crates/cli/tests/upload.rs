@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-use std::time::Duration;
+use std::io::Write;
 
-use common::{run, sangam, stderr, with_store};
+use common::{run, sangam, spawn_serving, stderr, with_store};
 use sangam_testkit::backends;
 use serde_json::Value;
 
@@ -36,25 +34,10 @@ async fn an_officer_uploads_from_the_command_line() {
         let out = run(with_store(&mut set, &backend));
         assert!(out.status.success(), "{}", stderr(&out));
 
-        let mut server = with_store(
+        let (mut server, base) = spawn_serving(with_store(
             sangam().args(["serve", "--listen", "127.0.0.1:0"]),
             &backend,
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let pipe = server.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Sangam is serving on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve prints its address");
+        ));
 
         let file = dir.path().join("cards.csv");
         let o = run(sangam()

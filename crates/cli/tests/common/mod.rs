@@ -2,7 +2,9 @@
 
 #![allow(dead_code, reason = "each test file uses part of it")]
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use sangam_testkit::TestBackend;
 
@@ -49,4 +51,26 @@ pub fn assert_one_clear_error(o: &Output, needle: &str) -> String {
         lines[0]
     );
     lines[0].to_owned()
+}
+
+/// Spawns `cmd`, a `sangam serve` (or `demo`) listening on port 0, and waits for the address
+/// it prints; the running server and its base URL.
+pub fn spawn_serving(cmd: &mut Command) -> (Child, String) {
+    let mut server = cmd
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sangam serve");
+    let pipe = server.stderr.take().expect("its standard error");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Sangam is serving on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve prints its address");
+    (server, base)
 }
