@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use sangam_domain::RefKey;
+use sangam_store::UploadStatus;
 
 use crate::audit::AuditEvent;
 use crate::uploads::retention::{PURGE_BATCH, PURGE_EVERY};
@@ -20,6 +21,8 @@ use crate::{Hub, HubError, HubResult};
 pub const REENCRYPT_BATCH: u32 = 500;
 /// How long a claimed job is reserved before another worker may take it over.
 const LEASE: Duration = Duration::minutes(5);
+/// How long a base upload's relink waits before it looks again at an upload still loading.
+const RELINK_RECHECK: Duration = Duration::seconds(5);
 /// Attempts before a failing job is given up.
 const MAX_ATTEMPTS: i32 = 10;
 
@@ -51,6 +54,10 @@ pub enum JobKind {
         #[serde(default)]
         summary: crate::linking::LinkSummary,
     },
+    /// After a base upload: send the schemes' records not found back to linking, once the
+    /// upload has committed (they may be its new or changed residents); nothing if it
+    /// failed or was interrupted.
+    RelinkAfterUpload { upload_id: String },
     /// Delete the rejected rows of uploads past the retention period, a batch a step, then
     /// run again a day later; `uploads` and `rows` count what this pass removed so far.
     PurgeRejections {
@@ -85,6 +92,7 @@ impl JobKind {
             JobKind::ReencryptRejections { .. } => "vault.reencrypt_rejections",
             JobKind::LinkEnrolments { .. } => "enrolments.link",
             JobKind::PurgeRejections { .. } => "uploads.purge_rejections",
+            JobKind::RelinkAfterUpload { .. } => "registry.relink_after_upload",
         }
     }
 }
@@ -268,6 +276,26 @@ impl Hub {
                     )
                     .await?;
                     Ok(Then::Done)
+                }
+            }
+            JobKind::RelinkAfterUpload { upload_id } => {
+                let upload = match self.upload(upload_id).await {
+                    Ok(upload) => upload,
+                    Err(HubError::NotFound(_)) => return Ok(Then::Done),
+                    Err(e) => return Err(e),
+                };
+                match upload.status {
+                    // Still loading (reading it asked the reaper whether its process lives).
+                    UploadStatus::Received | UploadStatus::Validating => {
+                        Ok(Then::At(job.clone(), self.now() + RELINK_RECHECK))
+                    }
+                    UploadStatus::Committed => {
+                        if upload.counts.added + upload.counts.modified > 0 {
+                            self.relink_after_registry_change(upload_id).await?;
+                        }
+                        Ok(Then::Done)
+                    }
+                    UploadStatus::Failed | UploadStatus::Interrupted => Ok(Then::Done),
                 }
             }
             JobKind::PurgeRejections { uploads, rows } => {

@@ -446,6 +446,15 @@ async fn a_month_of_changes_reaches_the_registry_with_its_history() {
                 .unwrap()
                 .is_empty()
         );
+        // Its relink, queued before the load began, finds the upload failed and does
+        // nothing.
+        let runs = hub.run_jobs_until_idle().await.unwrap();
+        assert!(
+            runs.iter()
+                .any(|r| r.kind == "registry.relink_after_upload" && r.outcome == "done"),
+            "{runs:?}"
+        );
+        assert!(runs.iter().all(|r| r.kind != "enrolments.link"), "{runs:?}");
 
         drop(hub);
         backend.cleanup().await;

@@ -371,6 +371,21 @@ async fn residents_added_by_a_base_upload_link_records_not_found() {
             .await
             .unwrap();
 
+        // The relink waits in the store's job queue, written before the load began: a
+        // process that died right after the commit would leave it for the next worker.
+        assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::NotFound);
+        let jobs = hub.store().pending_jobs().await.unwrap();
+        assert_eq!(
+            jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(),
+            ["registry.relink_after_upload"]
+        );
+        assert_eq!(jobs[0].payload["upload_id"], added.id);
+        let run = hub.run_next_job().await.unwrap().unwrap();
+        assert_eq!(
+            (run.kind.as_str(), run.outcome),
+            ("registry.relink_after_upload", "done")
+        );
+
         // The record waits again, its dataset's link job is queued, and the system says why.
         assert_eq!(link_of(&hub, "C-1").await.status, LinkStatus::Pending);
         let jobs = hub.store().pending_jobs().await.unwrap();
@@ -414,7 +429,8 @@ async fn residents_added_by_a_base_upload_link_records_not_found() {
             Some(selvi.resident_id.as_str())
         );
 
-        // Nothing left not found: a base upload that changes a resident queues nothing.
+        // Nothing left not found: the relink of a base upload that changes a resident sends
+        // nothing back and queues no link job.
         let fix = format!(
             "operation,ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n\
              M,PYC0000001,PHH,640001,Kamala Devi,F,1948,HEAD,{known}\n"
@@ -429,6 +445,13 @@ async fn residents_added_by_a_base_upload_link_records_not_found() {
         )
         .await;
         assert_eq!(modified.counts.modified, 1);
+        let runs = hub.run_jobs_until_idle().await.unwrap();
+        assert_eq!(
+            runs.iter()
+                .map(|r| (r.kind.as_str(), r.outcome))
+                .collect::<Vec<_>>(),
+            [("registry.relink_after_upload", "done")]
+        );
         assert!(hub.store().pending_jobs().await.unwrap().is_empty());
         let relinks = hub
             .store()

@@ -665,8 +665,13 @@ async fn scheme_records_link_to_residents_through_ids_the_model_and_review() {
             StatusCode::CREATED,
         )
         .await;
-        // The base upload that added a resident sent the records not found back by itself,
-        // so a relink asked for now finds none left to send.
+        // The base upload that added a resident queued the relink of the records not found;
+        // once the worker ran it, a relink asked for now finds none left to send.
+        let run = hub.run_next_job().await.unwrap().unwrap();
+        assert_eq!(
+            (run.kind.as_str(), run.outcome),
+            ("registry.relink_after_upload", "done")
+        );
         let counts = api
             .get_json("/v1/datasets/widow_pension/links", &sw, StatusCode::OK)
             .await;

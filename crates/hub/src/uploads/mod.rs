@@ -34,6 +34,7 @@ use sangam_store::{RegistryLoad, UploadCounts, UploadRecord, UploadStatus};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
+use crate::jobs::JobKind;
 use crate::{Hub, HubError, HubResult};
 use pipeline::LoadTarget;
 use reports::StoringSink;
@@ -356,6 +357,16 @@ impl Hub {
         let mut validating = upload;
         validating.status = UploadStatus::Validating;
         self.store.update_upload(&validating).await?;
+        if is_base {
+            // New or changed residents may be the people schemes' records were not found as.
+            // The relink is queued before the load begins, in the store, so that it is not
+            // lost if the process dies between the load's commit and the relink; it waits
+            // while the upload loads and does nothing if it never commits.
+            self.enqueue(JobKind::RelinkAfterUpload {
+                upload_id: validating.id.clone(),
+            })
+            .await?;
+        }
         let mut load = self.store.begin_registry_load(&validating.id).await?;
         load.put_header(header).await?;
         Ok(Prepared::Ready(PreparedUpload {
@@ -469,10 +480,9 @@ impl Hub {
             // process dies in between, the rows stay pending and the dataset's next upload (or a
             // relink) queues the job again.
             self.queue_linking(&done.dataset).await?;
-        } else if done.counts.added + done.counts.modified > 0 {
-            // New or changed residents may be the people schemes' records were not found as.
-            self.relink_after_registry_change(&done.id).await?;
         }
+        // A base upload's relink of the schemes' records not found is the job queued when
+        // it was prepared (see `prepare_upload`), run by the worker now that it committed.
         Ok(UploadOutcome::Loaded {
             upload: done,
             unknown_columns,
