@@ -675,3 +675,130 @@ async fn an_incremental_upload_gives_members_their_first_id_number() {
         backend.cleanup().await;
     }
 }
+
+/// A member moves to another card (a marriage): a modify row with their ID number on the card
+/// they join. They stay the same resident, with their reference key; the card they leave
+/// loses its head if they were; the history records it. A card not in the registry, a delete
+/// on another card, and an add of a number someone holds are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modify_row_moves_a_member_to_another_card() {
+    for backend in backends("a_modify_row_moves_a_member_to_another_card").await {
+        let (hub, _officer) = officer_hub(&backend).await;
+        let (ravi_id, meena_id, suresh_id, arun_id) = (
+            id("23456789012"),
+            id("34567890123"),
+            id("45678901234"),
+            id("56789012345"),
+        );
+        let full = format!(
+            "ration_card_no,card_type,village_code,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             PYM0000001,PHH,640001,Ravi Kumar,,M,1960-01-01,HEAD,{ravi_id}\n\
+             PYM0000001,PHH,640001,Meena Ravi,Ravi Kumar,F,1998-05-05,DAUGHTER,{meena_id}\n\
+             PYM0000001,PHH,640001,Arun Ravi,Ravi Kumar,M,2000-02-02,SON,{arun_id}\n\
+             PYM0000002,PHH,640002,Suresh,,M,1995-03-03,HEAD,{suresh_id}\n"
+        );
+        let loaded = upload(&hub, UploadMode::Full, "full.csv", &full).await;
+        assert_eq!(loaded.upload().counts.accepted, 4);
+        let before = members(&hub, "PYM0000001").await;
+        let meena_before = before["Meena Ravi"].clone();
+        let ravi_before = before["Ravi Kumar"].clone();
+
+        let moves = format!(
+            "operation,ration_card_no,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             M,PYM0000002,Meena Suresh,Suresh,F,1998-05-05,SPOUSE,{meena_id}\n\
+             M,PYM0000003,Ravi Kumar,,M,1960-01-01,HEAD,{ravi_id}\n\
+             D,PYM0000002,Arun Ravi,,M,2000-02-02,SON,{arun_id}\n\
+             A,PYM0000002,Arun Ravi,,M,2000-02-02,SON,{arun_id}\n\
+             M,PYM0000002,Kavya,,F,2001-01-01,DAUGHTER,{arun_id}\n"
+        );
+        let (outcome, refused) = upload_csv(
+            &hub,
+            "base",
+            UploadMode::Incremental,
+            OFFICER,
+            "moves.csv",
+            &moves,
+        )
+        .await;
+        // rows, accepted, added, modified, unchanged, deleted, rejected
+        assert_eq!(
+            counts(&outcome.upload().counts),
+            [5, 1, 0, 1, 0, 0, 4],
+            "{:?}",
+            refused.codes()
+        );
+        assert_eq!(
+            refused.codes(),
+            BTreeMap::from([
+                (3, "card.unknown".to_owned()),
+                (4, "member.other_card".to_owned()),
+                (5, "id_number.already_registered".to_owned()),
+                (6, "member.other_card".to_owned()),
+            ])
+        );
+        assert!(
+            refused.message(5).contains("modify row"),
+            "{}",
+            refused.message(5)
+        );
+        assert!(
+            refused.message(6).contains("sex or date of birth"),
+            "a wrong number on another person's row moves no one: {}",
+            refused.message(6)
+        );
+
+        // Meena is on Suresh's card now: the same resident, under her new name.
+        let card_2 = members(&hub, "PYM0000002").await;
+        let meena = &card_2["Meena Suresh"];
+        assert_eq!(meena.resident_id, meena_before.resident_id);
+        assert_eq!(meena.id_ref_key, meena_before.id_ref_key);
+        assert_eq!(meena.card_number.as_str(), "PYM0000002");
+        let history = hub.resident_history(&meena.resident_id).await.unwrap();
+        let fields = changes(&history);
+        assert!(
+            fields.contains(&("card_number", Some("PYM0000001"), Some("PYM0000002"))),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("relationship", Some("DAUGHTER"), Some("SPOUSE"))),
+            "{fields:?}"
+        );
+        let card_1 = members(&hub, "PYM0000001").await;
+        assert!(!card_1.contains_key("Meena Ravi") && !card_1.contains_key("Meena Suresh"));
+        assert_eq!(card_1.len(), 2);
+        let found = hub
+            .resident_by_id_number(&IdNumber::parse(&meena_id).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(found.card_number.as_str(), "PYM0000002");
+        assert_eq!(
+            card_1["Ravi Kumar"], ravi_before,
+            "a refused move changes nothing"
+        );
+
+        // The head of a card moves: the card is left without one, and says so.
+        let head = format!(
+            "operation,ration_card_no,member_name,relative_name,gender,dob,relationship,aadhaar\n\
+             M,PYM0000002,Ravi Kumar,,M,1960-01-01,FATHER,{ravi_id}\n"
+        );
+        let outcome = upload(&hub, UploadMode::Incremental, "head.csv", &head).await;
+        assert_eq!(counts(&outcome.upload().counts), [1, 1, 0, 1, 0, 0, 0]);
+        let left = hub
+            .household(&RationCardNumber::parse("PYM0000001").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(left.household.head_resident_id, None);
+        assert_eq!(left.members.len(), 1);
+        let joined = hub
+            .household(&RationCardNumber::parse("PYM0000002").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(joined.members.len(), 3);
+        assert_eq!(
+            joined.household.head_resident_id.as_deref(),
+            Some(card_2["Suresh"].resident_id.as_str()),
+            "the card joined keeps its head"
+        );
+        backend.cleanup().await;
+    }
+}

@@ -17,6 +17,12 @@
 //!   to the vault and the member holds its reference key from then on; the history records
 //!   it masked. A member who holds another number is refused (`id_number.mismatch`): an ID
 //!   number is corrected by the hub's administrators, not overwritten by a department's file.
+//! - Moving between cards (a marriage, a household split): a `modify` row whose ID number is a
+//!   member's of another card moves that member to the row's card, which must exist. The
+//!   resident stays who they are (id, reference key, enrolments); the history records the
+//!   card number's change, and the card they leave loses them as its head if they were. Only
+//!   the ID number moves a member, and only if the row's sex and date of birth agree with
+//!   theirs (the name may change): a reference key or a name on another card is refused.
 //! - `delete`: the member leaves the registry's active list. The resident is kept (enrolments
 //!   and reference keys point at it); its life status becomes the row's if that is
 //!   `deceased` or `migrated`, else `migrated`.
@@ -201,6 +207,9 @@ enum Found {
     /// A `modify` row's ID number is no resident's; the member was found otherwise, and gets
     /// it if they hold none (see the module's comment).
     ToSeed,
+    /// A `modify` row's ID number is a member's of another card (the card and index found):
+    /// the member moves to the row's card.
+    Moving,
 }
 
 /// Why a row is refused: the column at fault, a code and a message.
@@ -257,7 +266,8 @@ impl ChunkWork {
                 "member.other_card",
                 format!(
                     "the member with this {how} is on another ration card, not {card}: check the \
-                     card number (a member does not move between cards by an upload)"
+                     card number (a member moves to another card by a modify row that gives \
+                     their ID number)"
                 ),
             )
         };
@@ -270,9 +280,15 @@ impl ChunkWork {
                 .map(|(_, id)| id.as_str())
                 .or_else(|| self.by_blind.get(blind).map(|r| r.resident_id.as_str()));
             return match holder {
-                Some(id) => on_card(id)
-                    .map(|i| (card.to_owned(), i, Found::Member))
-                    .ok_or_else(|| elsewhere("ID number")),
+                Some(id) => match on_card(id) {
+                    Some(i) => Ok((card.to_owned(), i, Found::Member)),
+                    // A modify row that names another card moves its member there.
+                    None if row.operation == Operation::Modify => self
+                        .card_holding(id)
+                        .map(|(from, i)| (from, i, Found::Moving))
+                        .ok_or_else(|| elsewhere("ID number")),
+                    None => Err(elsewhere("ID number")),
+                },
                 // A number no one holds may be a member's first: found otherwise, seeded.
                 None if row.operation == Operation::Modify => self
                     .find_without_id(row, form, &on_card, &elsewhere)
@@ -297,6 +313,16 @@ impl ChunkWork {
         }
         self.find_without_id(row, form, &on_card, &elsewhere)
             .map(|(card, i)| (card, i, Found::Member))
+    }
+
+    /// The card of the chunk's copies that has `resident_id` among its members, and where.
+    fn card_holding(&self, resident_id: &str) -> Option<(String, usize)> {
+        self.cards.iter().find_map(|(card, work)| {
+            work.members
+                .iter()
+                .position(|r| r.resident_id == resident_id)
+                .map(|i| (card.clone(), i))
+        })
     }
 
     /// The row's member found by its reference key, else by name and date of birth.
@@ -408,13 +434,27 @@ impl Hub {
         state: &mut ChangeState,
         sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
-        // What the registry holds of the chunk's cards and people, read inside the load.
-        let mut cards: Vec<String> = rows.iter().map(|r| r.card.as_str().to_owned()).collect();
+        // What the registry holds of the chunk's cards and people, read inside the load: the
+        // rows' cards, and those of the people their ID numbers name (who may be moving).
+        let blinds: Vec<[u8; 32]> = rows.iter().filter_map(|r| r.id_blind).collect();
+        let by_blind: HashMap<[u8; 32], Resident> = if blinds.is_empty() {
+            HashMap::new()
+        } else {
+            load.residents_by_blind_indexes(blinds)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut cards: Vec<String> = rows
+            .iter()
+            .map(|r| r.card.as_str().to_owned())
+            .chain(by_blind.values().map(|r| r.card_number.as_str().to_owned()))
+            .collect();
         cards.sort_unstable();
         cards.dedup();
         let mut work = ChunkWork {
             cards: HashMap::with_capacity(cards.len()),
-            by_blind: HashMap::new(),
+            by_blind,
             by_ref_key: HashMap::new(),
             added_blinds: HashMap::new(),
             added: HashSet::new(),
@@ -437,14 +477,6 @@ impl Hub {
             if let Some(card) = work.cards.get_mut(resident.card_number.as_str()) {
                 card.members.push(resident);
             }
-        }
-        let blinds: Vec<[u8; 32]> = rows.iter().filter_map(|r| r.id_blind).collect();
-        if !blinds.is_empty() {
-            work.by_blind = load
-                .residents_by_blind_indexes(blinds)
-                .await?
-                .into_iter()
-                .collect();
         }
         // Rows with an ID number too: one that no resident holds finds its member otherwise.
         let keys: Vec<RefKey> = rows.iter().filter_map(|r| r.ref_key.clone()).collect();
@@ -612,7 +644,9 @@ impl Hub {
                 return Err((
                     Some("aadhaar"),
                     "id_number.already_registered",
-                    "this ID number is already registered to a resident of the hub".into(),
+                    "this ID number is already registered to a resident of the hub (to move a \
+                     member to this card, send a modify row with their ID number)"
+                        .into(),
                 ));
             }
         }
@@ -671,6 +705,110 @@ impl Hub {
         Ok((resident, Done::Added))
     }
 
+    /// A `modify` row whose ID number names a member of another card: the member moves to
+    /// the row's card, keeping who they are (resident id, reference key, enrolments), with
+    /// what else the row changes. The card they leave loses them as its head if they were.
+    fn move_member(
+        &self,
+        row: &ChangeRow,
+        work: &mut ChunkWork,
+        state: &mut ChangeState,
+        today: NaiveDate,
+        from: &str,
+        index: usize,
+    ) -> Result<(Resident, Done), Refusal> {
+        let internal = |what: &str| (None, "row.internal", format!("the hub lost {what}"));
+        let to = row.card.as_str().to_owned();
+        let old = work
+            .cards
+            .get(from)
+            .and_then(|c| c.members.get(index))
+            .cloned()
+            .ok_or_else(|| internal("the row's member"))?;
+        let hash = state.hasher.hash_one(&old.resident_id);
+        if let Some(first) = state.touched.get(&hash) {
+            return Err((
+                None,
+                "row.duplicate_in_file",
+                format!("the same member is on line {first} of this file"),
+            ));
+        }
+        let m = row
+            .member
+            .clone()
+            .ok_or_else(|| internal("the row's member"))?;
+        // A move is the number's word against the row's: a wrong number on someone else's row
+        // must not carry another person across. The name may change (a marriage); the sex and
+        // the date of birth must agree.
+        if m.gender != old.gender || !dob_overlaps(&old.dob, &m.dob) {
+            return Err((
+                Some("aadhaar"),
+                "member.other_card",
+                format!(
+                    "this ID number is of a member of ration card {from} whose sex or date of \
+                     birth differs from this row's: check the number (a member moves to this \
+                     card only when they agree)"
+                ),
+            ));
+        }
+        let mut new = old.clone();
+        new.card_number = row.card.clone();
+        new.name = m.name;
+        if m.relative_name.is_some() {
+            new.relative_name = m.relative_name;
+        }
+        new.gender = m.gender;
+        if !same_dob(&old.dob, &m.dob, today) {
+            new.dob = m.dob;
+        }
+        new.relationship = m.relationship;
+        if let Some(mobile) = &m.mobile {
+            new.mobile_masked = Some(mobile.masked());
+            new.mobile_blind_index = Some(self.vault.mobile_blind_index(mobile));
+        }
+        // On the card they join they are there, whatever they were on the one they left.
+        new.life_status = row.life_status.unwrap_or(LifeStatus::Alive);
+
+        let leaving = work
+            .cards
+            .get_mut(from)
+            .ok_or_else(|| internal("the card left"))?;
+        leaving.members.remove(index);
+        if leaving.household.head_resident_id.as_deref() == Some(old.resident_id.as_str()) {
+            leaving.household.head_resident_id = None;
+            leaving.changes.push(FieldChange {
+                field: "head_resident_id",
+                old_value: Some(old.resident_id.clone()),
+                new_value: None,
+            });
+        }
+        let joining = work
+            .cards
+            .get_mut(&to)
+            .ok_or_else(|| internal("the card joined"))?;
+        if let Some(given) = &row.household {
+            let changes = apply_household_details(&mut joining.household, given);
+            joining.changes.extend(changes);
+        }
+        if new.relationship == Relationship::Head {
+            joining.take_head(&new.resident_id);
+        }
+        joining.members.push(new.clone());
+
+        let mut changes = vec![FieldChange {
+            field: "card_number",
+            old_value: Some(from.to_owned()),
+            new_value: Some(to),
+        }];
+        changes.extend(resident_changes(&old, &new));
+        state.touched.insert(hash, row.line);
+        work.member_changes
+            .entry(new.resident_id.clone())
+            .or_default()
+            .extend(changes);
+        Ok((new, Done::Modified))
+    }
+
     /// A `modify` or `delete` row: the member found, changed on the chunk's copy.
     fn change_member(
         &self,
@@ -680,6 +818,9 @@ impl Hub {
         today: NaiveDate,
     ) -> Result<(Resident, Done), Refusal> {
         let (card, index, found) = work.find(row, state.form)?;
+        if found == Found::Moving {
+            return self.move_member(row, work, state, today, &card, index);
+        }
         let internal = |what: &str| (None, "row.internal", format!("the hub lost {what}"));
         let card_work = work
             .cards
