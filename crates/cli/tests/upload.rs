@@ -1,6 +1,7 @@
 //! `sangam upload` against a running `sangam serve`, on every backend: the officer sends a
 //! file with one bad row, gets the counts, the rejected rows and the mapping, fixes the row
-//! and sends it again as a correction.
+//! and sends it again as a correction; and a scheme's full file that would remove most of
+//! the records stops with how to confirm, and loads with `--confirm-removals`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -130,6 +131,108 @@ async fn an_officer_uploads_from_the_command_line() {
         let err = stderr(&out);
         assert!(err.contains("401"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
+
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status();
+        let _ = server.wait();
+        backend.cleanup().await;
+    }
+}
+
+/// A full scheme file that would remove most of the records: `sangam upload` follows the load,
+/// ends with one clear error that says how to confirm, and with `--confirm-removals` loads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_removal_is_confirmed_from_the_command_line() {
+    for backend in backends("a_mass_removal_is_confirmed_from_the_command_line").await {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("password");
+        std::fs::write(&password, "a long enough passphrase\n").unwrap();
+        let mut set = sangam();
+        set.args([
+            "users",
+            "set",
+            "--username",
+            "sw-officer",
+            "--role",
+            "nodal-officer",
+        ])
+        .args(["--organisation", "social-welfare", "--password-file"])
+        .arg(&password);
+        let out = run(with_store(&mut set, &backend));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (mut server, base) = spawn_serving(with_store(
+            sangam().args(["serve", "--listen", "127.0.0.1:0"]),
+            &backend,
+        ));
+
+        // The officer declares the scheme over the API.
+        let client = reqwest::Client::new();
+        let session: Value = client
+            .post(format!("{base}/v1/session"))
+            .json(&serde_json::json!({"username": "sw-officer", "password": "a long enough passphrase"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = session["token"].as_str().unwrap();
+        let declared = client
+            .post(format!("{base}/v1/datasets"))
+            .bearer_auth(token)
+            .body(sangam_testkit::fixtures::scheme_spec(
+                "old_age_pension",
+                "",
+                "",
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            declared.status().is_success(),
+            "{}",
+            declared.text().await.unwrap()
+        );
+
+        let file = |name: &str, n: u32| {
+            let path = dir.path().join(name);
+            let mut csv = String::from("beneficiary_id,dob\n");
+            for k in 0..n {
+                csv.push_str(&format!("B-{k:03},1950\n"));
+            }
+            std::fs::write(&path, csv).unwrap();
+            path
+        };
+        let upload = |file: &std::path::Path, extra: &[&str]| {
+            let mut cmd = sangam();
+            cmd.args([
+                "upload",
+                "--url",
+                &base,
+                "--user",
+                "sw-officer",
+                "--password-file",
+            ])
+            .arg(&password)
+            .args(["--dataset", "old_age_pension"])
+            .args(extra)
+            .arg(file);
+            run(&mut cmd)
+        };
+        let out = upload(&file("all.csv", 100), &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        let cut = file("cut.csv", 10);
+        let out = upload(&cut, &[]);
+        let line = common::assert_one_clear_error(&out, "--confirm-removals");
+        assert!(line.contains("remove 90 of the 100 records"), "{line}");
+
+        let out = upload(&cut, &["--confirm-removals"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let counts: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        assert_eq!(counts["status"], "committed", "{counts}");
+        assert_eq!(counts["deleted"].as_u64(), Some(90), "{counts}");
 
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &server.id().to_string()])
