@@ -36,6 +36,8 @@ pub enum AuditEvent {
     ReencryptionCompleted { version: u32, resealed: u64 },
     /// Every stored rejected row of an upload is sealed with the given version.
     RejectionsReencrypted { version: u32, resealed: u64 },
+    /// Scheme records' sealed fields were re-encrypted under data-key `version`.
+    EnrolmentsReencrypted { version: u32, resealed: u64 },
     /// A data-key version was retired and can no longer decrypt.
     DataKeyRetired { version: u32 },
     /// A resident's record changed (field names only; values are in the registry history).
@@ -223,6 +225,7 @@ impl AuditEvent {
             AuditEvent::DataKeyAdded { .. } => "vault.data_key_added",
             AuditEvent::ReencryptionCompleted { .. } => "vault.reencryption_completed",
             AuditEvent::RejectionsReencrypted { .. } => "vault.rejections_reencrypted",
+            AuditEvent::EnrolmentsReencrypted { .. } => "vault.enrolments_reencrypted",
             AuditEvent::DataKeyRetired { .. } => "vault.data_key_retired",
             AuditEvent::ResidentUpdated { .. } => "registry.resident_updated",
             AuditEvent::RegistryLoaded { .. } => "registry.loaded",
@@ -277,6 +280,7 @@ impl AuditEvent {
             AuditEvent::DataKeyAdded { version }
             | AuditEvent::ReencryptionCompleted { version, .. }
             | AuditEvent::RejectionsReencrypted { version, .. }
+            | AuditEvent::EnrolmentsReencrypted { version, .. }
             | AuditEvent::DataKeyRetired { version } => Some(format!("data_key:{version}")),
             AuditEvent::UploadCommitted { upload_id, .. }
             | AuditEvent::UploadFailed { upload_id, .. }

@@ -54,6 +54,15 @@ pub enum JobKind {
         #[serde(default)]
         summary: crate::linking::LinkSummary,
     },
+    /// Re-seal scheme records' sensitive fields under data-key `version`: `resealed` done so
+    /// far, and the last record passed (the walk goes through them once, in (dataset, record
+    /// key) order).
+    ReencryptEnrolments {
+        version: u32,
+        resealed: u64,
+        #[serde(default)]
+        after: Option<EnrolmentCursor>,
+    },
     /// After a base upload: send the schemes' records not found back to linking, once the
     /// upload has committed (they may be its new or changed residents); nothing if it
     /// failed or was interrupted.
@@ -66,6 +75,13 @@ pub enum JobKind {
         #[serde(default)]
         rows: u64,
     },
+}
+
+/// Where a walk over scheme records stands: the last record passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentCursor {
+    pub dataset: String,
+    pub record_key: String,
 }
 
 /// Where a walk over stored rejected rows stands: the last row passed.
@@ -90,6 +106,7 @@ impl JobKind {
         match self {
             JobKind::ReencryptVault { .. } => "vault.reencrypt",
             JobKind::ReencryptRejections { .. } => "vault.reencrypt_rejections",
+            JobKind::ReencryptEnrolments { .. } => "vault.reencrypt_enrolments",
             JobKind::LinkEnrolments { .. } => "enrolments.link",
             JobKind::PurgeRejections { .. } => "uploads.purge_rejections",
             JobKind::RelinkAfterUpload { .. } => "registry.relink_after_upload",
@@ -270,6 +287,33 @@ impl Hub {
                     self.audit(
                         "system",
                         AuditEvent::RejectionsReencrypted {
+                            version: *version,
+                            resealed,
+                        },
+                    )
+                    .await?;
+                    Ok(Then::Done)
+                }
+            }
+            JobKind::ReencryptEnrolments {
+                version,
+                resealed,
+                after,
+            } => {
+                let step = self
+                    .reencrypt_enrolments_step(REENCRYPT_BATCH, after.as_ref())
+                    .await?;
+                let resealed = resealed + step.resealed;
+                if let Some(last) = step.next {
+                    Ok(Then::Next(JobKind::ReencryptEnrolments {
+                        version: *version,
+                        resealed,
+                        after: Some(last),
+                    }))
+                } else {
+                    self.audit(
+                        "system",
+                        AuditEvent::EnrolmentsReencrypted {
                             version: *version,
                             resealed,
                         },

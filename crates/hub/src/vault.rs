@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use sangam_domain::{ConsentRef, IdNumber, MobileNumber, RefKey};
-use sangam_store::{KeyStatus, NewVaultEntry, Reseal, Store, StoreError, StoredDataKey, meta_keys};
+use sangam_store::{
+    EnrolmentReseal, KeyStatus, NewVaultEntry, Reseal, Store, StoreError, StoredDataKey, meta_keys,
+};
 use sangam_vault::{BlindIndexKey, DataKey, KeyPurpose, KeyRing, MasterKey, Sealed, VaultError};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
-use crate::jobs::{JobKind, RejectionCursor};
+use crate::jobs::{EnrolmentCursor, JobKind, RejectionCursor};
 use crate::{Hub, HubError, HubResult};
 
 /// Batches at least this large are sealed on all cores.
@@ -322,6 +324,14 @@ pub struct ReencryptStep {
     pub next: Option<String>,
 }
 
+/// How far one step of re-sealing scheme records got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentReencryptStep {
+    pub resealed: u64,
+    /// Where the next step starts, when records under older keys may remain after it.
+    pub next: Option<EnrolmentCursor>,
+}
+
 /// How far one step of re-sealing rejected rows got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectionReencryptStep {
@@ -393,6 +403,12 @@ impl Hub {
         })
         .await?;
         self.enqueue(JobKind::ReencryptRejections {
+            version: next,
+            resealed: 0,
+            after: None,
+        })
+        .await?;
+        self.enqueue(JobKind::ReencryptEnrolments {
             version: next,
             resealed: 0,
             after: None,
@@ -484,11 +500,69 @@ impl Hub {
         })
     }
 
-    /// Retires a data-key version: it can no longer decrypt. Refused while vault entries or
-    /// rejected rows of uploads still use it, or while it is the active version; and while
-    /// anything rotation does not re-seal yet uses it (scheme records' sensitive fields,
-    /// residents applications asked to enrol, the hub's token keys), which would otherwise be
-    /// lost for good.
+    /// Re-seals up to `limit` scheme records' sensitive fields sealed under older versions
+    /// with the active one, from the record after `after`. A record whose version is retired
+    /// already cannot be opened by anyone: it is passed over (named in the log) rather than
+    /// stopping the walk.
+    pub async fn reencrypt_enrolments_step(
+        &self,
+        limit: u32,
+        after: Option<&EnrolmentCursor>,
+    ) -> HubResult<EnrolmentReencryptStep> {
+        self.vault.refresh().await?;
+        let ring = self.vault.ring();
+        let records = self
+            .store
+            .enrolments_below_version(
+                ring.active_version(),
+                after.map(|c| (c.dataset.as_str(), c.record_key.as_str())),
+                limit,
+            )
+            .await?;
+        let mut updates = Vec::with_capacity(records.len());
+        for r in &records {
+            let sealed = Sealed {
+                key_version: r.key_version,
+                blob: r.sealed.clone(),
+            };
+            let id = format!("{}/{}", r.dataset, r.record_key);
+            match ring.reseal_record(crate::uploads::ENROLMENT_KIND, &id, &sealed) {
+                Ok(Some(new)) => updates.push(EnrolmentReseal {
+                    dataset: r.dataset.clone(),
+                    record_key: r.record_key.clone(),
+                    expected_version: r.key_version,
+                    new_version: new.key_version,
+                    sealed: new.blob,
+                }),
+                Ok(None) => {}
+                Err(VaultError::UnknownKeyVersion(v)) => tracing::warn!(
+                    dataset = %r.dataset,
+                    record_key = %r.record_key,
+                    key_version = v,
+                    "a scheme record is sealed with a retired key and cannot be re-sealed"
+                ),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let resealed = self.store.reseal_enrolments(&updates).await?;
+        let full_page = records.len() as u64 >= u64::from(limit);
+        Ok(EnrolmentReencryptStep {
+            resealed,
+            next: records
+                .last()
+                .filter(|_| full_page)
+                .map(|r| EnrolmentCursor {
+                    dataset: r.dataset.clone(),
+                    record_key: r.record_key.clone(),
+                }),
+        })
+    }
+
+    /// Retires a data-key version: it can no longer decrypt. Refused while vault entries,
+    /// rejected rows of uploads or scheme records still use it, or while it is the active
+    /// version; and while anything rotation does not re-seal yet uses it (residents
+    /// applications asked to enrol, the hub's token keys), which would otherwise be lost for
+    /// good.
     pub async fn retire_data_key(&self, version: u32, actor: &str) -> HubResult<()> {
         self.vault.refresh().await?;
         let active = self.vault.active_version();
@@ -505,9 +579,14 @@ impl Hub {
         };
         let entries = in_use(self.store.vault_count_by_version().await?);
         let rejected = in_use(self.store.rejection_count_by_version().await?);
-        // Either can be left behind by a process that sealed with keys it loaded before the
-        // rotation (or an upload that committed after the walk passed): queue another pass of
-        // what is left, so that a retry succeeds.
+        let sealed = self.store.sealed_count_by_version().await?;
+        let records = sealed
+            .iter()
+            .find(|(table, v, _)| *table == "enrolments" && *v == version)
+            .map_or(0, |(_, _, n)| *n);
+        // Any of them can be left behind by a process that sealed with keys it loaded before
+        // the rotation (or an upload that committed after the walk passed): queue another
+        // pass of what is left, so that a retry succeeds.
         if entries > 0 {
             self.enqueue(JobKind::ReencryptVault {
                 version: active,
@@ -524,26 +603,34 @@ impl Hub {
             })
             .await?;
         }
-        let what = match (entries, rejected) {
-            (0, 0) => None,
-            (n, 0) => Some(format!("{n} entries")),
-            (0, r) => Some(format!("{r} rejected rows of uploads")),
-            (n, r) => Some(format!("{n} entries and {r} rejected rows of uploads")),
-        };
-        if let Some(what) = what {
+        if records > 0 {
+            self.enqueue(JobKind::ReencryptEnrolments {
+                version: active,
+                resealed: 0,
+                after: None,
+            })
+            .await?;
+        }
+        let what: Vec<String> = [
+            (entries, "entries"),
+            (rejected, "rejected rows of uploads"),
+            (records, "scheme records"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !what.is_empty() {
             return Err(HubError::Conflict(format!(
-                "data key version {version} still seals {what}; a re-encryption job is queued, \
-                 retry when it has run"
+                "data key version {version} still seals {}; a re-encryption job is queued, \
+                 retry when it has run",
+                what.join(" and ")
             )));
         }
-        let mut kept: Vec<String> = self
-            .store
-            .sealed_count_by_version()
-            .await?
+        let mut kept: Vec<String> = sealed
             .into_iter()
-            .filter(|(_, v, n)| *v == version && *n > 0)
+            .filter(|(table, v, n)| *table != "enrolments" && *v == version && *n > 0)
             .map(|(table, _, n)| match table {
-                "enrolments" => format!("{n} scheme records' sensitive fields"),
                 "resident_requests" => format!("{n} residents applications asked to enrol"),
                 other => format!("{n} rows of {other}"),
             })

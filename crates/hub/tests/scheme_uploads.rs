@@ -739,38 +739,64 @@ async fn a_row_without_the_id_number_keeps_the_records_person() {
     }
 }
 
-/// Rotation re-seals the vault and the rejected rows, not yet scheme records: the version
-/// sealing them is not retired (which would lose their sensitive fields for good), and the
-/// refusal says why.
+/// Rotation re-seals scheme records' sensitive fields too: the old version is not retired
+/// while a record still uses it (the refusal queues another pass), and retires once the
+/// walk has re-sealed them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_that_seals_scheme_records_is_not_retired() {
-    for backend in backends("a_key_that_seals_scheme_records_is_not_retired").await {
+async fn scheme_records_are_resealed_before_the_old_key_retires() {
+    for backend in backends("scheme_records_are_resealed_before_the_old_key_retires").await {
         let (hub, _, welfare) = scheme_hub(&backend).await;
-        let scheme = format!(
-            "beneficiary_id,aadhaar,dob\nR-1,{},1950\n",
-            id("34567890151")
-        );
+        let mut scheme = String::from("beneficiary_id,aadhaar,dob\n");
+        for (k, first11) in ["34567890151", "34567890152", "34567890153"]
+            .iter()
+            .enumerate()
+        {
+            scheme.push_str(&format!("R-{k},{},1950\n", id(first11)));
+        }
         let (loaded, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "r.csv", &scheme).await;
-        assert_eq!(loaded.counts.accepted, 1);
+        assert_eq!(loaded.counts.accepted, 3);
+        let before = hub.store().enrolment(SCHEME, "R-1").await.unwrap().unwrap();
+        assert_eq!(before.key_version, 1);
         assert_eq!(hub.rotate_data_key("admin").await.unwrap(), 2);
-        hub.run_jobs_until_idle().await.unwrap();
 
         let refused = hub.retire_data_key(1, "admin").await.unwrap_err();
         let sangam_hub::HubError::Conflict(message) = &refused else {
             panic!("{refused:?}");
         };
         assert!(
-            message.contains("1 scheme records' sensitive fields")
-                && message.contains("does not re-seal yet"),
+            message.contains("3 scheme records") && message.contains("re-encryption job is queued"),
             "{message}"
         );
-        let status = hub.vault().status().await.unwrap();
-        assert_ne!(
-            status.versions[0].status, "retired",
-            "version 1 is still usable"
+
+        let runs = hub.run_jobs_until_idle().await.unwrap();
+        assert!(
+            runs.iter()
+                .any(|r| r.kind == "vault.reencrypt_enrolments" && r.outcome == "done"),
+            "{runs:?}"
         );
-        let held = hub.store().enrolment(SCHEME, "R-1").await.unwrap().unwrap();
-        assert_eq!(held.key_version, 1);
+        for key in ["R-0", "R-1", "R-2"] {
+            let after = hub.store().enrolment(SCHEME, key).await.unwrap().unwrap();
+            assert_eq!(after.key_version, 2, "{key}");
+            assert_eq!(after.version, 1, "re-sealing does not change the record");
+        }
+        let after = hub.store().enrolment(SCHEME, "R-1").await.unwrap().unwrap();
+        assert_ne!(after.sealed, before.sealed);
+        let audit = hub.store().audit_entries(0, 1000).await.unwrap();
+        let resealed: u64 = audit
+            .iter()
+            .filter(|e| e.action == "vault.enrolments_reencrypted")
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["resealed"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(resealed, 3);
+
+        hub.retire_data_key(1, "admin").await.unwrap();
+        // The records are as they were: a full upload of the same file changes none.
+        let (again, _) = upload(&hub, SCHEME, UploadMode::Full, &welfare, "r2.csv", &scheme).await;
+        assert_eq!(again.counts.unchanged, 3, "{:?}", again.counts);
         backend.cleanup().await;
     }
 }

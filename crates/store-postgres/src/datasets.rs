@@ -10,9 +10,9 @@ use sangam_domain::RefKey;
 use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
-    Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
-    LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
-    StoreResult, StoredRejection,
+    Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentReseal, EnrolmentState,
+    EnrolmentStatus, LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal,
+    SealedEnrolment, StoreError, StoreResult, StoredRejection,
 };
 use tokio_postgres::Row;
 
@@ -421,6 +421,72 @@ pub(crate) async fn reseal_rejections<C: GenericClient>(
               AS u(upload_id, line, expected, new_version, sealed) \
          WHERE r.upload_id = u.upload_id AND r.line = u.line AND r.key_version = u.expected",
         &[&ids, &lines, &expected, &new, &sealed],
+    )
+    .await
+}
+
+pub(crate) async fn enrolments_below_version<C: GenericClient>(
+    c: &C,
+    version: u32,
+    after: Option<(&str, &str)>,
+    limit: u32,
+) -> StoreResult<Vec<SealedEnrolment>> {
+    const T: &str = "enrolments";
+    // Every dataset name sorts after the empty string; the row comparison walks the primary
+    // key's index.
+    let (after_dataset, after_key) = after.unwrap_or(("", ""));
+    query(
+        c,
+        "SELECT dataset, record_key, key_version, sealed FROM enrolments \
+         WHERE key_version < $1 AND (dataset, record_key) > ($2::text, $3::text) \
+         ORDER BY dataset, record_key LIMIT $4",
+        &[
+            &i32_of(version)?,
+            &after_dataset,
+            &after_key,
+            &i64::from(limit),
+        ],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(SealedEnrolment {
+            dataset: get(T, row, 0)?,
+            record_key: get(T, row, 1)?,
+            key_version: u32_of("enrolments.key_version", get(T, row, 2)?)?,
+            sealed: get(T, row, 3)?,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn reseal_enrolments<C: GenericClient>(
+    c: &C,
+    updates: &[EnrolmentReseal],
+) -> StoreResult<u64> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let datasets: Vec<&str> = updates.iter().map(|u| u.dataset.as_str()).collect();
+    let keys: Vec<&str> = updates.iter().map(|u| u.record_key.as_str()).collect();
+    let expected = updates
+        .iter()
+        .map(|u| i32_of(u.expected_version))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let new = updates
+        .iter()
+        .map(|u| i32_of(u.new_version))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let sealed: Vec<&[u8]> = updates.iter().map(|u| u.sealed.as_slice()).collect();
+    // One statement, so the batch is written whole or not at all.
+    execute(
+        c,
+        "UPDATE enrolments e SET key_version = u.new_version, sealed = u.sealed \
+         FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int4[], $5::bytea[]) \
+              AS u(dataset, record_key, expected, new_version, sealed) \
+         WHERE e.dataset = u.dataset AND e.record_key = u.record_key \
+           AND e.key_version = u.expected",
+        &[&datasets, &keys, &expected, &new, &sealed],
     )
     .await
 }

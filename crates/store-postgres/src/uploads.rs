@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Object};
 use sangam_store::{
-    MappingEntry, RegistryLoad, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
-    StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus, UploadStore,
+    EnrolmentReseal, MappingEntry, RegistryLoad, RejectionEntry, RejectionPurge, RejectionReseal,
+    SealedEnrolment, StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord,
+    UploadStatus, UploadStore,
 };
 use tokio_postgres::Row;
 
@@ -276,6 +277,19 @@ impl UploadStore for PostgresStore {
 
     async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {
         datasets::rejection_count_by_version(&self.client().await?).await
+    }
+
+    async fn enrolments_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<SealedEnrolment>> {
+        datasets::enrolments_below_version(&self.client().await?, version, after, limit).await
+    }
+
+    async fn reseal_enrolments(&self, updates: &[EnrolmentReseal]) -> StoreResult<u64> {
+        datasets::reseal_enrolments(&self.client().await?, updates).await
     }
 
     async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>> {

@@ -9,9 +9,9 @@ use sangam_domain::RefKey;
 use sangam_store::mapping_block::{self, Block};
 use sangam_store::raw::{blind_index_32, ref_key};
 use sangam_store::{
-    Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentState, EnrolmentStatus,
-    LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal, StoreError,
-    StoreResult, StoredRejection,
+    Dataset, DatasetSpecVersion, DatasetStore, Enrolment, EnrolmentReseal, EnrolmentState,
+    EnrolmentStatus, LastUpload, MappingEntry, RejectionEntry, RejectionPurge, RejectionReseal,
+    SealedEnrolment, StoreError, StoreResult, StoredRejection,
 };
 
 use crate::SqliteStore;
@@ -556,6 +556,74 @@ pub(crate) fn reseal_rejections(
                     u.sealed,
                     u.upload_id,
                     i64_of(u.line)?,
+                    u.expected_version
+                ])
+                .map_err(map_err)? as u64;
+        }
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(replaced)
+}
+
+pub(crate) fn enrolments_below_version(
+    c: &Connection,
+    version: u32,
+    after: Option<(&str, &str)>,
+    limit: u32,
+) -> StoreResult<Vec<SealedEnrolment>> {
+    // Every dataset name sorts after the empty string.
+    let (after_dataset, after_key) = after.unwrap_or(("", ""));
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT dataset, record_key, key_version, sealed FROM enrolments \
+             WHERE key_version < ?1 AND (dataset, record_key) > (?2, ?3) \
+             ORDER BY dataset, record_key LIMIT ?4",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map(params![version, after_dataset, after_key, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(dataset, record_key, version, sealed)| {
+            Ok(SealedEnrolment {
+                dataset,
+                record_key,
+                key_version: u32_of("enrolments.key_version", version)?,
+                sealed,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn reseal_enrolments(
+    c: &mut Connection,
+    updates: &[EnrolmentReseal],
+) -> StoreResult<u64> {
+    let tx = begin(c)?;
+    let mut replaced = 0;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "UPDATE enrolments SET key_version = ?1, sealed = ?2 \
+                 WHERE dataset = ?3 AND record_key = ?4 AND key_version = ?5",
+            )
+            .map_err(map_err)?;
+        for u in updates {
+            replaced += stmt
+                .execute(params![
+                    u.new_version,
+                    u.sealed,
+                    u.dataset,
+                    u.record_key,
                     u.expected_version
                 ])
                 .map_err(map_err)? as u64;

@@ -18,9 +18,10 @@ use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
 use sangam_store::mapping_block;
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
-    Enrolment, EnrolmentState, Household, MappingEntry, NewVaultEntry, RegistryLoad,
-    RejectionEntry, RejectionPurge, RejectionReseal, Resident, StoreError, StoreResult,
-    StoredRejection, UploadCounts, UploadRecord, UploadStatus, UploadStore,
+    Enrolment, EnrolmentReseal, EnrolmentState, Household, MappingEntry, NewVaultEntry,
+    RegistryLoad, RejectionEntry, RejectionPurge, RejectionReseal, Resident, SealedEnrolment,
+    StoreError, StoreResult, StoredRejection, UploadCounts, UploadRecord, UploadStatus,
+    UploadStore,
 };
 use tokio::sync::oneshot;
 
@@ -308,6 +309,31 @@ impl UploadStore for SqliteStore {
 
     async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>> {
         self.conns.read(datasets::rejection_count_by_version).await
+    }
+
+    async fn enrolments_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<SealedEnrolment>> {
+        let after = after.map(|(d, k)| (d.to_owned(), k.to_owned()));
+        self.conns
+            .read(move |c| {
+                let after = after.as_ref().map(|(d, k)| (d.as_str(), k.as_str()));
+                datasets::enrolments_below_version(c, version, after, limit)
+            })
+            .await
+    }
+
+    async fn reseal_enrolments(&self, updates: &[EnrolmentReseal]) -> StoreResult<u64> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let updates = updates.to_vec();
+        self.conns
+            .write(move |c| datasets::reseal_enrolments(c, &updates))
+            .await
     }
 
     async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>> {

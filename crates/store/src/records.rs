@@ -445,6 +445,26 @@ pub struct RejectionReseal {
     pub sealed: Vec<u8>,
 }
 
+/// A scheme record's sealed fields, as key rotation re-seals them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEnrolment {
+    pub dataset: String,
+    pub record_key: String,
+    pub key_version: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// A scheme record's fields re-sealed under `new_version`, written only if the record is
+/// still at `expected_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentReseal {
+    pub dataset: String,
+    pub record_key: String,
+    pub expected_version: u32,
+    pub new_version: u32,
+    pub sealed: Vec<u8>,
+}
+
 /// What one batch of the retention purge removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct RejectionPurge {

@@ -166,6 +166,18 @@ pub trait UploadStore: Send + Sync {
     async fn reseal_rejections(&self, updates: &[RejectionReseal]) -> StoreResult<u64>;
     /// How many rejected rows each key version seals.
     async fn rejection_count_by_version(&self) -> StoreResult<Vec<(u32, u64)>>;
+    /// Up to `limit` scheme records (of every dataset, active or removed) whose sealed fields
+    /// are under a key version below `version`, in (dataset, record key) order after `after`.
+    async fn enrolments_below_version(
+        &self,
+        version: u32,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<SealedEnrolment>>;
+    /// Writes re-sealed fields of scheme records in one transaction, each only if the record
+    /// is still at its expected key version. Returns how many were replaced. The records'
+    /// own versions do not change: their content has not.
+    async fn reseal_enrolments(&self, updates: &[EnrolmentReseal]) -> StoreResult<u64>;
     /// How many rows of each other table that keeps sealed data (see [`SEALED_TABLES`]) each
     /// key version seals, as (table, version, rows), for a key version's retirement.
     async fn sealed_count_by_version(&self) -> StoreResult<Vec<(&'static str, u32, u64)>>;

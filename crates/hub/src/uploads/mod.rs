@@ -45,6 +45,7 @@ pub const CHUNK_ROWS: usize = 10_000;
 const STATISTICS_AFTER_ROWS: u64 = 10_000;
 /// The dataset name of the base registry.
 pub const BASE_DATASET: &str = "base";
+pub(crate) use scheme::ENROLMENT_KIND;
 pub use scheme::{MASS_REMOVAL_MIN, MASS_REMOVAL_SHARE, REMOVALS_UNCONFIRMED};
 
 /// Whether a file is the dataset's whole content or a set of changes.

@@ -44,7 +44,7 @@ use super::{RejectionSink, UploadMode, problem};
 use crate::{Hub, HubError, HubResult};
 
 /// The kind of sealed record an enrolment's sensitive fields are (part of the associated data).
-const ENROLMENT_KIND: &str = "enrolment";
+pub(crate) const ENROLMENT_KIND: &str = "enrolment";
 /// Records removed per step at the end of a full upload.
 const REMOVE_STEP: u32 = 10_000;
 
