@@ -121,7 +121,8 @@ async fn rejected_rows_are_resealed_at_rotation_before_the_old_key_retires() {
         );
         assert!(!message.contains(&refused_id));
 
-        // The rows' own walk, and the pass the refusal queued, which finds nothing left.
+        // The rows' own walk, the scheme records' (none here), and the pass the refusal
+        // queued, which finds nothing left.
         let runs = hub.run_jobs_until_idle().await.unwrap();
         assert_eq!(
             runs.iter()
@@ -129,6 +130,7 @@ async fn rejected_rows_are_resealed_at_rotation_before_the_old_key_retires() {
                 .collect::<Vec<_>>(),
             [
                 ("vault.reencrypt_rejections", "done"),
+                ("vault.reencrypt_enrolments", "done"),
                 ("vault.reencrypt_rejections", "done")
             ]
         );

@@ -199,10 +199,12 @@ async fn key_rotation_reencrypts_in_steps_and_retires_the_old_version() {
             );
         }
         // Three steps of 500 for the rotation, one pass queued by the refused retire, and the
-        // walk over uploads' rejected rows (none here) that the rotation queued too.
+        // walks over uploads' rejected rows and scheme records (none here) that the rotation
+        // queued too.
         assert_eq!(
-            steps, 5,
-            "1234 entries in steps of 500, plus the extra pass and the rejected rows' walk"
+            steps, 6,
+            "1234 entries in steps of 500, plus the extra pass and the rejected rows' and scheme \
+             records' walks"
         );
         let status = hub.vault().status().await.unwrap();
         let v1 = status.versions.iter().find(|v| v.version == 1).unwrap();
