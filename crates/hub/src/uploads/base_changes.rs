@@ -154,6 +154,22 @@ struct ChangeState {
     hasher: std::collections::hash_map::RandomState,
 }
 
+impl ChangeState {
+    /// The hash under which `resident_id` is marked touched, refused if a row of this file
+    /// already changed that member.
+    fn untouched(&self, resident_id: &str) -> Result<u64, Refusal> {
+        let hash = self.hasher.hash_one(resident_id);
+        match self.touched.get(&hash) {
+            Some(first) => Err((
+                None,
+                "row.duplicate_in_file",
+                format!("the same member is on line {first} of this file"),
+            )),
+            None => Ok(hash),
+        }
+    }
+}
+
 /// A card of the chunk as its rows leave it.
 struct CardWork {
     household: Household,
@@ -705,6 +721,25 @@ impl Hub {
         Ok((resident, Done::Added))
     }
 
+    /// Writes into `member` what a row says of them: an empty optional cell (relative's name,
+    /// mobile) keeps what is held, and a date of birth that says nothing new (the same, or the
+    /// same declared age again) keeps the stored one.
+    fn describe_member(&self, member: &mut Resident, given: MemberDetails, today: NaiveDate) {
+        member.name = given.name;
+        if given.relative_name.is_some() {
+            member.relative_name = given.relative_name;
+        }
+        member.gender = given.gender;
+        if !same_dob(&member.dob, &given.dob, today) {
+            member.dob = given.dob;
+        }
+        member.relationship = given.relationship;
+        if let Some(mobile) = &given.mobile {
+            member.mobile_masked = Some(mobile.masked());
+            member.mobile_blind_index = Some(self.vault.mobile_blind_index(mobile));
+        }
+    }
+
     /// A `modify` row whose ID number names a member of another card: the member moves to
     /// the row's card, keeping who they are (resident id, reference key, enrolments), with
     /// what else the row changes. The card they leave loses them as its head if they were.
@@ -725,14 +760,7 @@ impl Hub {
             .and_then(|c| c.members.get(index))
             .cloned()
             .ok_or_else(|| internal("the row's member"))?;
-        let hash = state.hasher.hash_one(&old.resident_id);
-        if let Some(first) = state.touched.get(&hash) {
-            return Err((
-                None,
-                "row.duplicate_in_file",
-                format!("the same member is on line {first} of this file"),
-            ));
-        }
+        let hash = state.untouched(&old.resident_id)?;
         let m = row
             .member
             .clone()
@@ -753,19 +781,7 @@ impl Hub {
         }
         let mut new = old.clone();
         new.card_number = row.card.clone();
-        new.name = m.name;
-        if m.relative_name.is_some() {
-            new.relative_name = m.relative_name;
-        }
-        new.gender = m.gender;
-        if !same_dob(&old.dob, &m.dob, today) {
-            new.dob = m.dob;
-        }
-        new.relationship = m.relationship;
-        if let Some(mobile) = &m.mobile {
-            new.mobile_masked = Some(mobile.masked());
-            new.mobile_blind_index = Some(self.vault.mobile_blind_index(mobile));
-        }
+        self.describe_member(&mut new, m, today);
         // On the card they join they are there, whatever they were on the one they left.
         new.life_status = row.life_status.unwrap_or(LifeStatus::Alive);
 
@@ -831,14 +847,7 @@ impl Hub {
             .get(index)
             .cloned()
             .ok_or_else(|| internal("the row's member"))?;
-        let hash = state.hasher.hash_one(&old.resident_id);
-        if let Some(first) = state.touched.get(&hash) {
-            return Err((
-                None,
-                "row.duplicate_in_file",
-                format!("the same member is on line {first} of this file"),
-            ));
-        }
+        let hash = state.untouched(&old.resident_id)?;
         if found == Found::ToSeed && old.id_ref_key.is_some() {
             return Err((
                 Some("aadhaar"),
@@ -860,19 +869,7 @@ impl Hub {
                 .member
                 .clone()
                 .ok_or_else(|| internal("the row's member"))?;
-            new.name = m.name;
-            if m.relative_name.is_some() {
-                new.relative_name = m.relative_name;
-            }
-            new.gender = m.gender;
-            if !same_dob(&old.dob, &m.dob, today) {
-                new.dob = m.dob;
-            }
-            new.relationship = m.relationship;
-            if let Some(mobile) = &m.mobile {
-                new.mobile_masked = Some(mobile.masked());
-                new.mobile_blind_index = Some(self.vault.mobile_blind_index(mobile));
-            }
+            self.describe_member(&mut new, m, today);
             if let Some(status) = row.life_status {
                 new.life_status = status;
             }
