@@ -253,20 +253,16 @@ impl Hub {
                 })?;
                 let step = self.reencrypt_step(REENCRYPT_BATCH, after.as_ref()).await?;
                 let resealed = resealed + step.resealed;
-                if let Some(last) = step.next {
-                    Ok(Then::Next(JobKind::ReencryptVault {
+                self.walk_on(
+                    step.next,
+                    |last| JobKind::ReencryptVault {
                         version,
                         resealed,
                         after: Some(last),
-                    }))
-                } else {
-                    self.audit(
-                        "system",
-                        AuditEvent::ReencryptionCompleted { version, resealed },
-                    )
-                    .await?;
-                    Ok(Then::Done)
-                }
+                    },
+                    AuditEvent::ReencryptionCompleted { version, resealed },
+                )
+                .await
             }
             JobKind::ReencryptRejections {
                 version,
@@ -276,24 +272,17 @@ impl Hub {
                 let step = self
                     .reencrypt_rejections_step(REENCRYPT_BATCH, after.as_ref())
                     .await?;
-                let resealed = resealed + step.resealed;
-                if let Some(last) = step.next {
-                    Ok(Then::Next(JobKind::ReencryptRejections {
-                        version: *version,
+                let (version, resealed) = (*version, resealed + step.resealed);
+                self.walk_on(
+                    step.next,
+                    |last| JobKind::ReencryptRejections {
+                        version,
                         resealed,
                         after: Some(last),
-                    }))
-                } else {
-                    self.audit(
-                        "system",
-                        AuditEvent::RejectionsReencrypted {
-                            version: *version,
-                            resealed,
-                        },
-                    )
-                    .await?;
-                    Ok(Then::Done)
-                }
+                    },
+                    AuditEvent::RejectionsReencrypted { version, resealed },
+                )
+                .await
             }
             JobKind::ReencryptEnrolments {
                 version,
@@ -303,24 +292,17 @@ impl Hub {
                 let step = self
                     .reencrypt_enrolments_step(REENCRYPT_BATCH, after.as_ref())
                     .await?;
-                let resealed = resealed + step.resealed;
-                if let Some(last) = step.next {
-                    Ok(Then::Next(JobKind::ReencryptEnrolments {
-                        version: *version,
+                let (version, resealed) = (*version, resealed + step.resealed);
+                self.walk_on(
+                    step.next,
+                    |last| JobKind::ReencryptEnrolments {
+                        version,
                         resealed,
                         after: Some(last),
-                    }))
-                } else {
-                    self.audit(
-                        "system",
-                        AuditEvent::EnrolmentsReencrypted {
-                            version: *version,
-                            resealed,
-                        },
-                    )
-                    .await?;
-                    Ok(Then::Done)
-                }
+                    },
+                    AuditEvent::EnrolmentsReencrypted { version, resealed },
+                )
+                .await
             }
             JobKind::RelinkAfterUpload { upload_id } => {
                 let upload = match self.upload(upload_id).await {
@@ -368,6 +350,23 @@ impl Hub {
                     },
                     self.now() + PURGE_EVERY,
                 ))
+            }
+        }
+    }
+
+    /// What follows one step of a walk over stored rows (a re-encryption): the next step from
+    /// where this one stopped, or, at the end, the walk's audit entry and done.
+    async fn walk_on<C>(
+        &self,
+        stopped_at: Option<C>,
+        next: impl FnOnce(C) -> JobKind,
+        finished: AuditEvent,
+    ) -> HubResult<Then> {
+        match stopped_at {
+            Some(last) => Ok(Then::Next(next(last))),
+            None => {
+                self.audit("system", finished).await?;
+                Ok(Then::Done)
             }
         }
     }
