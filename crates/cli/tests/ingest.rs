@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{sangam, spawn_serving, with_store};
+use common::{sangam, save_officer, sign_in, spawn_serving, with_store};
 use sangam_testkit::{TestBackend, backends};
 use serde_json::Value;
 
@@ -239,21 +239,8 @@ fn kill(child: &mut Child) {
 }
 
 /// Signs the officer in; the `authorization` header value.
-async fn sign_in(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/v1/session"))
-        .json(
-            &serde_json::json!({"username": "cs-officer", "password": "a long enough passphrase"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    format!("Bearer {token}")
+async fn officer(base: &str) -> String {
+    format!("Bearer {}", sign_in(base, "cs-officer").await)
 }
 
 /// Sends `file` to the base registry without waiting for the load; the upload's id.
@@ -303,37 +290,19 @@ async fn a_server_killed_while_it_loads_an_upload_leaves_nothing_and_retries_who
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("big.csv");
         synth(15_000, &file);
-        let password = dir.path().join("password");
-        std::fs::write(&password, "a long enough passphrase\n").unwrap();
-        let mut set = sangam();
-        set.args([
-            "users",
-            "set",
-            "--username",
-            "cs-officer",
-            "--role",
-            "nodal-officer",
-        ])
-        .args(["--organisation", "civil-supplies", "--password-file"])
-        .arg(&password);
-        let saved = with_store(&mut set, &backend).output().unwrap();
-        assert!(
-            saved.status.success(),
-            "{}",
-            String::from_utf8_lossy(&saved.stderr)
-        );
+        save_officer(&backend, dir.path(), "cs-officer", "civil-supplies");
         let client = reqwest::Client::new();
 
         let mut interrupted = None;
         for delay_ms in [0, 300, 1000] {
             let (mut server, base) = serve(&backend);
-            let auth = sign_in(&client, &base).await;
+            let auth = officer(&base).await;
             let id = send(&client, &base, &auth, &file).await;
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             kill(&mut server);
             let n = households(&backend).await;
             let (mut server, base) = serve(&backend);
-            let auth = sign_in(&client, &base).await;
+            let auth = officer(&base).await;
             let upload = settled(&client, &base, &auth, &id).await;
             kill(&mut server);
             if upload["status"] == "committed" {
@@ -351,7 +320,7 @@ async fn a_server_killed_while_it_loads_an_upload_leaves_nothing_and_retries_who
 
         // Sent again, the interrupted upload runs again under its own id and loads whole.
         let (mut server, base) = serve(&backend);
-        let auth = sign_in(&client, &base).await;
+        let auth = officer(&base).await;
         let id = send(&client, &base, &auth, &file).await;
         assert_eq!(id, interrupted);
         let upload = settled(&client, &base, &auth, &id).await;

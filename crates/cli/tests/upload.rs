@@ -9,7 +9,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{run, sangam, spawn_serving, stderr, with_store};
+use common::{run, sangam, save_officer, sign_in, spawn_serving, stderr, with_store};
 use sangam_testkit::backends;
 use serde_json::Value;
 
@@ -17,23 +17,7 @@ use serde_json::Value;
 async fn an_officer_uploads_from_the_command_line() {
     for backend in backends("an_officer_uploads_from_the_command_line").await {
         let dir = tempfile::tempdir().unwrap();
-        let password = dir.path().join("password");
-        std::fs::write(&password, "a long enough passphrase\n").unwrap();
-        let mut set = sangam();
-        set.args([
-            "users",
-            "set",
-            "--username",
-            "cs-officer",
-            "--role",
-            "nodal-officer",
-            "--organisation",
-            "civil-supplies",
-            "--password-file",
-        ])
-        .arg(&password);
-        let out = run(with_store(&mut set, &backend));
-        assert!(out.status.success(), "{}", stderr(&out));
+        let password = save_officer(&backend, dir.path(), "cs-officer", "civil-supplies");
 
         let (mut server, base) = spawn_serving(with_store(
             sangam().args(["serve", "--listen", "127.0.0.1:0"]),
@@ -146,21 +130,7 @@ async fn an_officer_uploads_from_the_command_line() {
 async fn a_mass_removal_is_confirmed_from_the_command_line() {
     for backend in backends("a_mass_removal_is_confirmed_from_the_command_line").await {
         let dir = tempfile::tempdir().unwrap();
-        let password = dir.path().join("password");
-        std::fs::write(&password, "a long enough passphrase\n").unwrap();
-        let mut set = sangam();
-        set.args([
-            "users",
-            "set",
-            "--username",
-            "sw-officer",
-            "--role",
-            "nodal-officer",
-        ])
-        .args(["--organisation", "social-welfare", "--password-file"])
-        .arg(&password);
-        let out = run(with_store(&mut set, &backend));
-        assert!(out.status.success(), "{}", stderr(&out));
+        let password = save_officer(&backend, dir.path(), "sw-officer", "social-welfare");
         let (mut server, base) = spawn_serving(with_store(
             sangam().args(["serve", "--listen", "127.0.0.1:0"]),
             &backend,
@@ -168,19 +138,10 @@ async fn a_mass_removal_is_confirmed_from_the_command_line() {
 
         // The officer declares the scheme over the API.
         let client = reqwest::Client::new();
-        let session: Value = client
-            .post(format!("{base}/v1/session"))
-            .json(&serde_json::json!({"username": "sw-officer", "password": "a long enough passphrase"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = session["token"].as_str().unwrap();
+        let token = sign_in(&base, "sw-officer").await;
         let declared = client
             .post(format!("{base}/v1/datasets"))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .body(sangam_testkit::fixtures::scheme_spec(
                 "old_age_pension",
                 "",

@@ -74,3 +74,45 @@ pub fn spawn_serving(cmd: &mut Command) -> (Child, String) {
         .expect("serve prints its address");
     (server, base)
 }
+
+/// The password of every officer the tests save.
+pub const PASSWORD: &str = "a long enough passphrase";
+
+/// Saves `username`, a nodal officer of `organisation`, in the backend's store with
+/// [`PASSWORD`], through `sangam users set`; the file in `dir` that holds the password.
+pub fn save_officer(
+    backend: &TestBackend,
+    dir: &std::path::Path,
+    username: &str,
+    organisation: &str,
+) -> std::path::PathBuf {
+    let password = dir.join(format!("{username}.password"));
+    std::fs::write(&password, format!("{PASSWORD}\n")).expect("write the password file");
+    let mut set = sangam();
+    set.args([
+        "users",
+        "set",
+        "--username",
+        username,
+        "--role",
+        "nodal-officer",
+    ])
+    .args(["--organisation", organisation, "--password-file"])
+    .arg(&password);
+    let out = run(with_store(&mut set, backend));
+    assert!(out.status.success(), "{}", stderr(&out));
+    password
+}
+
+/// Signs `username` in over the API of the hub at `base` with [`PASSWORD`]; its bearer token.
+pub async fn sign_in(base: &str, username: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/session"))
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("the hub answers");
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let session: serde_json::Value = r.json().await.expect("a session");
+    session["token"].as_str().expect("a token").to_owned()
+}
