@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sangam_hub::Hub;
-use sangam_hub::bootstrap::{self, StoreLocation};
+use sangam_hub::bootstrap::{self, StoreLocation, StoreUse};
 use sangam_hub::clock::SystemClock;
 use sangam_hub::demo::DemoCredentials;
 
@@ -47,6 +47,9 @@ pub enum Open {
     CreateIfMissing,
     /// Commands that inspect or maintain a hub: a mistyped location is an error.
     Existing,
+    /// `ingest`: as `CreateIfMissing`, with the store opened for a load on its own
+    /// (`StoreUse::BulkLoad`).
+    BulkLoad,
 }
 
 /// Opens the hub the settings describe: data directory, master key, store, vault.
@@ -65,9 +68,7 @@ pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
         &key_source,
         bootstrap::MasterKeySource::File { create: true, .. }
     );
-    if open == Open::CreateIfMissing
-        && (matches!(location, StoreLocation::Sqlite(_)) || creates_key)
-    {
+    if open != Open::Existing && (matches!(location, StoreLocation::Sqlite(_)) || creates_key) {
         bootstrap::prepare_data_dir(&settings.data_dir)?;
     }
     if open == Open::Existing
@@ -88,6 +89,9 @@ pub async fn open_hub(settings: &Settings, open: Open) -> anyhow::Result<Hub> {
     let hub = match open {
         Open::CreateIfMissing => bootstrap::open_hub(&location, &master_key, clock).await?,
         Open::Existing => bootstrap::open_existing_hub(&location, &master_key, clock).await?,
+        Open::BulkLoad => {
+            bootstrap::open_hub_for(&location, StoreUse::BulkLoad, &master_key, clock).await?
+        }
     };
     hub.set_link_policy(sangam_hub::linking::LinkPolicy {
         link_at: settings.link_at,
@@ -145,7 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
         } => {
             let settings = settings(config, &store, None)?;
-            let hub = open_hub(&settings, Open::CreateIfMissing).await?;
+            let hub = open_hub(&settings, Open::BulkLoad).await?;
             let args = crate::ingest::IngestArgs {
                 dataset,
                 mode: mode.into(),

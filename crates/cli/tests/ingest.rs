@@ -219,6 +219,15 @@ async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
         assert_eq!(households(&backend).await, 15_000);
         let rows = std::fs::read_to_string(&file).unwrap().lines().count() as u64 - 1;
         assert_eq!(out["accepted"].as_u64(), Some(rows));
+        if backend.database_url().is_none() {
+            // The kills above hit loads that wrote through the rollback journal, which is
+            // what `sangam ingest` keeps when it has the store to itself.
+            let conn = rusqlite::Connection::open(backend.data_path().join("sangam.db")).unwrap();
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "delete");
+        }
         backend.cleanup().await;
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sangam_store::Store;
 use sangam_store_postgres::PostgresStore;
-use sangam_store_sqlite::SqliteStore;
+use sangam_store_sqlite::{Journal, SqliteStore};
 use sangam_vault::{KeyFileError, MasterKey};
 
 use crate::audit::AuditEvent;
@@ -36,10 +36,34 @@ pub enum MasterKeySource {
     Inline { key: MasterKey },
 }
 
+/// What the process that opens the store will do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreUse {
+    /// Serve, or share the store with processes that do (the usual case).
+    Shared,
+    /// Load a large file on its own, with no one else expected (`sangam ingest`). The embedded
+    /// store then writes its pages once instead of twice (see [`sangam_store_sqlite::Journal`]),
+    /// and falls back to the shared way if another process has it open. PostgreSQL is the
+    /// same either way.
+    BulkLoad,
+}
+
 /// Opens the store and applies its migrations.
 pub async fn open_store(location: &StoreLocation) -> HubResult<Arc<dyn Store>> {
+    open_store_for(location, StoreUse::Shared).await
+}
+
+/// [`open_store`], for the use the process makes of it.
+pub async fn open_store_for(
+    location: &StoreLocation,
+    usage: StoreUse,
+) -> HubResult<Arc<dyn Store>> {
+    let journal = match usage {
+        StoreUse::Shared => Journal::Wal,
+        StoreUse::BulkLoad => Journal::Rollback,
+    };
     Ok(match location {
-        StoreLocation::Sqlite(dir) => Arc::new(SqliteStore::open(dir).await?),
+        StoreLocation::Sqlite(dir) => Arc::new(SqliteStore::open_with(dir, journal).await?),
         StoreLocation::Postgres(url) => Arc::new(PostgresStore::connect(url).await?),
     })
 }
@@ -89,7 +113,17 @@ pub async fn open_hub(
     master_key: &MasterKey,
     clock: Arc<dyn Clock>,
 ) -> HubResult<Hub> {
-    let store = open_store(location).await?;
+    open_hub_for(location, StoreUse::Shared, master_key, clock).await
+}
+
+/// [`open_hub`], for the use the process makes of the store.
+pub async fn open_hub_for(
+    location: &StoreLocation,
+    usage: StoreUse,
+    master_key: &MasterKey,
+    clock: Arc<dyn Clock>,
+) -> HubResult<Hub> {
+    let store = open_store_for(location, usage).await?;
     let first_start = store
         .get_meta(sangam_store::meta_keys::CREATED_AT)
         .await?

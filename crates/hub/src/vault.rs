@@ -204,17 +204,19 @@ impl Vault {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let entries = self.seal_entries(items).await?;
+        let ring = self.sealing_ring().await?;
+        let entries = self.seal_entries(ring, items).await?;
         Ok(self.store.vault_put(&entries).await?)
     }
 
-    /// Seals ID numbers into vault entries without storing them, on all cores for large
-    /// batches: for callers that store them inside a transaction of their own (uploads).
-    pub async fn seal_entries(
+    /// Seals ID numbers with `ring` into vault entries without storing them, on all cores for
+    /// large batches: for callers that store them inside a transaction of their own. An
+    /// upload seals with the ring it began with (see `Hub::load_prepared`).
+    pub(crate) async fn seal_entries(
         &self,
+        ring: Arc<KeyRing>,
         items: Vec<(IdNumber, ConsentRef)>,
     ) -> HubResult<Vec<NewVaultEntry>> {
-        let ring = self.sealing_ring().await?;
         let now = now_micros(self.clock.as_ref());
         let seal = move |(id, consent): &(IdNumber, ConsentRef)| {
             let ref_key = RefKey::generate();
@@ -569,6 +571,20 @@ impl Hub {
         if version == active {
             return Err(HubError::Conflict(format!(
                 "data key version {version} is the active version; rotate first"
+            )));
+        }
+        // An upload seals with the keys it began with (see `Hub::load_prepared`), and what
+        // it seals is invisible to the counts below until it commits: while one loads, no
+        // version is retired.
+        self.store.reap_interrupted_uploads(self.now()).await?;
+        let loading = self.store.uploads_validating().await?;
+        if !loading.is_empty() {
+            let ids: Vec<&str> = loading.iter().map(|u| u.id.as_str()).collect();
+            return Err(HubError::Conflict(format!(
+                "{} upload(s) are loading ({}), and may seal with data key version {version}; \
+                 retry when they have ended",
+                ids.len(),
+                ids.join(", ")
             )));
         }
         let in_use = |counts: Vec<(u32, u64)>| {

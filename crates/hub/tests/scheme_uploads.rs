@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use sangam_domain::{IdNumber, RefKey};
 use sangam_hub::Hub;
 use sangam_hub::datasets::SpecFormat;
-use sangam_hub::uploads::UploadMode;
+use sangam_hub::uploads::{Prepared, UploadMode, UploadRequest};
 use sangam_store::{EnrolmentStatus, LinkMethod, LinkStatus, UploadRecord, User};
 use sangam_testkit::fixtures::scheme_spec;
 
@@ -58,6 +58,64 @@ async fn upload(
 ) -> (UploadRecord, Refused) {
     let (outcome, refused) = upload_csv(hub, dataset, mode, &by.username, name, csv).await;
     (outcome.upload().clone(), refused)
+}
+
+/// An upload seals with the keys it began with, and what it seals is invisible until it
+/// commits: no key version is retired while one loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_version_retires_while_an_upload_loads() {
+    for backend in backends("no_key_version_retires_while_an_upload_loads").await {
+        let (hub, _, welfare) = scheme_hub(&backend).await;
+        let first = format!(
+            "beneficiary_id,aadhaar,dob\nR-0,{},1950\n",
+            id("34567890171")
+        );
+        upload(&hub, SCHEME, UploadMode::Full, &welfare, "r.csv", &first).await;
+        assert_eq!(hub.rotate_data_key("admin").await.unwrap(), 2);
+        hub.run_jobs_until_idle().await.unwrap();
+
+        let second = format!("{first}R-1,{},1951\n", id("34567890172"));
+        let (_, source) = sangam_ingest::read::open_reader(
+            Some("r2.csv"),
+            std::io::Cursor::new(second.clone().into_bytes()),
+        )
+        .unwrap();
+        let request = UploadRequest {
+            dataset: SCHEME.into(),
+            mode: UploadMode::Full,
+            organisation: None,
+            uploaded_by: welfare.username.clone(),
+            file_name: "r2.csv".into(),
+            file_sha256: "r2".into(),
+            idempotency_key: "r2".into(),
+            corrects: None,
+            confirm_removals: false,
+        };
+        let Prepared::Ready(prepared) = hub.prepare_upload(request, source).await.unwrap() else {
+            panic!("a new file is loaded");
+        };
+        let upload_id = prepared.upload().id.clone();
+        let refused = hub.retire_data_key(1, "admin").await.unwrap_err();
+        let sangam_hub::HubError::Conflict(message) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(
+            message.contains("1 upload(s) are loading") && message.contains(&upload_id),
+            "{message}"
+        );
+
+        let mut rejected = Refused::default();
+        hub.load_prepared(prepared, &mut rejected, &|_| {})
+            .await
+            .unwrap();
+        let added = hub.store().enrolment(SCHEME, "R-1").await.unwrap().unwrap();
+        assert_eq!(
+            added.key_version, 2,
+            "sealed with the keys the load began with"
+        );
+        hub.retire_data_key(1, "admin").await.unwrap();
+        backend.cleanup().await;
+    }
 }
 
 /// How the scheme's record `key` is linked.

@@ -220,6 +220,22 @@ impl UploadStore for PostgresStore {
         .collect()
     }
 
+    async fn uploads_validating(&self) -> StoreResult<Vec<UploadRecord>> {
+        let c = self.client().await?;
+        query(
+            &c,
+            &format!(
+                "SELECT {COLUMNS} FROM uploads WHERE status = 'validating' \
+                 ORDER BY received_at, id"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(upload)
+        .collect()
+    }
+
     async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         // Between taking an upload's lock and releasing it, the connection must not go back
         // to the pool, where the lock would outlive this call: if this fails or is abandoned

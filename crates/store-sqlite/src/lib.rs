@@ -1,7 +1,8 @@
 //! The embedded SQLite backend of the Sangam store.
 //!
 //! One database file in the hub's data directory, in WAL mode so that readers never wait for
-//! the writer. rusqlite is synchronous, so every operation runs on tokio's blocking pool:
+//! the writer (or, for a process that loads in bulk on its own, with the rollback journal:
+//! see [`Journal`]). rusqlite is synchronous, so every operation runs on tokio's blocking pool:
 //! writes through one connection (SQLite has one writer at a time anyway), reads through a
 //! few others.
 
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use sangam_store::{Store, StoreError, StoreResult};
 
 use crate::connections::Connections;
+pub use crate::connections::Journal;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -44,10 +46,15 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, Journal::Wal).await
+    }
+
+    /// [`SqliteStore::open`], keeping `journal` where it can (see [`Journal`]).
+    pub async fn open_with(data_dir: &Path, journal: Journal) -> StoreResult<Self> {
         let path = data_dir.join(DATABASE_FILE);
         let opened = path.clone();
         let conns = tokio::task::spawn_blocking(move || -> StoreResult<Connections> {
-            let conns = Connections::open(&opened, 4)?;
+            let conns = Connections::open(&opened, 4, journal)?;
             conns.migrate_blocking(migrate)?;
             Ok(conns)
         })
@@ -63,6 +70,12 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal the store keeps: the one asked for, unless another process had the
+    /// database open.
+    pub fn journal(&self) -> Journal {
+        self.conns.journal()
     }
 }
 

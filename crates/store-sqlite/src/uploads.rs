@@ -26,7 +26,7 @@ use sangam_store::{
 use tokio::sync::oneshot;
 
 use crate::SqliteStore;
-use crate::connections::configure;
+use crate::connections::{Journal, configure};
 use crate::datasets;
 use crate::registry::{ResidentOrder, insert_rows};
 use crate::sql::{begin, map_err, parse_ts, ts};
@@ -233,6 +233,21 @@ impl UploadStore for SqliteStore {
             .await
     }
 
+    async fn uploads_validating(&self) -> StoreResult<Vec<UploadRecord>> {
+        self.conns
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT {COLUMNS} FROM uploads WHERE status = 'validating' \
+                         ORDER BY received_at, id"
+                    ))
+                    .map_err(map_err)?;
+                let rows = stmt.query_map([], upload_row).map_err(map_err)?;
+                rows.map(|r| r.map_err(map_err).and_then(upload)).collect()
+            })
+            .await
+    }
+
     async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.conns
             .write(move |c| {
@@ -393,11 +408,12 @@ impl UploadStore for SqliteStore {
         let (commands, inbox) = mpsc::channel::<Command>();
         let (ready_tx, ready_rx) = oneshot::channel();
         let path = self.path.clone();
+        let journal = self.conns.journal();
         let upload_id = upload_id.to_owned();
         let upload_id_for_load = upload_id.clone();
         std::thread::Builder::new()
             .name("sangam-load".into())
-            .spawn(move || load_thread(path, upload_id, inbox, ready_tx))
+            .spawn(move || load_thread(path, journal, upload_id, inbox, ready_tx))
             .map_err(|e| StoreError::Backend(format!("cannot start the load thread: {e}")))?;
         ready_rx
             .await
@@ -481,10 +497,10 @@ struct Loader {
 }
 
 impl Loader {
-    fn open(path: &Path, upload_id: &str) -> StoreResult<Self> {
+    fn open(path: &Path, journal: Journal, upload_id: &str) -> StoreResult<Self> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        configure(&conn)?;
+        configure(&conn, journal)?;
         // Bounded, so memory stays flat however large the file.
         conn.pragma_update(None, "cache_size", -LOAD_CACHE_KIB)
             .map_err(map_err)?;
@@ -861,11 +877,12 @@ impl Loader {
 /// the transaction back.
 fn load_thread(
     path: PathBuf,
+    journal: Journal,
     upload_id: String,
     inbox: mpsc::Receiver<Command>,
     ready: oneshot::Sender<StoreResult<()>>,
 ) {
-    let mut loader = match Loader::open(&path, &upload_id) {
+    let mut loader = match Loader::open(&path, journal, &upload_id) {
         Ok(loader) => {
             let _ = ready.send(Ok(()));
             loader

@@ -99,3 +99,47 @@ async fn a_new_database_has_large_pages_and_an_old_one_keeps_its_own() {
     drop(store);
     assert_eq!(page_size(old.path()), 4096);
 }
+
+fn journal_mode(dir: &std::path::Path) -> String {
+    rusqlite::Connection::open(dir.join(sangam_store_sqlite::DATABASE_FILE))
+        .expect("open the file")
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode")
+}
+
+#[tokio::test]
+async fn a_bulk_load_keeps_the_rollback_journal_unless_another_process_has_the_store_open() {
+    use sangam_store::MetaStore;
+    use sangam_store_sqlite::Journal;
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // On its own, a bulk load writes through the rollback journal, and works.
+    let bulk = SqliteStore::open_with(dir.path(), Journal::Rollback)
+        .await
+        .expect("open for a bulk load");
+    assert_eq!(bulk.journal(), Journal::Rollback);
+    bulk.init_meta("k", "v").await.expect("write");
+    assert_eq!(
+        bulk.get_meta("k").await.expect("read").as_deref(),
+        Some("v")
+    );
+    drop(bulk);
+    assert_eq!(journal_mode(dir.path()), "delete");
+
+    // A store opened shared switches it back to WAL; a bulk load beside it stays in WAL
+    // (SQLite leaves WAL only when no one else has the file open) and still works.
+    let shared = SqliteStore::open(dir.path()).await.expect("open shared");
+    assert_eq!(shared.journal(), Journal::Wal);
+    let beside = SqliteStore::open_with(dir.path(), Journal::Rollback)
+        .await
+        .expect("open for a bulk load beside a shared store");
+    assert_eq!(beside.journal(), Journal::Wal);
+    beside.init_meta("k2", "v2").await.expect("write beside");
+    assert_eq!(
+        shared.get_meta("k2").await.expect("read").as_deref(),
+        Some("v2")
+    );
+    drop(beside);
+    drop(shared);
+    assert_eq!(journal_mode(dir.path()), "wal");
+}

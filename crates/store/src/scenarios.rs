@@ -930,6 +930,8 @@ async fn uploads(store: &dyn Store) {
     let mut validating = second.clone();
     validating.status = UploadStatus::Validating;
     store.update_upload(&validating).await.unwrap();
+    let ids = |uploads: Vec<UploadRecord>| uploads.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.uploads_validating().await.unwrap()), ["u2"]);
     let mut reaped = 0;
     for _ in 0..50 {
         reaped = store.reap_interrupted_uploads(Utc::now()).await.unwrap();
@@ -943,6 +945,7 @@ async fn uploads(store: &dyn Store) {
     let reaped = store.upload("u2").await.unwrap().unwrap();
     assert_eq!(reaped.status, UploadStatus::Interrupted);
     assert!(reaped.error.is_some());
+    assert!(store.uploads_validating().await.unwrap().is_empty());
     assert!(
         store
             .household(&RationCardNumber::parse("PY7700000009").unwrap())

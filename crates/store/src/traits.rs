@@ -137,6 +137,9 @@ pub trait UploadStore: Send + Sync {
         organisation: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<UploadRecord>>;
+    /// Uploads in status `validating`, oldest first: loading now, or left so by a process that
+    /// died until [`UploadStore::reap_interrupted_uploads`] finds them.
+    async fn uploads_validating(&self) -> StoreResult<Vec<UploadRecord>>;
     /// Marks `validating` uploads whose loading process is gone as `interrupted`, and returns
     /// how many. A live load holds a lock this can see, so a running upload is never touched.
     async fn reap_interrupted_uploads(&self, now: DateTime<Utc>) -> StoreResult<u64>;

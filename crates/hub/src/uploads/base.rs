@@ -24,6 +24,8 @@ use sangam_store::{
     RegistryUpdate, Resident, UploadCounts, UploadRecord,
 };
 
+use sangam_vault::KeyRing;
+
 use super::base_rows::{self, card_mismatch, unreadable};
 use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, problem};
@@ -95,6 +97,7 @@ fn member_row(
 /// reading of the chunk, while the store writes the one before.
 async fn seal_members(
     vault: &Vault,
+    ring: Arc<KeyRing>,
     members: &mut [MemberRow],
     default_consent: &ConsentRef,
 ) -> HubResult<()> {
@@ -108,7 +111,7 @@ async fn seal_members(
             to_seal.push((id, consent));
         }
     }
-    let sealed = vault.seal_entries(to_seal).await?;
+    let sealed = vault.seal_entries(ring, to_seal).await?;
     if sealed.len() != owners.len() {
         return Err(HubError::Internal(
             "sealing returned too few entries".into(),
@@ -197,10 +200,11 @@ impl Hub {
         let default_consent = ConsentRef::parse(&format!("UPLOAD-{}", target.upload.id))
             .map_err(|e| HubError::Internal(e.message))?;
         let vault = self.vault.clone();
+        let ring = target.ring.clone();
         let prepare = move |mut chunk: Chunk<MemberRow>| {
-            let (vault, consent) = (vault.clone(), default_consent.clone());
+            let (vault, ring, consent) = (vault.clone(), ring.clone(), default_consent.clone());
             async move {
-                seal_members(&vault, &mut chunk.rows, &consent).await?;
+                seal_members(&vault, ring, &mut chunk.rows, &consent).await?;
                 tokio::task::spawn_blocking(move || {
                     finish_members(&vault, &mut chunk.rows);
                     chunk

@@ -45,8 +45,7 @@ use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{BaseForm, Operation, ValidRow, Validator};
 use sangam_store::{
-    ChangeContext, FieldChange, Household, MappingEntry, RegistryLoad, RegistryUpdate, Resident,
-    UploadCounts, UploadRecord,
+    ChangeContext, FieldChange, Household, MappingEntry, RegistryUpdate, Resident, UploadCounts,
 };
 
 use super::base_rows::{self, card_mismatch, unreadable};
@@ -434,8 +433,7 @@ impl Hub {
         };
         let mut reader = ChunkReader::start(source, validator, change_row, prepare);
         while let Some(rows) = reader.next_rows(&mut state.counts, target).await? {
-            self.apply_member_changes(target.upload, rows, target.load, &mut state, target.sink)
-                .await?;
+            self.apply_member_changes(target, rows, &mut state).await?;
             target.chunk_done(&state.counts).await?;
         }
         Ok(state.counts)
@@ -444,12 +442,11 @@ impl Hub {
     #[allow(clippy::too_many_lines, reason = "one pass over a chunk, step by step")]
     async fn apply_member_changes(
         &self,
-        upload: &UploadRecord,
+        target: &mut LoadTarget<'_, '_>,
         rows: Vec<ChangeRow>,
-        load: &mut dyn RegistryLoad,
         state: &mut ChangeState,
-        sink: &mut dyn RejectionSink,
     ) -> HubResult<()> {
+        let (upload, load, sink) = (target.upload, &mut *target.load, &mut *target.sink);
         // What the registry holds of the chunk's cards and people, read inside the load: the
         // rows' cards, and those of the people their ID numbers name (who may be moving).
         let blinds: Vec<[u8; 32]> = rows.iter().filter_map(|r| r.id_blind).collect();
@@ -559,7 +556,10 @@ impl Hub {
                     )
                 })
                 .unzip();
-        let entries = self.vault.seal_entries(numbers).await?;
+        let entries = self
+            .vault
+            .seal_entries(target.ring.clone(), numbers)
+            .await?;
         let sealed_keys = load.put_vault(entries).await?;
         if sealed_keys.len() != owners.len() {
             return Err(HubError::Internal("the vault returned too few keys".into()));

@@ -403,10 +403,16 @@ impl Hub {
             mut load,
         } = prepared;
         let upload = &validating;
+        // The load seals everything (accepted numbers, rejected rows) with the keys it begins
+        // with, and never asks the store for keys again while it holds the write lock: with
+        // the rollback journal (`sangam ingest`) no other connection can read until it
+        // commits. A key rotated meanwhile finds this upload's entries at the old version,
+        // which is not retired while anything uses it.
         let ring = self.vault.sealing_ring().await?;
-        let mut sink = StoringSink::new(sink, ring, &upload.id);
+        let mut sink = StoringSink::new(sink, ring.clone(), &upload.id);
         let mut target = LoadTarget {
             upload: &validating,
+            ring,
             load: &mut *load,
             sink: &mut sink,
             progress,

@@ -12,6 +12,7 @@ use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{FieldProblem, ValidRow, Validator};
 use sangam_ingest::{RawRecord, RecordError};
 use sangam_store::{RegistryLoad, UploadCounts, UploadRecord};
+use sangam_vault::KeyRing;
 use tokio::task::JoinHandle;
 
 use super::reports::StoringSink;
@@ -22,6 +23,8 @@ use crate::{HubError, HubResult};
 /// in, the sink of its refused rows, and whom to tell how far it has got.
 pub(crate) struct LoadTarget<'a, 's> {
     pub(crate) upload: &'a UploadRecord,
+    /// The keys the load seals with, taken as it began (see `Hub::load_prepared`).
+    pub(crate) ring: Arc<KeyRing>,
     pub(crate) load: &'a mut dyn RegistryLoad,
     pub(crate) sink: &'a mut StoringSink<'s>,
     pub(crate) progress: &'a (dyn Fn(u64) + Sync),

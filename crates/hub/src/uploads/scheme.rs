@@ -565,7 +565,11 @@ impl Hub {
                 })
             })
             .collect();
-        let mut sealed = self.vault.seal_entries(to_seal).await?.into_iter();
+        let mut sealed = self
+            .vault
+            .seal_entries(target.ring.clone(), to_seal)
+            .await?
+            .into_iter();
         let mut entries = Vec::new();
         let mut kept: Vec<Accepted> = Vec::with_capacity(accepted.len());
         for a in accepted {
