@@ -188,7 +188,29 @@ fn too_old() -> ValidationError {
 }
 
 fn iso(d: NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    // Written digit by digit: an upload stores a date per resident, and `format!` cost a
+    // fiftieth of a million-row load.
+    let (Ok(year), month, day) = (u32::try_from(d.year()), d.month(), d.day()) else {
+        return format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+    };
+    if year > 9999 {
+        return format!("{year}-{month:02}-{day:02}");
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut out = String::with_capacity(10);
+    out.extend([
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        '-',
+        digit(month / 10),
+        digit(month),
+        '-',
+        digit(day / 10),
+        digit(day),
+    ]);
+    out
 }
 
 /// Parses exactly `YYYY-MM-DD` (the storage form of a date).

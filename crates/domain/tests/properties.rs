@@ -145,6 +145,17 @@ proptest! {
         }
     }
 
+    /// Names taken as they arrive (already folded and NFC) come out exactly as the full
+    /// fold and normalisation would make them.
+    #[test]
+    fn person_name_is_the_folded_nfc_of_its_input(input in "[ \\t\\p{L}\\p{M}.'-]{0,40}") {
+        use unicode_normalization::UnicodeNormalization;
+        if let Ok(name) = PersonName::parse(&input) {
+            let folded = input.split_whitespace().collect::<Vec<_>>().join(" ");
+            prop_assert_eq!(name.as_str(), folded.nfc().collect::<String>());
+        }
+    }
+
     #[test]
     fn date_of_birth_storage_roundtrip(d in birth_date(), age in 0u8..=130, as_of in birth_date()) {
         for value in [
