@@ -17,7 +17,8 @@ use sangam_hub::demo::DemoCredentials;
 
 use crate::config::{FlagOverrides, Settings};
 use crate::{
-    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, RoleArg, StoreArgs, UsersCommand,
+    AuditCommand, Cli, Command, ConfigCommand, JobsCommand, KeysCommand, RoleArg, StoreArgs,
+    UsersCommand,
 };
 
 /// The file `sangam demo` writes its sign-in and client credentials to.
@@ -295,6 +296,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("user {username} saved with role {}", role.code());
         }
         Command::Keys { command } => keys(config, command).await?,
+        Command::Jobs {
+            command: JobsCommand::Run { store },
+        } => {
+            let settings = settings(config, &store, None)?;
+            let hub = open_hub(&settings, Open::Existing).await?;
+            // The purge is recurring work a worker makes sure of at its start.
+            hub.schedule_rejection_purge().await?;
+            let mut failed = 0;
+            while let Some(run) = hub.run_next_job().await? {
+                println!("{}", serde_json::to_string(&run)?);
+                // A step that failed is retried later, or given up after too many attempts.
+                failed += usize::from(matches!(run.outcome, "failed" | "retry"));
+            }
+            if failed > 0 {
+                eprintln!(
+                    "{failed} job step(s) failed (retried later, or given up); the log and the \
+                     jobs table have their errors"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Audit {
             command: AuditCommand::Verify { store },
         } => {

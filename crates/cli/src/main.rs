@@ -211,6 +211,13 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Run the hub's queued background work now and exit: what a serving hub's worker does
+    /// (linking scheme records, the relink after a base upload, key re-encryption, the purge
+    /// of old rejected rows), for a hub loaded with `sangam ingest` and not yet served.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]
@@ -271,6 +278,16 @@ enum Command {
         /// The scheme dataset the candidates are validated for (over HTTP).
         #[arg(long)]
         dataset: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Run every job that is due, one step after another, until none is; one JSON line per
+    /// step run.
+    Run {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 

@@ -341,3 +341,45 @@ async fn a_server_killed_while_it_loads_an_upload_leaves_nothing_and_retries_who
         backend.cleanup().await;
     }
 }
+
+/// `sangam jobs run` after `sangam ingest`: the relink the ingest queued runs at once instead
+/// of when a server next starts, the purge of old rejected rows is scheduled and runs, and a
+/// second run finds nothing due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_does_the_work_an_ingest_left_for_a_worker() {
+    for backend in backends("jobs_run_does_the_work_an_ingest_left_for_a_worker").await {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("base.csv");
+        synth(20, &file);
+        assert_eq!(json(&ingest(&backend, &file))["status"], "committed");
+
+        let run = |backend: &TestBackend| {
+            let o = with_store(sangam().args(["jobs", "run"]), backend)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .map(|v| {
+                    (
+                        v["kind"].as_str().unwrap().to_owned(),
+                        v["outcome"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = run(&backend);
+        assert!(
+            first.contains(&("registry.relink_after_upload".into(), "done".into())),
+            "{first:?}"
+        );
+        assert!(
+            first.contains(&("uploads.purge_rejections".into(), "scheduled".into())),
+            "{first:?}"
+        );
+        assert_eq!(run(&backend), Vec::<(String, String)>::new());
+        backend.cleanup().await;
+    }
+}
