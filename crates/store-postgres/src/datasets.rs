@@ -506,15 +506,18 @@ pub(crate) async fn count_by_version<C: GenericClient>(
     query(
         c,
         &format!(
-            "SELECT key_version, count(*) FROM {table} GROUP BY key_version ORDER BY key_version"
+            // The tables keep the version as INTEGER or BIGINT (resident_requests): read as one.
+            "SELECT key_version::bigint, count(*) FROM {table} GROUP BY key_version \
+             ORDER BY key_version"
         ),
         &[],
     )
     .await?
     .iter()
     .map(|row| {
+        let version: i64 = get(table, row, 0)?;
         Ok((
-            u32_of(table, get(table, row, 0)?)?,
+            u32::try_from(version).map_err(|_| StoreError::corrupt(table, version))?,
             count(get(table, row, 1)?),
         ))
     })

@@ -39,6 +39,98 @@ pub async fn run_all(store: Arc<dyn Store>) {
     code_lists(&*store).await;
     rejected_rows::rejected_rows(&*store).await;
     rejected_rows::singleton_jobs(store.clone()).await;
+    // Last: it moves scheme records to another key version.
+    resealed_enrolments(&*store).await;
+}
+
+/// Key rotation's walk over scheme records: those sealed under a version below the active
+/// one, a page at a time in (dataset, record key) order after an exclusive cursor, each
+/// re-sealed only if still at the version read, its own version left as it was.
+async fn resealed_enrolments(store: &dyn Store) {
+    let all = store.enrolments_below_version(2, None, 100).await.unwrap();
+    let keys: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| (e.dataset.as_str(), e.record_key.as_str()))
+        .collect();
+    assert!(keys.len() >= 3, "the earlier scenarios' records: {keys:?}");
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "in key order: {keys:?}"
+    );
+    assert!(all.iter().all(|e| e.key_version < 2));
+    let first = store.enrolments_below_version(2, None, 1).await.unwrap();
+    assert_eq!(first, all[..1], "paged");
+    let rest = store
+        .enrolments_below_version(2, Some(keys[0]), 100)
+        .await
+        .unwrap();
+    assert_eq!(rest, all[1..], "the cursor is exclusive");
+
+    let (a, b) = (&all[0], &all[1]);
+    let before = store
+        .enrolment(&a.dataset, &a.record_key)
+        .await
+        .unwrap()
+        .unwrap();
+    let reseal = |e: &SealedEnrolment, expected_version: u32| EnrolmentReseal {
+        dataset: e.dataset.clone(),
+        record_key: e.record_key.clone(),
+        expected_version,
+        new_version: 2,
+        sealed: vec![7; 41],
+    };
+    let mut missing = reseal(a, a.key_version);
+    missing.record_key = "no-such-record".into();
+    // `b` was re-sealed meanwhile by another worker (it is not at the version this one read).
+    let updates = [
+        reseal(a, a.key_version),
+        reseal(b, b.key_version + 5),
+        missing,
+    ];
+    assert_eq!(store.reseal_enrolments(&updates).await.unwrap(), 1);
+    assert_eq!(
+        store.reseal_enrolments(&updates).await.unwrap(),
+        0,
+        "a second worker with the same batch replaces nothing"
+    );
+    assert_eq!(store.reseal_enrolments(&[]).await.unwrap(), 0);
+
+    let after = store
+        .enrolment(&a.dataset, &a.record_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.key_version, after.sealed.as_slice()),
+        (2, &[7; 41][..])
+    );
+    assert_eq!(
+        after.version, before.version,
+        "the record's content did not change"
+    );
+    assert_eq!(after.fields, before.fields);
+    assert_eq!(after.digest, before.digest);
+    let untouched = store
+        .enrolment(&b.dataset, &b.record_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (untouched.key_version, &untouched.sealed),
+        (b.key_version, &b.sealed)
+    );
+    assert_eq!(
+        store.enrolments_below_version(2, None, 100).await.unwrap(),
+        all[1..],
+        "a re-sealed record is no longer walked"
+    );
+    assert!(
+        store
+            .sealed_count_by_version()
+            .await
+            .unwrap()
+            .contains(&("enrolments", 2, 1))
+    );
 }
 
 /// Loads into an empty registry and vault (a first-time migration), where a backend may
