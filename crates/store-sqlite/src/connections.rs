@@ -31,9 +31,9 @@ pub enum Journal {
     /// The rollback journal, for a process that loads in bulk on its own (`sangam ingest`):
     /// a page new to the database is written once, straight into it, and only the pages a
     /// transaction changes are first copied to the journal. A first load of a million
-    /// residents writes about 700 MB of pages, and measured on this design's reference
-    /// machine it took 10.1 s this way against 14.8 s through the log, most of the
-    /// difference the log's second write at the checkpoint. The price is that readers wait
+    /// residents writes about 700 MB of pages; in four alternating rounds on a 2-core machine
+    /// it took a median of 10.4 s this way against 13.3 s through the log, the difference
+    /// mostly the log's second write at the checkpoint. The price is that readers wait
     /// while a load holds its lock, so a serving hub never opens this way. SQLite leaves
     /// WAL only when no other connection has the database open: if another process does (a
     /// hub serving it), the store stays in WAL. The next process that opens the store
