@@ -263,13 +263,7 @@ impl ChunkWork {
     /// how it was found.
     fn find(&self, row: &ChangeRow, form: BaseForm) -> Result<(String, usize, Found), Refusal> {
         let card = row.card.as_str();
-        let Some(work) = self.cards.get(card) else {
-            return Err((
-                Some("ration_card_no"),
-                "card.unknown",
-                not_on_registry(form),
-            ));
-        };
+        let work = self.card_work(row, form)?;
         let on_card = |resident_id: &str| {
             work.members
                 .iter()
@@ -330,6 +324,17 @@ impl ChunkWork {
             .map(|(card, i)| (card, i, Found::Member))
     }
 
+    /// The chunk's copy of the row's card, or the refusal of a card not in the registry.
+    fn card_work(&self, row: &ChangeRow, form: BaseForm) -> Result<&CardWork, Refusal> {
+        self.cards.get(row.card.as_str()).ok_or_else(|| {
+            (
+                Some("ration_card_no"),
+                "card.unknown",
+                not_on_registry(form),
+            )
+        })
+    }
+
     /// The card of the chunk's copies that has `resident_id` among its members, and where.
     fn card_holding(&self, resident_id: &str) -> Option<(String, usize)> {
         self.cards.iter().find_map(|(card, work)| {
@@ -349,13 +354,7 @@ impl ChunkWork {
         elsewhere: &dyn Fn(&str) -> Refusal,
     ) -> Result<(String, usize), Refusal> {
         let card = row.card.as_str();
-        let Some(work) = self.cards.get(card) else {
-            return Err((
-                Some("ration_card_no"),
-                "card.unknown",
-                not_on_registry(form),
-            ));
-        };
+        let work = self.card_work(row, form)?;
         if let Some(key) = &row.ref_key {
             return match self.by_ref_key.get(key) {
                 Some(id) => on_card(id)
