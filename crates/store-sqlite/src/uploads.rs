@@ -406,7 +406,7 @@ impl UploadStore for SqliteStore {
 
     async fn begin_registry_load(&self, upload_id: &str) -> StoreResult<Box<dyn RegistryLoad>> {
         let (commands, inbox) = mpsc::channel::<Command>();
-        let (spent_tx, spent) = mpsc::channel::<Spent>();
+        let (spent_tx, spent) = tokio::sync::mpsc::unbounded_channel::<Spent>();
         let (ready_tx, ready_rx) = oneshot::channel();
         let path = self.path.clone();
         let journal = self.conns.journal();
@@ -421,7 +421,7 @@ impl UploadStore for SqliteStore {
             .map_err(|_| StoreError::Backend("the load thread stopped".into()))??;
         Ok(Box::new(SqliteLoad {
             commands,
-            spent: std::sync::Mutex::new(spent),
+            spent,
             upload_id: upload_id_for_load,
         }))
     }
@@ -892,7 +892,7 @@ fn load_thread(
     journal: Journal,
     upload_id: String,
     inbox: mpsc::Receiver<Command>,
-    spent: mpsc::Sender<Spent>,
+    spent: tokio::sync::mpsc::UnboundedSender<Spent>,
     ready: oneshot::Sender<StoreResult<()>>,
 ) {
     let mut loader = match Loader::open(&path, journal, &upload_id) {
@@ -956,20 +956,15 @@ fn reply_failure(command: Command, failure: StoreError) -> Result<(), StoreError
 
 struct SqliteLoad {
     commands: mpsc::Sender<Command>,
-    /// See [`Spent`]: drained whenever rows are sent. (A mutex only to make the load `Sync`;
-    /// only its owner takes it.)
-    spent: std::sync::Mutex<mpsc::Receiver<Spent>>,
+    /// See [`Spent`]: drained whenever rows are sent.
+    spent: tokio::sync::mpsc::UnboundedReceiver<Spent>,
     upload_id: String,
 }
 
 impl SqliteLoad {
     /// Frees the rows the load thread has written (see [`Spent`]).
-    fn free_spent(&self) {
-        let spent = self
-            .spent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while let Ok(rows) = spent.try_recv() {
+    fn free_spent(&mut self) {
+        while let Ok(rows) = self.spent.try_recv() {
             drop(rows);
         }
     }
