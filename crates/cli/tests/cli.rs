@@ -7,10 +7,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_one_clear_error, run, sangam, spawn_serving, stderr, with_store};
+use common::{assert_one_clear_error, run, sangam, signal, spawn_serving, stderr, with_store};
 use sangam_synth::{Generator, GeneratorConfig};
 use sangam_testkit::{backends, files_under, find_any, pg_dump};
 use serde_json::Value;
@@ -120,11 +120,7 @@ async fn demo_seeds_serves_and_stops_cleanly() {
         assert!(counts["residents"].as_u64().unwrap() > 100);
 
         // SIGTERM: the hub stops cleanly.
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        assert!(signal(&child, "TERM"));
         let started = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {

@@ -9,10 +9,10 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-use common::{sangam, save_officer, sign_in, spawn_serving, with_store};
+use common::{sangam, save_officer, serve, sign_in, signal, with_store};
 use sangam_testkit::{TestBackend, backends};
 use serde_json::Value;
 
@@ -183,9 +183,7 @@ async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
                 .spawn()
                 .unwrap();
             std::thread::sleep(Duration::from_millis(delay_ms));
-            let _ = Command::new("kill")
-                .args(["-KILL", &child.id().to_string()])
-                .status();
+            signal(&child, "KILL");
             let status = child.wait().unwrap();
             let finished = status.success();
             let n = households(&backend).await;
@@ -232,18 +230,8 @@ async fn an_upload_killed_at_any_moment_leaves_nothing_and_retries_whole() {
     }
 }
 
-/// `sangam serve` on the backend, and its address.
-fn serve(backend: &TestBackend) -> (Child, String) {
-    spawn_serving(with_store(
-        sangam().args(["serve", "--listen", "127.0.0.1:0"]),
-        backend,
-    ))
-}
-
 fn kill(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
+    signal(child, "KILL");
     let _ = child.wait();
 }
 

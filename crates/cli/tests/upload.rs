@@ -9,7 +9,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{run, sangam, save_officer, sign_in, spawn_serving, stderr, with_store};
+use common::{run, sangam, save_officer, serve, sign_in, signal, stderr};
 use sangam_testkit::backends;
 use serde_json::Value;
 
@@ -19,10 +19,7 @@ async fn an_officer_uploads_from_the_command_line() {
         let dir = tempfile::tempdir().unwrap();
         let password = save_officer(&backend, dir.path(), "cs-officer", "civil-supplies");
 
-        let (mut server, base) = spawn_serving(with_store(
-            sangam().args(["serve", "--listen", "127.0.0.1:0"]),
-            &backend,
-        ));
+        let (mut server, base) = serve(&backend);
 
         let file = dir.path().join("cards.csv");
         let o = run(sangam()
@@ -116,9 +113,7 @@ async fn an_officer_uploads_from_the_command_line() {
         assert!(err.contains("401"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
 
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status();
+        signal(&server, "TERM");
         let _ = server.wait();
         backend.cleanup().await;
     }
@@ -131,10 +126,7 @@ async fn a_mass_removal_is_confirmed_from_the_command_line() {
     for backend in backends("a_mass_removal_is_confirmed_from_the_command_line").await {
         let dir = tempfile::tempdir().unwrap();
         let password = save_officer(&backend, dir.path(), "sw-officer", "social-welfare");
-        let (mut server, base) = spawn_serving(with_store(
-            sangam().args(["serve", "--listen", "127.0.0.1:0"]),
-            &backend,
-        ));
+        let (mut server, base) = serve(&backend);
 
         // The officer declares the scheme over the API.
         let client = reqwest::Client::new();
@@ -195,9 +187,7 @@ async fn a_mass_removal_is_confirmed_from_the_command_line() {
         assert_eq!(counts["status"], "committed", "{counts}");
         assert_eq!(counts["deleted"].as_u64(), Some(90), "{counts}");
 
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status();
+        signal(&server, "TERM");
         let _ = server.wait();
         backend.cleanup().await;
     }

@@ -75,6 +75,22 @@ pub fn spawn_serving(cmd: &mut Command) -> (Child, String) {
     (server, base)
 }
 
+/// `sangam serve` on the backend, on a free port; the running server and its base URL.
+pub fn serve(backend: &TestBackend) -> (Child, String) {
+    spawn_serving(with_store(
+        sangam().args(["serve", "--listen", "127.0.0.1:0"]),
+        backend,
+    ))
+}
+
+/// Sends signal `name` (`TERM`, `KILL`) to `child`; whether it was sent.
+pub fn signal(child: &Child, name: &str) -> bool {
+    Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The password of every officer the tests save.
 pub const PASSWORD: &str = "a long enough passphrase";
 
