@@ -26,6 +26,7 @@ pub mod ref_key;
 pub mod relationship;
 pub mod scheme;
 pub mod status;
+pub mod yes_no;
 
 pub use code_list::{
     BankBranch, CodeListError, IfscDirectory, LgdDirectory, SchemeCodeList, SchemeEntry, Village,
@@ -45,3 +46,4 @@ pub use ref_key::RefKey;
 pub use relationship::Relationship;
 pub use scheme::SchemeCode;
 pub use status::{EkycStatus, LifeStatus};
+pub use yes_no::parse_yes_no;

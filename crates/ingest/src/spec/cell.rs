@@ -47,7 +47,7 @@ pub(crate) fn parse_cell(
         ColumnKind::Integer => Value::Integer(parse_integer(raw)?),
         ColumnKind::Decimal => Value::Decimal(parse_decimal(raw)?),
         ColumnKind::Date => Value::Date(parse_date(raw)?),
-        ColumnKind::Boolean => Value::Boolean(parse_boolean(raw)?),
+        ColumnKind::Boolean => Value::Boolean(sangam_domain::parse_yes_no(raw)?),
         ColumnKind::Operation => Value::Operation(Operation::parse(raw)?),
         ColumnKind::RefKey => Value::RefKey(RefKey::parse(raw)?),
     })
@@ -192,21 +192,6 @@ fn split_date(s: &str) -> Option<(i32, u32, u32)> {
     } else {
         let year = i32::try_from(number(c, 4, 4)?).ok()?;
         Some((year, number(b, 1, 2)?, number(a, 1, 2)?))
-    }
-}
-
-fn parse_boolean(raw: &str) -> Result<bool, ValidationError> {
-    const TRUE: [&str; 4] = ["yes", "y", "true", "1"];
-    const FALSE: [&str; 4] = ["no", "n", "false", "0"];
-    if TRUE.iter().any(|w| raw.eq_ignore_ascii_case(w)) {
-        Ok(true)
-    } else if FALSE.iter().any(|w| raw.eq_ignore_ascii_case(w)) {
-        Ok(false)
-    } else {
-        Err(ValidationError::new(
-            "boolean.format",
-            "a yes/no value must be yes, no, y, n, true, false, 1 or 0",
-        ))
     }
 }
 

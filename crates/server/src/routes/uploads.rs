@@ -200,16 +200,16 @@ fn prefers_async(headers: &HeaderMap) -> bool {
 
 /// A yes-or-no parameter: absent is no.
 fn flag(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Result<bool, ApiError> {
-    match param(spooled, query, name).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if matches!(v.as_str(), "true" | "yes" | "1") => Ok(true),
-        Some(v) if matches!(v.as_str(), "false" | "no" | "0") => Ok(false),
-        Some(_) => Err(ApiError::from(sangam_hub::HubError::Invalid {
+    let Some(value) = param(spooled, query, name) else {
+        return Ok(false);
+    };
+    sangam_domain::parse_yes_no(&value).map_err(|e| {
+        ApiError::from(sangam_hub::HubError::Invalid {
             field: name.into(),
-            code: "field.invalid",
-            message: format!("`{name}` is true or false"),
-        })),
-    }
+            code: e.code,
+            message: e.message,
+        })
+    })
 }
 
 fn param(spooled: &spool::Spooled, query: Option<String>, name: &str) -> Option<String> {
