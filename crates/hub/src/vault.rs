@@ -603,39 +603,42 @@ impl Hub {
         // Any of them can be left behind by a process that sealed with keys it loaded before
         // the rotation (or an upload that committed after the walk passed): queue another
         // pass of what is left, so that a retry succeeds.
-        if entries > 0 {
-            self.enqueue(JobKind::ReencryptVault {
-                version: active,
-                resealed: 0,
-                after: None,
-            })
-            .await?;
+        let walks = [
+            (
+                entries,
+                "entries",
+                JobKind::ReencryptVault {
+                    version: active,
+                    resealed: 0,
+                    after: None,
+                },
+            ),
+            (
+                rejected,
+                "rejected rows of uploads",
+                JobKind::ReencryptRejections {
+                    version: active,
+                    resealed: 0,
+                    after: None,
+                },
+            ),
+            (
+                records,
+                "scheme records",
+                JobKind::ReencryptEnrolments {
+                    version: active,
+                    resealed: 0,
+                    after: None,
+                },
+            ),
+        ];
+        let mut what = Vec::new();
+        for (left, name, walk) in walks {
+            if left > 0 {
+                self.enqueue(walk).await?;
+                what.push(format!("{left} {name}"));
+            }
         }
-        if rejected > 0 {
-            self.enqueue(JobKind::ReencryptRejections {
-                version: active,
-                resealed: 0,
-                after: None,
-            })
-            .await?;
-        }
-        if records > 0 {
-            self.enqueue(JobKind::ReencryptEnrolments {
-                version: active,
-                resealed: 0,
-                after: None,
-            })
-            .await?;
-        }
-        let what: Vec<String> = [
-            (entries, "entries"),
-            (rejected, "rejected rows of uploads"),
-            (records, "scheme records"),
-        ]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
         if !what.is_empty() {
             return Err(HubError::Conflict(format!(
                 "data key version {version} still seals {}; a re-encryption job is queued, \
