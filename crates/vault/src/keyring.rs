@@ -3,13 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand::RngCore;
 use sangam_domain::{IdNumber, RefKey};
 use zeroize::Zeroizing;
 
 use crate::{BlindIndex, BlindIndexKey, DataKey, KeyPurpose, NONCE_LEN, VaultError};
+
+/// The associated data of a sealed ID number, before its reference key.
+const ID_NUMBER_AAD: &[u8] = b"sangam:vault:id_number:";
+/// Length of the AES-GCM tag after the ciphertext.
+const TAG_LEN: usize = 16;
 
 /// A sealed value as stored: which key version sealed it, and nonce followed by ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +28,21 @@ pub struct Sealed {
 pub struct KeyRing {
     active: u32,
     keys: BTreeMap<u32, DataKey>,
+    /// The active key, expanded once: an upload seals a number per row, and expanding the
+    /// key for each cost about as much as the encryption.
+    sealer: Sealer,
     blind: BlindIndexKey,
+}
+
+/// AES-256-GCM keyed with the active data key. Its round keys are zeroized when it is
+/// dropped (the `zeroize` feature of `aes`), as the data key's bytes are.
+#[derive(Clone)]
+struct Sealer(Aes256Gcm);
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
 }
 
 impl KeyRing {
@@ -38,13 +57,14 @@ impl KeyRing {
             }
             map.insert(key.version(), key);
         }
-        let active = *map
-            .keys()
-            .next_back()
+        let (&active, key) = map
+            .last_key_value()
             .ok_or(VaultError::Malformed("no encryption key"))?;
+        let sealer = Sealer(Aes256Gcm::new(key.bytes().into()));
         Ok(KeyRing {
             active,
             keys: map,
+            sealer,
             blind,
         })
     }
@@ -68,7 +88,7 @@ impl KeyRing {
     /// The associated data binds a record to its reference key: moving a ciphertext to another
     /// row makes it fail authentication instead of revealing a number under the wrong key.
     fn associated_data(ref_key: &RefKey) -> Vec<u8> {
-        format!("sangam:vault:id_number:{}", ref_key.as_str()).into_bytes()
+        [ID_NUMBER_AAD, ref_key.as_str().as_bytes()].concat()
     }
 
     /// Encrypts an ID number under the active key, bound to `ref_key`.
@@ -91,26 +111,25 @@ impl KeyRing {
     /// AES-256-GCM under the active key with a fresh random nonce; the blob is the nonce
     /// followed by the ciphertext. Every sealed value of the hub goes through here.
     pub(crate) fn encrypt(&self, aad: &[u8], plain: &[u8]) -> Sealed {
+        // One allocation: the nonce, then the plaintext encrypted in place, then the tag.
+        let mut blob = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
+        blob.resize(NONCE_LEN, 0);
+        rand::rng().fill_bytes(&mut blob);
+        blob.extend_from_slice(plain);
+        let (nonce, text) = blob.split_at_mut(NONCE_LEN);
         #[allow(
             clippy::expect_used,
-            reason = "the active version is always in the ring, and AES-GCM in memory fails \
-                      only past 64 GiB"
+            reason = "AES-GCM in memory fails only past 64 GiB"
         )]
-        let ciphertext = {
-            let key = self.keys.get(&self.active).expect("active key in the ring");
-            let mut nonce = [0u8; NONCE_LEN];
-            rand::rng().fill_bytes(&mut nonce);
-            let sealed = Aes256Gcm::new(key.bytes().into())
-                .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
-                .expect("in-memory AES-GCM encryption");
-            let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
-            blob.extend_from_slice(&nonce);
-            blob.extend_from_slice(&sealed);
-            blob
-        };
+        let tag = self
+            .sealer
+            .0
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, text)
+            .expect("in-memory AES-GCM encryption");
+        blob.extend_from_slice(&tag);
         Sealed {
             key_version: self.active,
-            blob: ciphertext,
+            blob,
         }
     }
 
