@@ -20,6 +20,7 @@ mod sharing;
 mod sql;
 mod uploads;
 mod vault;
+mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,7 +5,6 @@
 //! therefore the proof that a load is alive: whoever can take the lock knows that no upload
 //! is loading, so any upload still marked `validating` lost its process.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,10 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use rustc_hash::FxHashSet;
 use sangam_domain::RefKey;
 use sangam_store::blind_prefix::{PrefixSet, blind_prefix};
 use sangam_store::mapping_block;
-use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
     Enrolment, EnrolmentReseal, EnrolmentState, Household, MappingEntry, NewVaultEntry,
     RegistryLoad, RejectionEntry, RejectionPurge, RejectionReseal, Resident, SealedEnrolment,
@@ -31,6 +30,7 @@ use crate::datasets;
 use crate::registry::{ResidentOrder, insert_rows};
 use crate::sql::{begin, map_err, parse_ts, ts};
 use crate::vault::{append_entries, put_entries};
+use crate::writeback::Writeback;
 
 const COLUMNS: &str = "id, dataset, organisation, uploaded_by, file_name, file_sha256, \
      idempotency_key, mode, status, rows, accepted, rejected, added, modified, deleted, \
@@ -464,7 +464,7 @@ enum Command {
     ExistingCards(Vec<String>, Reply<Vec<String>>),
     RefKeysInUse(Vec<RefKey>, Reply<Vec<RefKey>>),
     /// Queued without waiting for it (see [`Loader::failed`]).
-    Insert(Vec<RawHousehold>, Vec<RawResident>),
+    Insert(Vec<Household>, Vec<Resident>),
     Commit(Box<UploadRecord>, Reply<()>),
     /// Any other step of the load, run on its connection (or told the load failed); it
     /// answers for itself.
@@ -476,6 +476,9 @@ enum Command {
 /// The load's connection, and what the load remembers between steps.
 struct Loader {
     conn: Connection,
+    /// The journal the connection keeps: the one asked for, or the WAL if another
+    /// connection had the file open (see `Journal::Rollback`).
+    journal: Journal,
     /// `CREATE INDEX` statements of the registry's secondary indexes, which a load into an
     /// empty registry drops at its start and re-creates before its commit: building an index
     /// once from sorted rows is several times cheaper than a million inserts at random
@@ -491,7 +494,9 @@ struct Loader {
     /// The reference keys the last `put_vault` stored for the first time, until residents are
     /// next inserted. No resident can hold one of them (the foreign key to the vault would
     /// have refused it), so `ref_keys_in_use` need not look them up.
-    fresh_keys: HashSet<RefKey>,
+    /// Hashed with Fx, not SipHash: the keys are the vault's own random ones, nothing an
+    /// uploader chooses, and hashing them took a tenth of a SQLite load thread's time.
+    fresh_keys: FxHashSet<RefKey>,
     /// A first load (the registry, the vault and the enrolments empty when it began) runs
     /// with foreign keys off: checked row by row, they cost two index searches per resident
     /// (measured: they doubled the time of inserting a million residents), while checked
@@ -512,7 +517,7 @@ impl Loader {
     fn open(path: &Path, journal: Journal, upload_id: &str) -> StoreResult<Self> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        configure(&conn, journal)?;
+        let journal = configure(&conn, journal)?;
         // Bounded, so memory stays flat however large the file.
         conn.pragma_update(None, "cache_size", -LOAD_CACHE_KIB)
             .map_err(map_err)?;
@@ -544,9 +549,10 @@ impl Loader {
         }
         let mut loader = Loader {
             conn,
+            journal,
             deferred_indexes: Vec::new(),
             blind_prefixes: None,
-            fresh_keys: HashSet::new(),
+            fresh_keys: FxHashSet::default(),
             unchecked_foreign_keys,
             failed: None,
         };
@@ -736,11 +742,7 @@ impl Loader {
             .collect())
     }
 
-    fn insert(
-        &mut self,
-        households: &[RawHousehold],
-        residents: &[RawResident],
-    ) -> StoreResult<()> {
+    fn insert(&mut self, households: &[Household], residents: &[Resident]) -> StoreResult<()> {
         // From here a resident may hold any key of the vault.
         self.fresh_keys.clear();
         // Residents go in the order of the index that is kept up as they arrive: their
@@ -905,6 +907,10 @@ fn load_thread(
             return;
         }
     };
+    // Under the WAL the pages go to the log, which the commit syncs as it is written.
+    let _writeback = (loader.journal == Journal::Rollback)
+        .then(|| Writeback::start(&path))
+        .flatten();
     while let Ok(command) = inbox.recv() {
         if let Some(failure) = loader.failed.take() {
             // The next step that answers gets the failure, and the load ends there: dropping
@@ -1024,8 +1030,6 @@ impl RegistryLoad for SqliteLoad {
         residents: Vec<Resident>,
     ) -> StoreResult<()> {
         self.free_spent();
-        let households = households.iter().map(RawHousehold::from_record).collect();
-        let residents = residents.iter().map(RawResident::from_record).collect();
         self.commands
             .send(Command::Insert(households, residents))
             .map_err(|_| StoreError::Backend("the load's transaction has ended".into()))
