@@ -9,7 +9,12 @@
 ///
 /// Counting is by `char`, so the function never splits a multi-byte character and never panics.
 pub fn mask_keep_last(digits: &str, keep: usize, group: Option<usize>) -> String {
-    let total = digits.chars().count();
+    // Digits are ASCII, so their count is their length (an upload masks two numbers a row).
+    let total = if digits.is_ascii() {
+        digits.len()
+    } else {
+        digits.chars().count()
+    };
     let hidden = total.saturating_sub(keep);
     let group = group.filter(|&n| n > 0);
     let mut out = String::with_capacity(total * 2);

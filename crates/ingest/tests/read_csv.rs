@@ -109,6 +109,24 @@ fn invalid_utf8_rejects_that_row_only() {
     );
 }
 
+/// The record is checked as a whole, so a character whose bytes a delimiter splits (each
+/// field invalid, the two together valid) must still be refused.
+#[test]
+fn a_character_split_by_a_delimiter_rejects_that_row() {
+    let mut bytes = b"name,age\n".to_vec();
+    // U+00E9 is C3 A9: here C3 ends the first field and A9 begins the second.
+    bytes.extend_from_slice(b"Ren\xC3,\xA930\n");
+    bytes.extend_from_slice(b"Ren\xC3\xA9e,30\n");
+    let (_, rows) = all(bytes);
+    assert_eq!(
+        rows,
+        [
+            Err(RecordError::InvalidUtf8 { line: 2 }),
+            rec(3, &["Renée", "30"]),
+        ]
+    );
+}
+
 #[test]
 fn oversized_field_rejects_that_row_only() {
     let mut text = String::from("id,remark\n1,ok\n2,");
