@@ -528,6 +528,85 @@ async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
     }
 }
 
+/// The members of one card may be anywhere in a first-load file: a card whose members
+/// straddle the end of a chunk, and one whose members are in the first and the third chunk,
+/// are each created once, with all their members and their head; the head's ID number again on
+/// the next row, the first of a chunk written after it, is refused as already registered. (The
+/// hub admits a chunk before the one before it is written, and tells it what that one adds.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_load_creates_a_card_whose_members_span_chunks_once() {
+    for backend in backends("a_first_load_creates_a_card_whose_members_span_chunks_once").await {
+        let (hub, officer) = officer_hub(&backend).await;
+        let chunk = sangam_hub::uploads::CHUNK_ROWS;
+        let mut csv = String::from(
+            "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n",
+        );
+        let name = |i: usize| {
+            let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).unwrap());
+            format!("Person A{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+        };
+        let mut line = |card: &str, who: &str, relationship: &str, number: usize| {
+            let number = id(&format!("{}", 24_000_000_000_u64 + number as u64));
+            csv.push_str(&format!(
+                "{card},PHH,640001,{who},M,1970,{relationship},{number}\n"
+            ));
+        };
+        // Rows 1 to 3 chunks and a bit, one card each, but for:
+        // - PYS0000001: its head on the last row of the first chunk, a son on the first row
+        //   of the second, and the head's ID number again on the second row of the second;
+        // - PYS0000002: its head on the first row of the file, a daughter in the third chunk.
+        let rows = 2 * chunk + 10;
+        for i in 0..rows {
+            match i {
+                0 => line("PYS0000002", "Far Head", "HEAD", i),
+                i if i == chunk - 1 => line("PYS0000001", "Near Head", "HEAD", i),
+                i if i == chunk => line("PYS0000001", "Near Son", "SON", i),
+                i if i == chunk + 1 => line("PYS0000001", "Near Again", "SON", chunk - 1),
+                i if i == 2 * chunk + 5 => line("PYS0000002", "Far Daughter", "DAUGHTER", i),
+                _ => line(&format!("PYB{i:07}"), &name(i), "HEAD", i),
+            }
+        }
+        let loaded = upload(&hub, UploadMode::Full, "spanning.csv", &csv).await;
+        let n = rows as u64;
+        assert_eq!(
+            counts(&loaded.upload().counts),
+            [n, n - 1, n - 1, 0, 0, 0, 1],
+            "{loaded:?}"
+        );
+        let report = hub
+            .rejection_report(&loaded.upload().id, ReportFormat::Csv, &officer)
+            .await
+            .unwrap();
+        let report = String::from_utf8(report).unwrap();
+        assert!(report.contains("id_number.already_registered"), "{report}");
+        assert!(report.contains("Near Again"), "{report}");
+        for (card, expected) in [
+            ("PYS0000001", ["Near Head", "Near Son"]),
+            ("PYS0000002", ["Far Daughter", "Far Head"]),
+        ] {
+            let household = hub
+                .household(&RationCardNumber::parse(card).unwrap())
+                .await
+                .unwrap();
+            let names: Vec<&str> = household.members.iter().map(|m| m.name.as_str()).collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, expected, "{card}");
+            let head = household
+                .members
+                .iter()
+                .find(|m| m.name.as_str().ends_with("Head"))
+                .unwrap();
+            assert_eq!(
+                household.household.head_resident_id.as_deref(),
+                Some(head.resident_id.as_str()),
+                "{card}"
+            );
+        }
+        backend.cleanup().await;
+    }
+}
+
 /// Aadhaar seeding: the month's file brings the ID numbers of members registered without one.
 /// Each goes to the vault and the member holds its reference key; a member holding another
 /// number, a number given to two members, one held on another card, and a delete row whose
