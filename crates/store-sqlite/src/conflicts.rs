@@ -26,7 +26,7 @@ fn linked_columns() -> String {
 const ENROLMENT_AT: usize = 15;
 
 type RawLinked = (
-    (sangam_store::raw::RawResident, String, String),
+    (sangam_store::raw::RawResident, i64, i64),
     String,
     String,
     Option<String>,

@@ -128,3 +128,83 @@ impl Store for SqliteStore {
         "sqlite"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use chrono::DateTime;
+
+    use super::embedded;
+
+    /// Migration V12 turns the text timestamps of vault entries, households and residents
+    /// into integer microseconds: the same instants, to the microsecond, as integers.
+    #[test]
+    fn compact_timestamps_keep_every_instant() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(11))
+            .run(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO vault_entries VALUES ('k1', x'01', 1, x'02', 'FORM-1', \
+                 '2026-11-01T09:00:00.123456Z');
+             INSERT INTO households VALUES ('PY1', 'PHH', NULL, NULL, NULL, NULL, 640001, \
+                 'r1', '1999-12-31T23:59:59.000001Z', '2026-11-01T09:00:00.000000Z', 2);
+             INSERT INTO residents VALUES ('r1', 'PY1', 'A', NULL, 'M', '1970', 'HEAD', NULL, \
+                 NULL, 'k1', 'not_done', 'alive', '2026-11-01T09:00:00.999999Z', \
+                 '2026-11-02T10:11:12.000100Z', 3);",
+        )
+        .unwrap();
+        embedded::migrations::runner().run(&mut conn).unwrap();
+
+        let micros = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        };
+        for (sql, expected) in [
+            (
+                "SELECT created_at FROM vault_entries",
+                "2026-11-01T09:00:00.123456Z",
+            ),
+            (
+                "SELECT created_at FROM households",
+                "1999-12-31T23:59:59.000001Z",
+            ),
+            (
+                "SELECT updated_at FROM households",
+                "2026-11-01T09:00:00.000000Z",
+            ),
+            (
+                "SELECT created_at FROM residents",
+                "2026-11-01T09:00:00.999999Z",
+            ),
+            (
+                "SELECT updated_at FROM residents",
+                "2026-11-02T10:11:12.000100Z",
+            ),
+        ] {
+            let got: i64 = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+            assert_eq!(got, micros(expected), "{sql}");
+        }
+        // Everything else of the rows came over, and the keys still hold.
+        let (name, version, key): (String, i64, String) = conn
+            .query_row(
+                "SELECT r.name, r.version, v.ref_key FROM residents r \
+                 JOIN households h ON h.card_number = r.card_number \
+                 JOIN vault_entries v ON v.ref_key = r.id_ref_key",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((name.as_str(), version, key.as_str()), ("A", 3, "k1"));
+        let broken = conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .exists([])
+            .unwrap();
+        assert!(!broken);
+    }
+}

@@ -13,7 +13,7 @@ use sangam_store::{
 use crate::SqliteStore;
 use crate::datasets::{ENROLMENT_COLUMNS, enrolment, raw_enrolment};
 use crate::registry::{RESIDENT_COLUMNS, resident, resident_row};
-use crate::sql::{begin, map_err, parse_ts, ts};
+use crate::sql::{begin, from_micros, map_err, parse_ts, ts};
 
 const REVIEW_COLUMNS: &str = "id, dataset, record_key, resident_id, probability, explanation, \
      enrolment_version, status, created_at, decided_by, decided_at";
@@ -266,7 +266,7 @@ impl LinkStore for SqliteStore {
     async fn registry_stamp(&self) -> StoreResult<RegistryStamp> {
         self.conns
             .read(|c| {
-                let (n, last): (i64, Option<String>) = c
+                let (n, last): (i64, Option<i64>) = c
                     .query_row("SELECT count(*), max(updated_at) FROM residents", [], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
@@ -274,7 +274,7 @@ impl LinkStore for SqliteStore {
                 Ok(RegistryStamp {
                     residents: u64::try_from(n).unwrap_or_default(),
                     last_change: last
-                        .map(|l| parse_ts("residents.updated_at", &l))
+                        .map(|l| from_micros("residents.updated_at", l))
                         .transpose()?,
                 })
             })

@@ -1,7 +1,6 @@
 //! The base registry: households, residents and their change history.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sangam_domain::{PersonName, RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident};
@@ -11,7 +10,7 @@ use sangam_store::{
 };
 
 use crate::SqliteStore;
-use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
+use crate::sql::{begin, from_micros, insert_batched, map_err, micros, parse_ts, ts};
 
 const HOUSEHOLD_COLUMNS: &str = "card_number, card_type, house_no, street, locality, pincode, \
      village_code, head_resident_id, created_at, updated_at, version";
@@ -19,11 +18,11 @@ pub(crate) const RESIDENT_COLUMNS: &str = "resident_id, card_number, name, relat
      relationship, mobile_masked, mobile_blind_index, id_ref_key, ekyc_status, life_status, \
      created_at, updated_at, version";
 
-/// Reads a row into raw columns; timestamps are parsed afterwards so that a bad one is
+/// Reads a row into raw columns; timestamps are converted afterwards so that a bad one is
 /// reported as corrupt data rather than as a driver error.
-fn household_row(r: &Row<'_>) -> rusqlite::Result<(RawHousehold, String, String)> {
-    let created: String = r.get(8)?;
-    let updated: String = r.get(9)?;
+fn household_row(r: &Row<'_>) -> rusqlite::Result<(RawHousehold, i64, i64)> {
+    let created: i64 = r.get(8)?;
+    let updated: i64 = r.get(9)?;
     Ok((
         RawHousehold {
             card_number: r.get(0)?,
@@ -43,17 +42,15 @@ fn household_row(r: &Row<'_>) -> rusqlite::Result<(RawHousehold, String, String)
     ))
 }
 
-fn household(
-    (mut raw, created, updated): (RawHousehold, String, String),
-) -> StoreResult<Household> {
-    raw.created_at = parse_ts("households.created_at", &created)?;
-    raw.updated_at = parse_ts("households.updated_at", &updated)?;
+fn household((mut raw, created, updated): (RawHousehold, i64, i64)) -> StoreResult<Household> {
+    raw.created_at = from_micros("households.created_at", created)?;
+    raw.updated_at = from_micros("households.updated_at", updated)?;
     raw.into_record()
 }
 
-pub(crate) fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String, String)> {
-    let created: String = r.get(12)?;
-    let updated: String = r.get(13)?;
+pub(crate) fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, i64, i64)> {
+    let created: i64 = r.get(12)?;
+    let updated: i64 = r.get(13)?;
     Ok((
         RawResident {
             resident_id: r.get(0)?,
@@ -78,10 +75,10 @@ pub(crate) fn resident_row(r: &Row<'_>) -> rusqlite::Result<(RawResident, String
 }
 
 pub(crate) fn resident(
-    (mut raw, created, updated): (RawResident, String, String),
+    (mut raw, created, updated): (RawResident, i64, i64),
 ) -> StoreResult<Resident> {
-    raw.created_at = parse_ts("residents.created_at", &created)?;
-    raw.updated_at = parse_ts("residents.updated_at", &updated)?;
+    raw.created_at = from_micros("residents.created_at", created)?;
+    raw.updated_at = from_micros("residents.updated_at", updated)?;
     raw.into_record()
 }
 
@@ -114,22 +111,6 @@ fn insert_history(
     Ok(())
 }
 
-/// The text of the last timestamp written, kept for the next: the rows of a bulk load all
-/// carry the same time, which is then formatted once rather than twice a row.
-#[derive(Debug, Default)]
-pub(crate) struct Stamp {
-    last: Option<(DateTime<Utc>, String)>,
-}
-
-impl Stamp {
-    pub(crate) fn text(&mut self, at: &DateTime<Utc>) -> &str {
-        if self.last.as_ref().is_none_or(|(t, _)| t != at) {
-            self.last = Some((*at, ts(at)));
-        }
-        self.last.as_ref().map_or("", |(_, text)| text)
-    }
-}
-
 /// Inserts households and residents on `conn` (inside the caller's transaction).
 ///
 /// Rows go in key order (households by card number, residents by reference key, which is
@@ -153,7 +134,6 @@ pub(crate) fn insert_rows(
 ) -> StoreResult<()> {
     // Bound straight from the records: a copy of each row's strings made only to be bound
     // (and copied again by SQLite) was a fifth of the uploading thread's work in a load.
-    let mut stamp = Stamp::default();
     let mut hs: Vec<&Household> = households.iter().collect();
     hs.sort_unstable_by(|a, b| a.card_number.as_str().cmp(b.card_number.as_str()));
     insert_batched(
@@ -170,8 +150,8 @@ pub(crate) fn insert_rows(
             stmt.raw_bind_parameter(i + 5, &h.address.pincode)?;
             stmt.raw_bind_parameter(i + 6, i64::from(h.village_code.get()))?;
             stmt.raw_bind_parameter(i + 7, &h.head_resident_id)?;
-            stmt.raw_bind_parameter(i + 8, stamp.text(&h.created_at))?;
-            stmt.raw_bind_parameter(i + 9, stamp.text(&h.updated_at))?;
+            stmt.raw_bind_parameter(i + 8, micros(&h.created_at))?;
+            stmt.raw_bind_parameter(i + 9, micros(&h.updated_at))?;
             stmt.raw_bind_parameter(i + 10, h.version)
         },
         |h| format!("household {}", h.card_number.as_str()),
@@ -199,8 +179,8 @@ pub(crate) fn insert_rows(
             stmt.raw_bind_parameter(i + 9, r.id_ref_key.as_ref().map(RefKey::as_str))?;
             stmt.raw_bind_parameter(i + 10, r.ekyc_status.code())?;
             stmt.raw_bind_parameter(i + 11, r.life_status.code())?;
-            stmt.raw_bind_parameter(i + 12, stamp.text(&r.created_at))?;
-            stmt.raw_bind_parameter(i + 13, stamp.text(&r.updated_at))?;
+            stmt.raw_bind_parameter(i + 12, micros(&r.created_at))?;
+            stmt.raw_bind_parameter(i + 13, micros(&r.updated_at))?;
             stmt.raw_bind_parameter(i + 14, r.version)
         },
         |r| format!("resident {}", r.resident_id),
@@ -237,7 +217,7 @@ fn write_resident(
                 r.id_ref_key,
                 r.ekyc_status,
                 r.life_status,
-                ts(&r.updated_at),
+                micros(&r.updated_at),
                 r.version
             ])
         })
@@ -275,7 +255,7 @@ fn write_household(
                 h.pincode,
                 h.village_code,
                 h.head_resident_id,
-                ts(&h.updated_at),
+                micros(&h.updated_at),
                 h.version
             ])
         })

@@ -28,6 +28,18 @@ pub(crate) fn ts(at: &DateTime<Utc>) -> String {
     canonical_time(at)
 }
 
+/// A timestamp as the tables with a row per person keep it (households, residents, vault
+/// entries; see migration V12): microseconds since 1970-01-01 UTC.
+pub(crate) fn micros(at: &DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// Reads back what [`micros`] wrote.
+pub(crate) fn from_micros(what: &'static str, micros: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::corrupt(what, format!("{micros} microseconds is out of range")))
+}
+
 pub(crate) fn parse_ts(what: &'static str, text: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))

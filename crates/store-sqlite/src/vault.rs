@@ -10,12 +10,11 @@ use sangam_store::{
 };
 
 use crate::SqliteStore;
-use crate::registry::Stamp;
-use crate::sql::{begin, insert_batched, map_err, parse_ts, ts};
+use crate::sql::{begin, from_micros, insert_batched, map_err, micros, parse_ts, ts};
 
 const ENTRY_COLUMNS: &str = "ref_key, blind_index, key_version, sealed, consent_ref, created_at";
 
-type RawEntry = (String, Vec<u8>, u32, Vec<u8>, String, String);
+type RawEntry = (String, Vec<u8>, u32, Vec<u8>, String, i64);
 
 fn raw_entry(r: &Row<'_>) -> rusqlite::Result<RawEntry> {
     Ok((
@@ -35,7 +34,7 @@ fn entry((rk, bi, version, sealed, consent_ref, created): RawEntry) -> StoreResu
         key_version: version,
         sealed,
         consent_ref,
-        created_at: parse_ts("vault_entries.created_at", &created)?,
+        created_at: from_micros("vault_entries.created_at", created)?,
     })
 }
 
@@ -60,7 +59,6 @@ pub(crate) fn put_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreRe
         let mut find = tx
             .prepare_cached("SELECT ref_key FROM vault_entries WHERE blind_index = ?1")
             .map_err(map_err)?;
-        let mut stamp = Stamp::default();
         for i in order {
             let e = &entries[i];
             insert
@@ -69,7 +67,7 @@ pub(crate) fn put_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreRe
                 .and_then(|()| insert.raw_bind_parameter(3, e.key_version))
                 .and_then(|()| insert.raw_bind_parameter(4, &e.sealed))
                 .and_then(|()| insert.raw_bind_parameter(5, &e.consent_ref))
-                .and_then(|()| insert.raw_bind_parameter(6, stamp.text(&e.created_at)))
+                .and_then(|()| insert.raw_bind_parameter(6, micros(&e.created_at)))
                 .map_err(map_err)?;
             let inserted = insert.raw_execute().map_err(map_err)?;
             keys[i] = Some(if inserted == 1 {
@@ -89,7 +87,6 @@ pub(crate) fn put_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreRe
 /// reference key of theirs is in the vault): a first load, whose unique indexes are built at
 /// its commit, which would refuse a repeated one.
 pub(crate) fn append_entries(tx: &Connection, entries: &[NewVaultEntry]) -> StoreResult<()> {
-    let mut stamp = Stamp::default();
     insert_batched(
         tx,
         &format!("vault_entries ({ENTRY_COLUMNS})"),
@@ -101,7 +98,7 @@ pub(crate) fn append_entries(tx: &Connection, entries: &[NewVaultEntry]) -> Stor
             stmt.raw_bind_parameter(i + 2, e.key_version)?;
             stmt.raw_bind_parameter(i + 3, &e.sealed)?;
             stmt.raw_bind_parameter(i + 4, &e.consent_ref)?;
-            stmt.raw_bind_parameter(i + 5, stamp.text(&e.created_at))
+            stmt.raw_bind_parameter(i + 5, micros(&e.created_at))
         },
         |e| format!("vault entry {}", e.ref_key.as_str()),
     )
