@@ -835,16 +835,22 @@ fn first_load(conn: &Connection) -> StoreResult<bool> {
     .map_err(map_err)
 }
 
-/// The foreign keys of the tables a first load writes, each as a query that counts the
-/// rows breaking it. SQLite walks the child's index on the key in order, so the parent's
-/// index is searched in order too (about 0.2 s a key for a million residents). The load's
-/// own rows in the upload tables (`upload_mapping_blocks`, `upload_rejections`, `upload_headers`)
-/// all name its upload, which exists: `Loader::open` updated it.
+/// The foreign keys of the tables a first load writes, each as a query that counts what
+/// breaks it (rows, or for the card of a resident, cards). SQLite walks the child's index on
+/// the key in order, so the parent's index is searched in order too (about 0.2 s a key for a
+/// million residents). The load's own rows in the upload tables (`upload_mapping_blocks`,
+/// `upload_rejections`, `upload_headers`) all name its upload, which exists: `Loader::open`
+/// updated it.
 const FOREIGN_KEY_CHECKS: [(&str, &str); 5] = [
+    // Counted by card, not by resident: every card the residents name is a household's
+    // exactly when as many households are named as there are cards named. Each household
+    // is then searched for once in the residents' card index, instead of each resident's
+    // card among the households (0.13 s against 0.22 s for a million residents).
     (
         "residents.card_number",
-        "SELECT count(*) FROM residents AS r WHERE NOT EXISTS \
-         (SELECT 1 FROM households AS h WHERE h.card_number = r.card_number)",
+        "SELECT (SELECT count(DISTINCT card_number) FROM residents) - \
+         (SELECT count(*) FROM households AS h WHERE EXISTS \
+          (SELECT 1 FROM residents AS r WHERE r.card_number = h.card_number))",
     ),
     (
         "residents.id_ref_key",
@@ -879,7 +885,7 @@ impl Loader {
                 .map_err(map_err)?;
             if broken > 0 {
                 return Err(StoreError::Conflict(format!(
-                    "{broken} rows of this upload break the foreign key {key}"
+                    "this upload breaks the foreign key {key} ({broken} times)"
                 )));
             }
         }

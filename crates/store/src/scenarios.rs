@@ -224,6 +224,28 @@ pub async fn first_loads(store: Arc<dyn Store>) {
     let counts = store.registry_counts().await.unwrap();
     assert_eq!((counts.households, counts.residents), (0, 0));
 
+    // A resident whose card no household has (the store is told to insert it, beside a
+    // household of another card): refused, at the latest by the commit, and nothing is kept.
+    store
+        .insert_upload(&sample_upload("fc", "fc"))
+        .await
+        .unwrap();
+    let load = store.begin_registry_load("fc").await.unwrap();
+    let batches = vec![
+        (
+            vec![sample_household("PY4500000001")],
+            vec![sample_resident("PY4500000001", "Member", None)],
+        ),
+        (
+            Vec::new(),
+            vec![sample_resident("PY4500000002", "Orphan", None)],
+        ),
+    ];
+    let refused = refused_insert(load, batches, "fc").await;
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    let counts = store.registry_counts().await.unwrap();
+    assert_eq!((counts.households, counts.residents), (0, 0));
+
     // Two residents given one reference key in two batches (the store is told to, without
     // asking `ref_keys_in_use`): refused, at the latest by the commit, and nothing is kept.
     store
