@@ -46,6 +46,21 @@ async fn members(hub: &Hub, card: &str) -> BTreeMap<String, Resident> {
         .collect()
 }
 
+/// The `i`th of a run of distinct names made of letters only: "Person Aaaa", "Person Aaab", ...
+fn person_name(i: usize) -> String {
+    let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).unwrap());
+    format!("Person A{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+}
+
+/// The rejection report of `loaded`, as the officer downloads it in CSV.
+async fn rejections_csv(hub: &Hub, loaded: &UploadOutcome, officer: &User) -> String {
+    let report = hub
+        .rejection_report(&loaded.upload().id, ReportFormat::Csv, officer)
+        .await
+        .unwrap();
+    String::from_utf8(report).unwrap()
+}
+
 /// A file whose reading breaks off after its rows (a lost connection, a damaged disk).
 struct BreaksOff {
     header: Vec<String>,
@@ -476,15 +491,11 @@ async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
             "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n",
         );
         // Names are letters only: "Person Aaa", "Person Aab", ...
-        let name = |i: usize| {
-            let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).unwrap());
-            format!("Person A{}{}{}", letter(i / 676), letter(i / 26), letter(i))
-        };
         for i in 0..rows {
             let number = id(&format!("{}", 23_000_000_000_u64 + i as u64));
             csv.push_str(&format!(
                 "PYB{i:07},PHH,640001,{},M,1970,HEAD,{number}\n",
-                name(i)
+                person_name(i)
             ));
         }
         let repeated = id("23000000000");
@@ -498,11 +509,7 @@ async fn a_first_load_refuses_an_id_number_repeated_in_a_later_chunk() {
             [n + 1, n, n, 0, 0, 0, 1],
             "{loaded:?}"
         );
-        let report = hub
-            .rejection_report(&loaded.upload().id, ReportFormat::Csv, &officer)
-            .await
-            .unwrap();
-        let report = String::from_utf8(report).unwrap();
+        let report = rejections_csv(&hub, &loaded, &officer).await;
         assert!(report.contains("id_number.already_registered"), "{report}");
         assert!(report.contains("Someone Else"), "{report}");
         assert!(!report.contains("Person Aaaa"), "{report}");
@@ -541,10 +548,6 @@ async fn a_first_load_creates_a_card_whose_members_span_chunks_once() {
         let mut csv = String::from(
             "ration_card_no,card_type,village_code,member_name,gender,dob,relationship,aadhaar\n",
         );
-        let name = |i: usize| {
-            let letter = |n: usize| char::from(b'a' + u8::try_from(n % 26).unwrap());
-            format!("Person A{}{}{}", letter(i / 676), letter(i / 26), letter(i))
-        };
         let mut line = |card: &str, who: &str, relationship: &str, number: usize| {
             let number = id(&format!("{}", 24_000_000_000_u64 + number as u64));
             csv.push_str(&format!(
@@ -563,7 +566,7 @@ async fn a_first_load_creates_a_card_whose_members_span_chunks_once() {
                 i if i == chunk => line("PYS0000001", "Near Son", "SON", i),
                 i if i == chunk + 1 => line("PYS0000001", "Near Again", "SON", chunk - 1),
                 i if i == 2 * chunk + 5 => line("PYS0000002", "Far Daughter", "DAUGHTER", i),
-                _ => line(&format!("PYB{i:07}"), &name(i), "HEAD", i),
+                _ => line(&format!("PYB{i:07}"), &person_name(i), "HEAD", i),
             }
         }
         let loaded = upload(&hub, UploadMode::Full, "spanning.csv", &csv).await;
@@ -573,11 +576,7 @@ async fn a_first_load_creates_a_card_whose_members_span_chunks_once() {
             [n, n - 1, n - 1, 0, 0, 0, 1],
             "{loaded:?}"
         );
-        let report = hub
-            .rejection_report(&loaded.upload().id, ReportFormat::Csv, &officer)
-            .await
-            .unwrap();
-        let report = String::from_utf8(report).unwrap();
+        let report = rejections_csv(&hub, &loaded, &officer).await;
         assert!(report.contains("id_number.already_registered"), "{report}");
         assert!(report.contains("Near Again"), "{report}");
         for (card, expected) in [
