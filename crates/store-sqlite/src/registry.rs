@@ -1,7 +1,7 @@
 //! The base registry: households, residents and their change history.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, params};
 use sangam_domain::{PersonName, RationCardNumber, RefKey};
 use sangam_store::raw::{RawHousehold, RawResident};
 use sangam_store::{
@@ -111,12 +111,6 @@ fn insert_history(
     Ok(())
 }
 
-/// Inserts households and residents on `conn` (inside the caller's transaction).
-///
-/// Rows go in key order (households by card number, residents by reference key, which is
-/// both their unique index and their foreign-key lookup into the vault): a large batch then
-/// walks those B-trees from left to right instead of jumping about them. Measured, this
-/// order beat file order and card-number order for residents, though not by much.
 /// The order residents are inserted in: that of the one of their unique keys whose index is
 /// kept up as they arrive, so that its entries land near each other (or, for ids drawn in
 /// file order, after the last).
@@ -126,14 +120,57 @@ pub(crate) enum ResidentOrder {
     ResidentId,
 }
 
+/// Binds a household's columns, in the order of [`HOUSEHOLD_COLUMNS`], to the parameters
+/// from `first` on. Every write of a household binds through here, so a column is written
+/// the same way by a load and by an update. Straight from the record: copying each row's
+/// strings first (into raw rows) only to be bound, and copied again by SQLite, was about a
+/// fifth of the CPU of the task that feeds a load.
+fn bind_household(stmt: &mut Statement<'_>, first: usize, h: &Household) -> rusqlite::Result<()> {
+    let i = first;
+    stmt.raw_bind_parameter(i, h.card_number.as_str())?;
+    stmt.raw_bind_parameter(i + 1, h.card_type.code())?;
+    stmt.raw_bind_parameter(i + 2, &h.address.house_no)?;
+    stmt.raw_bind_parameter(i + 3, &h.address.street)?;
+    stmt.raw_bind_parameter(i + 4, &h.address.locality)?;
+    stmt.raw_bind_parameter(i + 5, &h.address.pincode)?;
+    stmt.raw_bind_parameter(i + 6, i64::from(h.village_code.get()))?;
+    stmt.raw_bind_parameter(i + 7, &h.head_resident_id)?;
+    stmt.raw_bind_parameter(i + 8, micros(&h.created_at))?;
+    stmt.raw_bind_parameter(i + 9, micros(&h.updated_at))?;
+    stmt.raw_bind_parameter(i + 10, h.version)
+}
+
+/// The same for a resident, in the order of [`RESIDENT_COLUMNS`].
+fn bind_resident(stmt: &mut Statement<'_>, first: usize, r: &Resident) -> rusqlite::Result<()> {
+    let i = first;
+    stmt.raw_bind_parameter(i, &r.resident_id)?;
+    stmt.raw_bind_parameter(i + 1, r.card_number.as_str())?;
+    stmt.raw_bind_parameter(i + 2, r.name.as_str())?;
+    stmt.raw_bind_parameter(i + 3, r.relative_name.as_ref().map(PersonName::as_str))?;
+    stmt.raw_bind_parameter(i + 4, r.gender.code())?;
+    stmt.raw_bind_parameter(i + 5, r.dob.to_storage())?;
+    stmt.raw_bind_parameter(i + 6, r.relationship.code())?;
+    stmt.raw_bind_parameter(i + 7, &r.mobile_masked)?;
+    stmt.raw_bind_parameter(i + 8, r.mobile_blind_index.as_ref().map(|b| &b[..]))?;
+    stmt.raw_bind_parameter(i + 9, r.id_ref_key.as_ref().map(RefKey::as_str))?;
+    stmt.raw_bind_parameter(i + 10, r.ekyc_status.code())?;
+    stmt.raw_bind_parameter(i + 11, r.life_status.code())?;
+    stmt.raw_bind_parameter(i + 12, micros(&r.created_at))?;
+    stmt.raw_bind_parameter(i + 13, micros(&r.updated_at))?;
+    stmt.raw_bind_parameter(i + 14, r.version)
+}
+
+/// Inserts households and residents on `conn` (inside the caller's transaction).
+///
+/// Rows go in key order (households by card number, residents in `order`): a large batch
+/// then walks those B-trees from left to right instead of jumping about them. Measured, this
+/// order beat file order and card-number order for residents, though not by much.
 pub(crate) fn insert_rows(
     tx: &Connection,
     households: &[Household],
     residents: &[Resident],
     order: ResidentOrder,
 ) -> StoreResult<()> {
-    // Bound straight from the records: a copy of each row's strings made only to be bound
-    // (and copied again by SQLite) was a fifth of the uploading thread's work in a load.
     let mut hs: Vec<&Household> = households.iter().collect();
     hs.sort_unstable_by(|a, b| a.card_number.as_str().cmp(b.card_number.as_str()));
     insert_batched(
@@ -141,19 +178,7 @@ pub(crate) fn insert_rows(
         &format!("households ({HOUSEHOLD_COLUMNS})"),
         11,
         &hs,
-        |stmt, i, h| {
-            stmt.raw_bind_parameter(i, h.card_number.as_str())?;
-            stmt.raw_bind_parameter(i + 1, h.card_type.code())?;
-            stmt.raw_bind_parameter(i + 2, &h.address.house_no)?;
-            stmt.raw_bind_parameter(i + 3, &h.address.street)?;
-            stmt.raw_bind_parameter(i + 4, &h.address.locality)?;
-            stmt.raw_bind_parameter(i + 5, &h.address.pincode)?;
-            stmt.raw_bind_parameter(i + 6, i64::from(h.village_code.get()))?;
-            stmt.raw_bind_parameter(i + 7, &h.head_resident_id)?;
-            stmt.raw_bind_parameter(i + 8, micros(&h.created_at))?;
-            stmt.raw_bind_parameter(i + 9, micros(&h.updated_at))?;
-            stmt.raw_bind_parameter(i + 10, h.version)
-        },
+        |stmt, i, h| bind_household(stmt, i, h),
         |h| format!("household {}", h.card_number.as_str()),
     )?;
     let mut rs: Vec<&Resident> = residents.iter().collect();
@@ -166,32 +191,17 @@ pub(crate) fn insert_rows(
         &format!("residents ({RESIDENT_COLUMNS})"),
         15,
         &rs,
-        |stmt, i, r| {
-            stmt.raw_bind_parameter(i, &r.resident_id)?;
-            stmt.raw_bind_parameter(i + 1, r.card_number.as_str())?;
-            stmt.raw_bind_parameter(i + 2, r.name.as_str())?;
-            stmt.raw_bind_parameter(i + 3, r.relative_name.as_ref().map(PersonName::as_str))?;
-            stmt.raw_bind_parameter(i + 4, r.gender.code())?;
-            stmt.raw_bind_parameter(i + 5, r.dob.to_storage())?;
-            stmt.raw_bind_parameter(i + 6, r.relationship.code())?;
-            stmt.raw_bind_parameter(i + 7, &r.mobile_masked)?;
-            stmt.raw_bind_parameter(i + 8, r.mobile_blind_index.as_ref().map(|b| &b[..]))?;
-            stmt.raw_bind_parameter(i + 9, r.id_ref_key.as_ref().map(RefKey::as_str))?;
-            stmt.raw_bind_parameter(i + 10, r.ekyc_status.code())?;
-            stmt.raw_bind_parameter(i + 11, r.life_status.code())?;
-            stmt.raw_bind_parameter(i + 12, micros(&r.created_at))?;
-            stmt.raw_bind_parameter(i + 13, micros(&r.updated_at))?;
-            stmt.raw_bind_parameter(i + 14, r.version)
-        },
+        |stmt, i, r| bind_resident(stmt, i, r),
         |r| format!("resident {}", r.resident_id),
     )
 }
 
 /// Writes a changed resident if the stored version is still the one before its own, and its
-/// changes to the history (inside the caller's transaction).
+/// changes to the history (inside the caller's transaction). The parameters are numbered as
+/// [`bind_resident`] binds them; `?13`, the creation time, is bound but never written.
 fn write_resident(
     c: &Connection,
-    r: &RawResident,
+    r: &Resident,
     changes: &[FieldChange],
     ctx: &ChangeContext,
 ) -> StoreResult<()> {
@@ -200,26 +210,12 @@ fn write_resident(
             "UPDATE residents SET card_number = ?2, name = ?3, relative_name = ?4, \
              gender = ?5, dob = ?6, relationship = ?7, mobile_masked = ?8, \
              mobile_blind_index = ?9, id_ref_key = ?10, ekyc_status = ?11, \
-             life_status = ?12, updated_at = ?13, version = ?14 \
-             WHERE resident_id = ?1 AND version = ?14 - 1",
+             life_status = ?12, updated_at = ?14, version = ?15 \
+             WHERE resident_id = ?1 AND version = ?15 - 1",
         )
         .and_then(|mut stmt| {
-            stmt.execute(params![
-                r.resident_id,
-                r.card_number,
-                r.name,
-                r.relative_name,
-                r.gender,
-                r.dob,
-                r.relationship,
-                r.mobile_masked,
-                r.mobile_blind_index,
-                r.id_ref_key,
-                r.ekyc_status,
-                r.life_status,
-                micros(&r.updated_at),
-                r.version
-            ])
+            bind_resident(&mut stmt, 1, r)?;
+            stmt.raw_execute()
         })
         .map_err(map_err)?;
     if n == 0 {
@@ -231,10 +227,10 @@ fn write_resident(
     insert_history(c, EntityKind::Resident, &r.resident_id, changes, ctx)
 }
 
-/// The same for a household.
+/// The same for a household (`?9`, its creation time, bound but never written).
 fn write_household(
     c: &Connection,
-    h: &RawHousehold,
+    h: &Household,
     changes: &[FieldChange],
     ctx: &ChangeContext,
 ) -> StoreResult<()> {
@@ -242,31 +238,27 @@ fn write_household(
         .prepare_cached(
             "UPDATE households SET card_type = ?2, house_no = ?3, street = ?4, \
              locality = ?5, pincode = ?6, village_code = ?7, head_resident_id = ?8, \
-             updated_at = ?9, version = ?10 \
-             WHERE card_number = ?1 AND version = ?10 - 1",
+             updated_at = ?10, version = ?11 \
+             WHERE card_number = ?1 AND version = ?11 - 1",
         )
         .and_then(|mut stmt| {
-            stmt.execute(params![
-                h.card_number,
-                h.card_type,
-                h.house_no,
-                h.street,
-                h.locality,
-                h.pincode,
-                h.village_code,
-                h.head_resident_id,
-                micros(&h.updated_at),
-                h.version
-            ])
+            bind_household(&mut stmt, 1, h)?;
+            stmt.raw_execute()
         })
         .map_err(map_err)?;
     if n == 0 {
         return Err(StoreError::Conflict(format!(
             "household {} was changed by someone else, or does not exist",
-            h.card_number
+            h.card_number.as_str()
         )));
     }
-    insert_history(c, EntityKind::Household, &h.card_number, changes, ctx)
+    insert_history(
+        c,
+        EntityKind::Household,
+        h.card_number.as_str(),
+        changes,
+        ctx,
+    )
 }
 
 /// Writes an upload's changes to households and residents (inside its load): each record
@@ -278,10 +270,10 @@ pub(crate) fn update_registry(
     ctx: &ChangeContext,
 ) -> StoreResult<()> {
     for u in households {
-        write_household(c, &RawHousehold::from_record(&u.record), &u.changes, ctx)?;
+        write_household(c, &u.record, &u.changes, ctx)?;
     }
     for u in residents {
-        write_resident(c, &RawResident::from_record(&u.record), &u.changes, ctx)?;
+        write_resident(c, &u.record, &u.changes, ctx)?;
     }
     Ok(())
 }
@@ -440,7 +432,7 @@ impl RegistryStore for SqliteStore {
         changes: &[FieldChange],
         ctx: &ChangeContext,
     ) -> StoreResult<()> {
-        let r = RawResident::from_record(updated);
+        let r = updated.clone();
         let (changes, ctx) = (changes.to_vec(), ctx.clone());
         self.conns
             .write(move |c| {
@@ -457,7 +449,7 @@ impl RegistryStore for SqliteStore {
         changes: &[FieldChange],
         ctx: &ChangeContext,
     ) -> StoreResult<()> {
-        let h = RawHousehold::from_record(updated);
+        let h = updated.clone();
         let (changes, ctx) = (changes.to_vec(), ctx.clone());
         self.conns
             .write(move |c| {
