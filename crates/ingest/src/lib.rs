@@ -9,9 +9,12 @@
 //!
 //! The hub's upload pipeline puts these together with the vault and the store.
 
+mod fields;
 pub mod read;
 pub mod report;
 pub mod spec;
+
+pub use fields::Fields;
 
 /// One record of an uploaded file as read, before validation: its values in the order of the
 /// file's header. `line` is where the record starts in the file (1-based; the header is line
@@ -19,7 +22,7 @@ pub mod spec;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRecord {
     pub line: u64,
-    pub fields: Vec<String>,
+    pub fields: Fields,
 }
 
 /// A record that could not be read at all (as opposed to one that reads but breaks a rule).

@@ -326,7 +326,7 @@ mod properties {
                     .from_writer(Vec::new());
                 writer.write_record(&fields).expect("writes");
                 file.extend_from_slice(&writer.into_inner().expect("flushes"));
-                expected.push(Ok(RawRecord { line, fields }));
+                expected.push(Ok(RawRecord { line, fields: fields.into() }));
             }
             let (header, rows) = all(file);
             prop_assert_eq!(header, ["a", "b", "c"]);

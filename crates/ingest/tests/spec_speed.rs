@@ -61,7 +61,7 @@ fn rows() -> Vec<RawRecord> {
             ];
             RawRecord {
                 line: i + 2,
-                fields,
+                fields: fields.into(),
             }
         })
         .collect()

@@ -67,7 +67,10 @@ fn base_validator() -> Validator {
 }
 
 fn record(fields: Vec<String>) -> RawRecord {
-    RawRecord { line: 7, fields }
+    RawRecord {
+        line: 7,
+        fields: fields.into(),
+    }
 }
 
 /// The row with column `column` set to `value`.
@@ -331,8 +334,10 @@ fn scheme_spec_ranges_operations_and_deletes() {
         one("operation", "operation.unknown")
     );
     let mut bad_bank = pension_row("1950", "1500", "");
-    bad_bank.fields[6] = "12AB".into();
-    bad_bank.fields[7] = "SBIN1234567".into();
+    let mut fields = bad_bank.fields.to_vec();
+    fields[6] = "12AB".into();
+    fields[7] = "SBIN1234567".into();
+    bad_bank.fields = fields.into();
     assert_eq!(
         codes(&v, &bad_bank),
         vec![
@@ -647,7 +652,10 @@ proptest! {
         line in any::<u64>(),
     ) {
         let v = base_validator();
-        let r = RawRecord { line, fields };
+        let r = RawRecord {
+            line,
+            fields: fields.into(),
+        };
         match v.validate(&r) {
             Ok(row) => prop_assert_eq!(row.values.len(), v.spec().columns.len()),
             Err(problems) => prop_assert!(!problems.is_empty()),

@@ -191,7 +191,7 @@ pub fn read_table(
     let mut unreadable_reasons = Vec::new();
     let mut seen: FxHashMap<String, u64> = FxHashMap::default();
     for (n, item) in source.by_ref().enumerate() {
-        let RawRecord { line, mut fields } = match item {
+        let RawRecord { line, fields } = match item {
             Ok(record) => record,
             Err(e) => {
                 unreadable += 1;
@@ -223,6 +223,7 @@ pub fn read_table(
                 first_line,
             });
         }
+        let mut fields = fields.to_vec();
         for f in fields.iter_mut() {
             truncated_fields += usize::from(cut(f));
         }

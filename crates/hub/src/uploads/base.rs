@@ -16,6 +16,7 @@ use std::sync::Arc;
 use sangam_domain::{
     ConsentRef, EkycStatus, IdNumber, MobileNumber, RationCardNumber, RefKey, Relationship,
 };
+use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{BaseForm, ValidRow, Validator};
@@ -36,7 +37,7 @@ use crate::{Hub, HubError, HubResult};
 /// One valid member row of the base registry, in domain types.
 struct MemberRow {
     line: u64,
-    fields: Vec<String>,
+    fields: Fields,
     card_number: RationCardNumber,
     /// What the row says of its card: in a file of one row per member, not in a members file.
     household: Option<HouseholdDetails>,
@@ -61,11 +62,7 @@ struct MemberRow {
 
 /// Picks the base registry's columns out of a validated row. The spec guarantees the types;
 /// a mismatch here is a bug in the spec, reported as an internal error for that row.
-fn member_row(
-    row: ValidRow,
-    fields: Vec<String>,
-    form: BaseForm,
-) -> Result<MemberRow, RejectedRow> {
+fn member_row(row: ValidRow, fields: Fields, form: BaseForm) -> Result<MemberRow, RejectedRow> {
     let household = base_rows::household_details(&row);
     let (Some(card_number), Some(member)) = (
         base_rows::card_number(&row),
@@ -242,7 +239,7 @@ impl Hub {
             state.counts.rejected += 1;
             sink.reject(RejectedRow {
                 line: m.line,
-                fields: m.fields,
+                fields: m.fields.into(),
                 errors: vec![problem(
                     None,
                     "row.duplicate_in_file",
@@ -339,7 +336,7 @@ impl Hub {
             state.counts.rejected += 1;
             sink.reject(RejectedRow {
                 line: m.line,
-                fields: m.fields,
+                fields: m.fields.into(),
                 errors: vec![problem(Some("ration_card_no"), code, message)],
             })?;
         }
@@ -380,13 +377,13 @@ impl Hub {
         let mut mapping = Vec::with_capacity(kept.len());
         // The file's own text of the accepted rows, freed off this task (a million rows hold
         // fifteen million small strings, and this task is on the writer's path).
-        let mut spent: Vec<Vec<String>> = Vec::with_capacity(kept.len());
+        let mut spent: Vec<Fields> = Vec::with_capacity(kept.len());
         for (mut m, key) in kept.into_iter().zip(row_keys) {
             if key.as_ref().is_some_and(|k| in_use.contains(k)) {
                 state.counts.rejected += 1;
                 sink.reject(RejectedRow {
                     line: m.line,
-                    fields: m.fields,
+                    fields: m.fields.into(),
                     errors: vec![problem(
                         Some("aadhaar"),
                         "id_number.already_registered",

@@ -41,6 +41,7 @@ use sangam_domain::{
     ConsentRef, DateOfBirth, IdNumber, LifeStatus, PersonName, RationCardNumber, RefKey,
     Relationship,
 };
+use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{BaseForm, Operation, ValidRow, Validator};
@@ -59,7 +60,7 @@ use crate::{Hub, HubError, HubResult};
 /// One row of an incremental members file, in domain types.
 struct ChangeRow {
     line: u64,
-    fields: Vec<String>,
+    fields: Fields,
     operation: Operation,
     card: RationCardNumber,
     /// What the row says of the card, when it carries the card's columns.
@@ -78,10 +79,10 @@ struct ChangeRow {
     id_blind: Option<[u8; 32]>,
 }
 
-fn change_row(row: ValidRow, fields: Vec<String>) -> Result<ChangeRow, RejectedRow> {
-    let refuse = |fields, column: &str, code: &str, message: &str| RejectedRow {
+fn change_row(row: ValidRow, fields: Fields) -> Result<ChangeRow, RejectedRow> {
+    let refuse = |fields: Fields, column: &str, code: &str, message: &str| RejectedRow {
         line: row.line,
-        fields,
+        fields: fields.into(),
         errors: vec![problem(Some(column), code, message)],
     };
     let Some(operation) = row.operation() else {
@@ -535,7 +536,7 @@ impl Hub {
                     state.counts.rejected += 1;
                     sink.reject(RejectedRow {
                         line: row.line,
-                        fields: row.fields,
+                        fields: row.fields.into(),
                         errors: vec![problem(column, code, message)],
                     })?;
                 }

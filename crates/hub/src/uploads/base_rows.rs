@@ -6,6 +6,7 @@
 use sangam_domain::{
     ConsentRef, IdNumber, LifeStatus, MobileNumber, PersonName, RationCardNumber, RefKey,
 };
+use sangam_ingest::Fields;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{ValidRow, Value};
 use sangam_store::{Address, Household};
@@ -102,10 +103,10 @@ pub(super) fn ref_key(row: &ValidRow) -> Option<RefKey> {
 
 /// A row the hub could not read although it passed validation: the spec and the loader
 /// disagree, which is a bug, reported on the row rather than failing the upload.
-pub(super) fn unreadable(line: u64, fields: Vec<String>) -> RejectedRow {
+pub(super) fn unreadable(line: u64, fields: Fields) -> RejectedRow {
     RejectedRow {
         line,
-        fields,
+        fields: fields.into(),
         errors: vec![problem(
             None,
             "row.internal",

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{Operation, ValidRow, Validator};
@@ -31,18 +32,18 @@ use crate::{Hub, HubResult};
 /// One row of a cards file.
 struct CardRow {
     line: u64,
-    fields: Vec<String>,
+    fields: Fields,
     operation: Option<Operation>,
     /// The card as the row describes it (`None` only on a delete row that gives less).
     card: Option<HouseholdDetails>,
     number: String,
 }
 
-fn card_row(row: ValidRow, fields: Vec<String>) -> Result<CardRow, RejectedRow> {
+fn card_row(row: ValidRow, fields: Fields) -> Result<CardRow, RejectedRow> {
     let Some(number) = base_rows::card_number(&row) else {
         return Err(RejectedRow {
             line: row.line,
-            fields,
+            fields: fields.into(),
             errors: vec![problem(
                 Some("ration_card_no"),
                 "field.missing",
@@ -124,7 +125,7 @@ impl Hub {
                 };
                 sink.reject(RejectedRow {
                     line: row.line,
-                    fields: row.fields,
+                    fields: row.fields.into(),
                     errors: vec![problem(Some(column), code, message)],
                 })
             };

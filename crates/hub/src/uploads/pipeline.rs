@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{FieldProblem, ValidRow, Validator};
@@ -68,7 +69,7 @@ impl<T> Chunk<T> {
 fn rejected_from_problems(record: RawRecord, problems: Vec<FieldProblem>) -> RejectedRow {
     RejectedRow {
         line: record.line,
-        fields: record.fields,
+        fields: record.fields.into(),
         errors: problems
             .into_iter()
             .map(|p| sangam_ingest::report::RowProblem {
@@ -92,7 +93,7 @@ fn rejected_from_read_error(e: &RecordError) -> RejectedRow {
 fn read_chunk<T>(
     source: &mut dyn RecordSource,
     validator: &Validator,
-    convert: &dyn Fn(ValidRow, Vec<String>) -> Result<T, RejectedRow>,
+    convert: &dyn Fn(ValidRow, Fields) -> Result<T, RejectedRow>,
 ) -> (Chunk<T>, bool) {
     let mut chunk = Chunk {
         // Sized once: rows are large, and growing the vector would copy them over and over.
@@ -128,7 +129,7 @@ fn read_chunk<T>(
 }
 
 type Step<T> = JoinHandle<HubResult<(Box<dyn RecordSource>, Chunk<T>, bool)>>;
-type Convert<T> = Arc<dyn Fn(ValidRow, Vec<String>) -> Result<T, RejectedRow> + Send + Sync>;
+type Convert<T> = Arc<dyn Fn(ValidRow, Fields) -> Result<T, RejectedRow> + Send + Sync>;
 
 /// The chunks of a file, each read while the one before is written.
 pub(crate) struct ChunkReader<T, P> {
@@ -149,7 +150,7 @@ where
     pub(crate) fn start(
         source: Box<dyn RecordSource>,
         validator: Arc<Validator>,
-        convert: impl Fn(ValidRow, Vec<String>) -> Result<T, RejectedRow> + Send + Sync + 'static,
+        convert: impl Fn(ValidRow, Fields) -> Result<T, RejectedRow> + Send + Sync + 'static,
         prepare: P,
     ) -> Self {
         let mut reader = ChunkReader {

@@ -30,6 +30,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use sangam_domain::{ConsentRef, IdNumber, RefKey};
+use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
 use sangam_ingest::report::RejectedRow;
 use sangam_ingest::spec::{ColumnKind, Operation, ValidRow, Validator, Value};
@@ -100,7 +101,7 @@ impl RemovalGuard {
 /// later, for example as a duplicate).
 struct Row {
     valid: ValidRow,
-    fields: Vec<String>,
+    fields: Fields,
 }
 
 /// What a row asks for, once the upload's mode is applied.
@@ -179,7 +180,7 @@ impl SchemeState {
 /// (`record_key` still `None`) only the reference key, to be looked up.
 struct Named {
     line: u64,
-    fields: Vec<String>,
+    fields: Fields,
     valid: ValidRow,
     intent: Intent,
     record_key: Option<String>,
@@ -189,7 +190,7 @@ struct Named {
 /// One accepted row on its way into the store.
 struct Accepted {
     line: u64,
-    fields: Vec<String>,
+    fields: Fields,
     record_key: String,
     intent: Intent,
     row: ValidRow,
@@ -384,14 +385,14 @@ impl Hub {
         }
         let mut reject = |state: &mut SchemeState,
                           line,
-                          fields,
+                          fields: Fields,
                           column: Option<&str>,
                           code: &str,
                           message: String| {
             state.counts.rejected += 1;
             sink.reject(RejectedRow {
                 line,
-                fields,
+                fields: fields.into(),
                 errors: vec![problem(column, code, message)],
             })
         };
@@ -543,7 +544,7 @@ impl Hub {
             };
             accepted.push(Accepted {
                 line: n.line,
-                fields: n.fields,
+                fields: n.fields.into(),
                 record_key,
                 intent: n.intent,
                 row: valid,

@@ -20,7 +20,7 @@ use super::{
     MAX_FIELD_BYTES, MAX_RECORD_BYTES, ReadError, RecordSource, check_header, column_label,
     read_head, strip_bom, too_many_fields,
 };
-use crate::{RawRecord, RecordError};
+use crate::{Fields, RawRecord, RecordError};
 
 /// How much of the input is looked at to choose the delimiter.
 const SNIFF_WINDOW: usize = 64 * 1024;
@@ -226,20 +226,23 @@ fn convert(
         }));
     }
     // Checked once for the whole record rather than field by field (a call per field was a
-    // measurable part of reading): each field is then a slice of valid text, unless it
-    // starts or ends inside a character (bytes of one character split by a delimiter),
-    // which `get` refuses.
+    // measurable part of reading), and copied out whole: the record's values lie one after
+    // the other in it. A value that starts or ends inside a character (bytes of one
+    // character split by a delimiter) makes `Fields::from_parts` refuse the record.
     let Ok(text) = std::str::from_utf8(record.as_slice()) else {
         return Some(Err(RecordError::InvalidUtf8 { line }));
     };
-    let mut fields = Vec::with_capacity(expected);
-    for i in 0..record.len().min(expected) {
-        match record.range(i).and_then(|range| text.get(range)) {
-            Some(field) => fields.push(field.to_owned()),
-            None => return Some(Err(RecordError::InvalidUtf8 { line })),
-        }
-    }
-    fields.resize(expected, String::new());
+    let kept = record.len().min(expected);
+    let mut ends = Vec::with_capacity(expected);
+    ends.extend((0..kept).map(|i| record.range(i).map_or(0, |r| r.end)));
+    let end = ends.last().copied().unwrap_or(0);
+    let Some(mut fields) = text
+        .get(..end)
+        .and_then(|t| Fields::from_parts(t.to_owned(), ends))
+    else {
+        return Some(Err(RecordError::InvalidUtf8 { line }));
+    };
+    fields.resize(expected);
     Some(Ok(RawRecord { line, fields }))
 }
 

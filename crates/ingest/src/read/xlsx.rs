@@ -455,7 +455,10 @@ fn convert_row(
             message: too_many_fields(width, beyond),
         }));
     }
-    Some(Ok(RawRecord { line, fields }))
+    Some(Ok(RawRecord {
+        line,
+        fields: fields.into(),
+    }))
 }
 
 /// A 0-based column index as Excel's letters: 0 → A, 26 → AA.
