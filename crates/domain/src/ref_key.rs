@@ -14,8 +14,13 @@ use crate::error::ValidationError;
 const ENCODED_LEN: usize = 22;
 
 /// 128 random bits, written as 22 characters of unpadded base64url.
+///
+/// The characters are kept inline rather than in a string of their own: a load of a million
+/// rows creates a million keys and hands each to the vault, the registry, the mapping and
+/// the checks between them, and as strings every one of those was an allocation. The bytes
+/// are always ASCII (construction guarantees it), and compare and order as the text does.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RefKey(String);
+pub struct RefKey([u8; ENCODED_LEN]);
 
 impl RefKey {
     /// A fresh key from the thread-local CSPRNG. 128 bits make collisions negligible, but the
@@ -28,7 +33,10 @@ impl RefKey {
 
     /// Wraps 16 bytes the caller already has, e.g. from a seeded generator for synthetic data.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        let mut encoded = [0u8; ENCODED_LEN];
+        // 16 bytes are exactly 22 characters unpadded, so the slice always has room.
+        let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut encoded);
+        Self(encoded)
     }
 
     /// Parses exactly 22 unpadded base64url characters that decode to 16 bytes. The encoding
@@ -41,8 +49,10 @@ impl RefKey {
             && URL_SAFE_NO_PAD
                 .decode(s)
                 .is_ok_and(|bytes| bytes.len() == 16);
+        let mut encoded = [0u8; ENCODED_LEN];
         if well_formed {
-            Ok(Self(s.to_owned()))
+            encoded.copy_from_slice(s.as_bytes());
+            Ok(Self(encoded))
         } else {
             Err(ValidationError::new(
                 "ref_key.format",
@@ -53,7 +63,8 @@ impl RefKey {
 
     /// The encoded key.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always ASCII, so never the empty default.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// The 16 bytes the key encodes.

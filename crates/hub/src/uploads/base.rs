@@ -14,7 +14,8 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use sangam_domain::{
-    ConsentRef, EkycStatus, IdNumber, MobileNumber, RationCardNumber, RefKey, Relationship,
+    ConsentRef, DateOfBirth, EkycStatus, IdNumber, MobileNumber, RationCardNumber, RefKey,
+    Relationship,
 };
 use sangam_ingest::Fields;
 use sangam_ingest::read::RecordSource;
@@ -127,9 +128,6 @@ async fn seal_members(
 /// the blind index it was sealed with, without hashing anything again), or the same member
 /// of a card. Only the first of each is kept; the others point at its line.
 fn finish_members(vault: &Vault, members: &mut [MemberRow]) {
-    let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::with_capacity(members.len());
-    let mut seen_members: HashMap<(String, String, String), u64> =
-        HashMap::with_capacity(members.len());
     for m in members.iter_mut() {
         m.mobile_masked = m.member.mobile.as_ref().map(MobileNumber::masked);
         m.mobile_blind_index = m
@@ -137,24 +135,37 @@ fn finish_members(vault: &Vault, members: &mut [MemberRow]) {
             .mobile
             .as_ref()
             .map(|n| vault.mobile_blind_index(n));
+    }
+    // Members are keyed by what they borrow from the rows (only the name's lowercase is made),
+    // so the rows are read here and marked after.
+    let mut seen_ids: HashMap<[u8; 32], u64> = HashMap::with_capacity(members.len());
+    let mut seen_members: HashMap<(&str, String, DateOfBirth), u64> =
+        HashMap::with_capacity(members.len());
+    let mut duplicates = Vec::new();
+    for (i, m) in members.iter().enumerate() {
         let member_key = (
-            m.card_number.as_str().to_owned(),
+            m.card_number.as_str(),
             m.member.name.as_str().to_lowercase(),
-            m.member.dob.to_storage(),
+            m.member.dob,
         );
         let duplicate_of = m
             .sealed
             .as_ref()
             .and_then(|e| seen_ids.get(&e.blind_index).copied())
             .or_else(|| seen_members.get(&member_key).copied());
-        if duplicate_of.is_some() {
-            m.duplicate_of = duplicate_of;
+        if let Some(first) = duplicate_of {
+            duplicates.push((i, first));
             continue;
         }
         if let Some(e) = &m.sealed {
             seen_ids.insert(e.blind_index, m.line);
         }
         seen_members.insert(member_key, m.line);
+    }
+    for (i, first) in duplicates {
+        if let Some(m) = members.get_mut(i) {
+            m.duplicate_of = Some(first);
+        }
     }
 }
 
@@ -253,12 +264,11 @@ impl Hub {
         // this upload loads members into gets its further members. In a file of one row per
         // member the card is created with its first member; in a members file it must be
         // there already, from a cards upload.
-        let mut cards: Vec<String> = kept
-            .iter()
-            .map(|m| m.card_number.as_str().to_owned())
-            .collect();
+        // Each card once (a card has several members), copied only then.
+        let mut cards: Vec<&str> = kept.iter().map(|m| m.card_number.as_str()).collect();
         cards.sort_unstable();
         cards.dedup();
+        let cards = cards.into_iter().map(str::to_owned).collect();
         let existing: HashSet<String> = load.existing_cards(cards).await?.into_iter().collect();
         // Of the cards there already that this upload has not loaded members into yet: those
         // with members (from an earlier upload), and each one's household.
@@ -395,29 +405,35 @@ impl Hub {
             spent.push(std::mem::take(&mut m.fields));
             let resident_id = m.resident_id;
             let card_number = m.card_number;
-            let card = card_number.as_str().to_owned();
+            let card = card_number.as_str();
             let is_head = m.member.relationship == Relationship::Head;
-            if !existing.contains(&card) {
-                let Some(details) = m.household else {
-                    return Err(HubError::Internal(
-                        "a member row without its card's columns reached a new card".into(),
-                    ));
+            if !existing.contains(card) {
+                // The card's first member creates its household; the others find it.
+                let household = match new_households.get_mut(card) {
+                    Some(household) => household,
+                    None => {
+                        let Some(details) = m.household else {
+                            return Err(HubError::Internal(
+                                "a member row without its card's columns reached a new card".into(),
+                            ));
+                        };
+                        new_households
+                            .entry(card.to_owned())
+                            .or_insert(household_record(details, None, now))
+                    }
                 };
-                let household = new_households
-                    .entry(card)
-                    .or_insert_with(|| household_record(details, None, now));
                 if is_head && household.head_resident_id.is_none() {
                     household.head_resident_id = Some(resident_id.clone());
                 }
-            } else if is_head {
-                heads.entry(card).or_insert_with(|| resident_id.clone());
+            } else if is_head && !heads.contains_key(card) {
+                heads.insert(card.to_owned(), resident_id.clone());
             }
             state.mapping_seq += 1;
             mapping.push(MappingEntry {
                 seq: state.mapping_seq,
-                record_key: card_number.as_str().to_owned(),
+                record_key: card.to_owned(),
                 ref_key: key.clone(),
-                id_masked: m.id_masked.clone(),
+                id_masked: m.id_masked,
                 resident_id: Some(resident_id.clone()),
                 outcome: "added".into(),
             });
