@@ -22,17 +22,21 @@ const FORMAT_MESSAGE: &str = "an ID number must be 12 digits, written either wit
 /// Deliberately has no `Deserialize`: an ID number arriving in JSON or a form must go through
 /// [`IdNumber::parse`] where the caller decides what to do with the error, and its `Serialize`
 /// writes only the mask, so a serialize/deserialize round trip could never work anyway.
+///
+/// The digits are kept inline, not in a string of their own: uploads parse, seal and drop a
+/// number a row, and an allocation for each was a measurable part of a load.
 #[derive(Clone, PartialEq, Eq, Hash, Zeroize, ZeroizeOnDrop)]
 pub struct IdNumber {
-    digits: String,
+    /// Always 12 ASCII digits.
+    digits: [u8; 12],
 }
 
 impl IdNumber {
     /// Parses 12 digits, optionally grouped 4-4-4 by single spaces or single hyphens
     /// (`2345 6789 0124`, `2345-6789-0124`); surrounding whitespace is ignored.
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let digits = Zeroizing::new(strip_grouping(input.trim()).ok_or_else(format_error)?);
-        Self::from_plain_digits(&digits)
+        let digits = strip_grouping(input.trim()).ok_or_else(format_error)?;
+        Self::from_plain_digits(&digits[..])
     }
 
     /// Builds an ID number from its first 11 digits by appending the Verhoeff check digit.
@@ -46,77 +50,76 @@ impl IdNumber {
             ));
         }
         let check = verhoeff::check_digit(first11).ok_or_else(format_error)?;
-        let mut digits = Zeroizing::new(String::with_capacity(12));
-        digits.push_str(first11);
-        digits.push(char::from(b'0' + check));
-        Self::from_plain_digits(&digits)
+        let mut digits = Zeroizing::new([0u8; 12]);
+        digits[..11].copy_from_slice(first11.as_bytes());
+        digits[11] = b'0' + check;
+        Self::from_plain_digits(&digits[..])
     }
 
     /// Validates exactly 12 ASCII digits with no separators.
-    fn from_plain_digits(digits: &str) -> Result<Self, ValidationError> {
-        if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    fn from_plain_digits(digits: &[u8]) -> Result<Self, ValidationError> {
+        let Ok(digits) = <[u8; 12]>::try_from(digits) else {
+            return Err(format_error());
+        };
+        // Built before the checks, so that the digits are wiped (on drop) whichever fails.
+        let number = Self { digits };
+        if !number.digits.iter().all(u8::is_ascii_digit) {
             return Err(format_error());
         }
-        if digits.starts_with(['0', '1']) {
+        let text = number.expose_digits();
+        if text.starts_with(['0', '1']) {
             return Err(ValidationError::new(
                 "id_number.first_digit",
                 "an ID number never starts with 0 or 1; the first digit must be 2 to 9",
             ));
         }
-        if !verhoeff::is_valid(digits) {
+        if !verhoeff::is_valid(text) {
             return Err(ValidationError::new(
                 "id_number.checksum",
                 "the ID number's check digit does not match (Verhoeff check failed); a digit is probably mistyped or two digits are swapped",
             ));
         }
-        Ok(Self {
-            digits: digits.to_owned(),
-        })
+        Ok(number)
     }
 
     /// The full 12 digits. Call only where the number must really leave the type (vault
     /// encryption, blind index, an approved disclosure); every call site is worth a review.
     pub fn expose_digits(&self) -> &str {
-        &self.digits
+        // Always ASCII digits, so never the empty default.
+        std::str::from_utf8(&self.digits).unwrap_or_default()
     }
 
     /// The masked form `XXXX XXXX 1234`, safe to show and log.
     pub fn masked(&self) -> String {
-        mask_keep_last(&self.digits, 4, Some(4))
+        mask_keep_last(self.expose_digits(), 4, Some(4))
     }
 
     /// The last four digits, which the hub is allowed to show alongside a name.
     pub fn last_four(&self) -> &str {
-        self.digits.get(8..).unwrap_or_default()
+        self.expose_digits().get(8..).unwrap_or_default()
     }
 }
 
 /// Returns the 12 digits if `s` is either 12 plain digits or `dddd?dddd?dddd` with the same
 /// single separator (space or hyphen) at both positions; `None` otherwise.
-fn strip_grouping(s: &str) -> Option<String> {
+fn strip_grouping(s: &str) -> Option<Zeroizing<[u8; 12]>> {
     let bytes = s.as_bytes();
+    let mut out = Zeroizing::new([0u8; 12]);
     match bytes.len() {
-        12 => bytes.iter().all(u8::is_ascii_digit).then(|| s.to_owned()),
+        12 => out.copy_from_slice(bytes),
         14 => {
             let sep = bytes[4];
             if !(sep == b' ' || sep == b'-') || bytes[9] != sep {
                 return None;
             }
-            let mut out = String::with_capacity(12);
-            for (i, &b) in bytes.iter().enumerate() {
-                if i == 4 || i == 9 {
-                    continue;
-                }
-                if !b.is_ascii_digit() {
-                    out.zeroize();
-                    return None;
-                }
-                out.push(char::from(b));
+            let groups = bytes[..4].iter().chain(&bytes[5..9]).chain(&bytes[10..]);
+            for (o, &b) in out.iter_mut().zip(groups) {
+                *o = b;
             }
-            Some(out)
         }
-        _ => None,
+        _ => return None,
     }
+    out.iter().all(u8::is_ascii_digit).then_some(out)
 }
 
 fn format_error() -> ValidationError {

@@ -71,7 +71,7 @@ impl RefKey {
     pub fn to_bytes(&self) -> [u8; 16] {
         let mut out = [0u8; 16];
         // Construction guarantees a canonical 16-byte encoding, so this always fills `out`.
-        if let Ok(bytes) = URL_SAFE_NO_PAD.decode(&self.0) {
+        if let Ok(bytes) = URL_SAFE_NO_PAD.decode(self.0) {
             for (o, b) in out.iter_mut().zip(bytes) {
                 *o = b;
             }

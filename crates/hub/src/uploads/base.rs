@@ -28,7 +28,7 @@ use sangam_store::{
 
 use sangam_vault::KeyRing;
 
-use super::base_rows::{self, card_mismatch, unreadable};
+use super::base_rows::{self, Taking, card_mismatch, unreadable};
 use super::pipeline::{Chunk, ChunkReader, LoadTarget};
 use super::{RejectionSink, problem};
 use crate::registry::{HouseholdDetails, MemberDetails, household_record};
@@ -63,25 +63,27 @@ struct MemberRow {
 
 /// Picks the base registry's columns out of a validated row. The spec guarantees the types;
 /// a mismatch here is a bug in the spec, reported as an internal error for that row.
-fn member_row(row: ValidRow, fields: Fields, form: BaseForm) -> Result<MemberRow, RejectedRow> {
-    let household = base_rows::household_details(&row);
-    let (Some(card_number), Some(member)) = (
-        base_rows::card_number(&row),
-        base_rows::member_details(&row),
-    ) else {
-        return Err(unreadable(row.line, fields));
+fn member_row(mut row: ValidRow, fields: Fields, form: BaseForm) -> Result<MemberRow, RejectedRow> {
+    let line = row.line;
+    let mut cells = Taking(&mut row);
+    let Some(card_number) = base_rows::card_number(&mut cells) else {
+        return Err(unreadable(line, fields));
+    };
+    let household = base_rows::household_of(&mut cells, card_number.clone());
+    let Some(member) = base_rows::member_details(&mut cells) else {
+        return Err(unreadable(line, fields));
     };
     if form == BaseForm::PerMember && household.is_none() {
-        return Err(unreadable(row.line, fields));
+        return Err(unreadable(line, fields));
     }
     Ok(MemberRow {
-        line: row.line,
+        line,
         card_number,
         household,
         member,
         resident_id: crate::ids::new_id(),
-        id_number: base_rows::id_number(&row),
-        consent: base_rows::consent(&row),
+        id_number: base_rows::id_number(&mut cells),
+        consent: base_rows::consent(&mut cells),
         sealed: None,
         id_masked: None,
         mobile_masked: None,

@@ -544,7 +544,7 @@ impl Hub {
             };
             accepted.push(Accepted {
                 line: n.line,
-                fields: n.fields.into(),
+                fields: n.fields,
                 record_key,
                 intent: n.intent,
                 row: valid,

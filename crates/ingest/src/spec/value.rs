@@ -139,9 +139,10 @@ impl fmt::Display for Operation {
 }
 
 /// One typed cell of a validated row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
     /// An optional cell left empty (or a column the file does not have).
+    #[default]
     Empty,
     IdNumber(IdNumber),
     ConsentRef(ConsentRef),
@@ -237,6 +238,14 @@ impl ValidRow {
     pub fn get(&self, column: &str) -> Option<&Value> {
         let i = self.schema.names.iter().position(|n| n == column)?;
         self.values.get(i)
+    }
+
+    /// Takes the value of the spec column named `column` out of the row, leaving it empty;
+    /// `None` if the spec has no such column. For a loader that reads each value once and
+    /// would otherwise copy it.
+    pub fn take(&mut self, column: &str) -> Option<Value> {
+        let i = self.schema.names.iter().position(|n| n == column)?;
+        self.values.get_mut(i).map(std::mem::take)
     }
 
     /// The value at spec column position `index`.
