@@ -207,4 +207,52 @@ mod tests {
             .unwrap();
         assert!(!broken);
     }
+
+    /// Migration V13 moves the mapping's blocks into a table with rowids: every block comes
+    /// over whole, and the key still refuses a second block at the same place.
+    #[test]
+    fn mapping_blocks_come_over_whole() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(12))
+            .run(&mut conn)
+            .unwrap();
+        let big = format!(
+            "[{}]",
+            vec!["[1,\"PY1\",null,null,null,\"added\"]"; 20_000].join(",")
+        );
+        conn.execute(
+            "INSERT INTO upload_mapping_blocks VALUES ('u1', 1, 20000, ?1), ('u1', 20001, 20001, '[]'), \
+                 ('u0', 1, 1, '[1]')",
+            [&big],
+        )
+        .unwrap();
+        embedded::migrations::runner().run(&mut conn).unwrap();
+
+        let blocks: Vec<(i64, String, i64, i64, String)> = conn
+            .prepare("SELECT rowid, upload_id, first_seq, last_seq, entries FROM upload_mapping_blocks ORDER BY upload_id, first_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let kept: Vec<(&str, i64, i64, &str)> = blocks
+            .iter()
+            .map(|(_, u, f, l, e)| (u.as_str(), *f, *l, e.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("u0", 1, 1, "[1]"),
+                ("u1", 1, 20000, big.as_str()),
+                ("u1", 20001, 20001, "[]")
+            ]
+        );
+        let again = conn.execute(
+            "INSERT INTO upload_mapping_blocks VALUES ('u1', 1, 1, '[]')",
+            [],
+        );
+        assert!(again.is_err(), "the key (upload, first entry) holds");
+    }
 }
