@@ -137,16 +137,23 @@ mod tests {
 
     use super::embedded;
 
+    /// A database in memory with the migrations up to `version` run, foreign keys off (a
+    /// migration's test writes rows as that version's schema had them, parents or not).
+    fn migrated_to(version: i32) -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(version))
+            .run(&mut conn)
+            .unwrap();
+        conn
+    }
+
     /// Migration V12 turns the text timestamps of vault entries, households and residents
     /// into integer microseconds: the same instants, to the microsecond, as integers.
     #[test]
     fn compact_timestamps_keep_every_instant() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
-        embedded::migrations::runner()
-            .set_target(refinery::Target::Version(11))
-            .run(&mut conn)
-            .unwrap();
+        let mut conn = migrated_to(11);
         conn.execute_batch(
             "INSERT INTO vault_entries VALUES ('k1', x'01', 1, x'02', 'FORM-1', \
                  '2026-11-01T09:00:00.123456Z');
@@ -212,12 +219,7 @@ mod tests {
     /// over whole, and the key still refuses a second block at the same place.
     #[test]
     fn mapping_blocks_come_over_whole() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
-        embedded::migrations::runner()
-            .set_target(refinery::Target::Version(12))
-            .run(&mut conn)
-            .unwrap();
+        let mut conn = migrated_to(12);
         let big = format!(
             "[{}]",
             vec!["[1,\"PY1\",null,null,null,\"added\"]"; 20_000].join(",")
